@@ -1,0 +1,134 @@
+import { z } from 'zod'
+import { InputError } from './errors.ts'
+import { DEFAULT_RISK_POLICY, parseRiskPolicy, type RiskPolicy } from './walk/risk.ts'
+import { DEFAULT_LISTED_TOKENS } from './sources/assets.ts'
+import type { Address } from './types.ts'
+
+/**
+ * Resolves flags > environment > defaults into one frozen, validated options object (after
+ * ponder's buildOptions). Nothing else in the code reads `process.env`.
+ */
+export interface Options {
+  /** Redis URL of the graph store and queues. Default `redis://127.0.0.1:6379`. */
+  redisUrl: string
+  /** Key prefix of the store, always inside a hash tag so one Redis Cluster slot holds it all. Default `{exposure}`. */
+  prefix: string
+  /** Longest path the walk follows. Default 4. */
+  maxHops: number
+  /** Label categories whose addresses stop exposure from passing through. */
+  stopCategories: readonly string[]
+  /** An address with more distinct counterparties than this is a stop node. Default 1000. */
+  counterpartyCap: number
+  /** Token contracts whose `Transfer` logs count (lowercase). Default: USDT, USDC, DAI, WETH, WBTC, stETH. */
+  listedTokens: readonly Address[]
+  /** Minimum amount (base units) per asset ('ETH' or token address) below which a transfer does not count. */
+  dust: Readonly<Record<string, bigint>>
+  /** Worker count for in-process walks. Default 2. */
+  workers: number
+  /** Jobs one worker runs at once (they overlap Redis round trips). Default 2. */
+  concurrency: number
+  /** Frontier addresses one walk job expands. Default 512. */
+  batchSize: number
+  /** Risk levels by hops. */
+  riskPolicy: RiskPolicy
+}
+
+export const DEFAULT_STOP_CATEGORIES = ['exchange', 'dex', 'bridge', 'mixer', 'service'] as const
+
+const ENV_KEYS: Record<keyof Options, string> = {
+  redisUrl: 'REDIS_URL',
+  prefix: 'EXPOSURE_PREFIX',
+  maxHops: 'EXPOSURE_MAX_HOPS',
+  stopCategories: 'EXPOSURE_STOP_CATEGORIES',
+  counterpartyCap: 'EXPOSURE_COUNTERPARTY_CAP',
+  listedTokens: 'EXPOSURE_ASSETS',
+  dust: 'EXPOSURE_DUST',
+  workers: 'EXPOSURE_WORKERS',
+  concurrency: 'EXPOSURE_CONCURRENCY',
+  batchSize: 'EXPOSURE_BATCH_SIZE',
+  riskPolicy: 'EXPOSURE_RISK_POLICY',
+}
+
+const list = z.string().transform((s) => s.split(',').map((x) => x.trim().toLowerCase()).filter((x) => x.length > 0))
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max)
+
+const schema = z.object({
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  prefix: z.string().min(1).regex(/^[^\s]+$/, 'must not contain spaces'),
+  maxHops: z.coerce.number().int().min(0).max(16),
+  stopCategories: list,
+  counterpartyCap: z.coerce.number().int().min(1),
+  listedTokens: list.pipe(z.array(z.string().regex(/^0x[0-9a-f]{40}$/, 'each must be a 0x-prefixed 40-hex address'))),
+  dust: z.string(),
+  workers: positiveInt(64),
+  concurrency: positiveInt(64),
+  batchSize: positiveInt(100_000),
+  riskPolicy: z.string(),
+})
+
+const DEFAULTS: Record<keyof Options, string> = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  prefix: '{exposure}',
+  maxHops: '4',
+  stopCategories: DEFAULT_STOP_CATEGORIES.join(','),
+  counterpartyCap: '1000',
+  listedTokens: DEFAULT_LISTED_TOKENS.join(','),
+  dust: '',
+  workers: '2',
+  concurrency: '2',
+  batchSize: '512',
+  riskPolicy: '',
+}
+
+export type OptionInput = Partial<Record<keyof Options, string | number | undefined>>
+
+/** Builds the options once at start-up; throws INVALID_CONFIG naming every bad key. */
+export function buildOptions(flags: OptionInput = {}, env: Record<string, string | undefined> = {}): Options {
+  const raw: Record<string, string> = {}
+  for (const key of Object.keys(ENV_KEYS) as (keyof Options)[]) {
+    const flag = flags[key]
+    raw[key] = flag !== undefined ? String(flag) : (env[ENV_KEYS[key]] ?? DEFAULTS[key])
+  }
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof Options
+      return `${key} (${ENV_KEYS[key]}=${JSON.stringify(raw[key])}): ${issue.message}`
+    })
+    throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.join('; ')}`, { field: problems.map((p) => p.split(' ')[0]).join(',') })
+  }
+  const value = parsed.data
+  const options: Options = {
+    redisUrl: value.redisUrl,
+    prefix: withHashTag(value.prefix),
+    maxHops: value.maxHops,
+    stopCategories: value.stopCategories,
+    counterpartyCap: value.counterpartyCap,
+    listedTokens: value.listedTokens as Address[],
+    dust: parseDust(value.dust),
+    workers: value.workers,
+    concurrency: value.concurrency,
+    batchSize: value.batchSize,
+    riskPolicy: value.riskPolicy === '' ? DEFAULT_RISK_POLICY : parseRiskPolicy(value.riskPolicy),
+  }
+  return Object.freeze(options)
+}
+
+/** `foo` → `{foo}`; a prefix that already holds a hash tag is kept. */
+function withHashTag(prefix: string): string {
+  return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`
+}
+
+/** `ETH=1000,0xdac1…=5` → { ETH: 1000n, '0xdac1…': 5n }. */
+export function parseDust(text: string): Record<string, bigint> {
+  const dust: Record<string, bigint> = {}
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(ETH|0x[0-9a-fA-F]{40})=(\d+)$/.exec(part)
+    if (!match) {
+      throw new InputError('INVALID_CONFIG', `invalid dust entry ${JSON.stringify(part)}: expected ASSET=AMOUNT with ASSET 'ETH' or a token address and AMOUNT in base units`, { field: 'dust', value: part })
+    }
+    const asset = match[1] === 'ETH' ? 'ETH' : match[1]!.toLowerCase()
+    dust[asset] = BigInt(match[2]!)
+  }
+  return dust
+}

@@ -1,0 +1,242 @@
+import { createReadStream } from 'node:fs'
+import { basename } from 'node:path'
+import { createGunzip } from 'node:zlib'
+import { parse } from 'csv-parse'
+import { InputError } from '../errors.ts'
+import { ETH, type Address, type Transfer } from '../types.ts'
+import { traceSubIndex } from './trace-index.ts'
+
+/**
+ * ethereum-etl exports (the format of BigQuery's public Ethereum dataset): transactions.csv,
+ * traces.csv, token_transfers.csv, optionally gzipped. Columns are found by header name; extra
+ * columns are ignored. Rows become transfers under DESIGN.md's counting rules; every other row is
+ * counted under the rule that skipped it.
+ */
+export type EtlKind = 'transactions' | 'traces' | 'token_transfers'
+
+export const REQUIRED_COLUMNS: Record<EtlKind, readonly string[]> = {
+  transactions: ['hash', 'block_number', 'transaction_index', 'from_address', 'to_address', 'value', 'receipt_status'],
+  traces: ['block_number', 'transaction_hash', 'transaction_index', 'from_address', 'to_address', 'value', 'trace_type', 'call_type', 'error', 'trace_address', 'status'],
+  token_transfers: ['token_address', 'from_address', 'to_address', 'value', 'transaction_hash', 'log_index', 'block_number'],
+}
+
+/** Why a row did not become a transfer. */
+export type SkipReason =
+  | 'failed'
+  | 'zero-value'
+  | 'no-recipient'
+  | 'no-sender'
+  | 'not-a-call'
+  | 'delegate-or-static-call'
+  | 'top-level-trace'
+  | 'errored-call'
+  | 'unlisted-token'
+  | 'unknown-transaction'
+  | 'invalid'
+
+export interface EtlRowResult {
+  transfer?: Transfer
+  skip?: SkipReason
+  /** transactions rows also yield their index and block time (for the token join and paths). */
+  txIndex?: { hash: string; index: number; block: number; timestamp?: number }
+}
+
+export function etlKindOf(file: string): EtlKind | null {
+  const name = basename(file).toLowerCase()
+  for (const kind of ['token_transfers', 'transactions', 'traces'] as const) {
+    if (name.startsWith(kind)) return kind
+  }
+  return null
+}
+
+interface RowContext {
+  file: string
+  line: number
+  get(column: string): string
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/
+const HASH = /^0x[0-9a-fA-F]{64}$/
+const UINT = /^\d+$/
+
+function address(ctx: RowContext, column: string, optional: boolean): Address | null {
+  const value = ctx.get(column)
+  if (value === '' && optional) return null
+  if (!ADDRESS.test(value)) throw new InputError('INVALID_ADDRESS', `invalid address in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  return value.toLowerCase() as Address
+}
+
+function uint(ctx: RowContext, column: string): bigint {
+  const value = ctx.get(column)
+  if (!UINT.test(value)) throw new InputError('MALFORMED_FILE', `expected a non-negative integer in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  return BigInt(value)
+}
+
+function smallUint(ctx: RowContext, column: string, max: number): number {
+  const value = ctx.get(column)
+  if (!UINT.test(value) || Number(value) > max) throw new InputError('MALFORMED_FILE', `expected an integer from 0 to ${max} in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  return Number(value)
+}
+
+function hash(ctx: RowContext, column: string): `0x${string}` {
+  const value = ctx.get(column)
+  if (!HASH.test(value)) throw new InputError('MALFORMED_FILE', `invalid transaction hash in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  return value.toLowerCase() as `0x${string}`
+}
+
+const MAX_BLOCK = 0xffffffff
+const MAX_TX_INDEX = 0xffff
+
+/** An external transaction counts when it succeeded (receipt status 1), moved value and has a recipient. */
+export function transactionRow(ctx: RowContext): EtlRowResult {
+  const txHash = hash(ctx, 'hash')
+  const blockNumber = smallUint(ctx, 'block_number', MAX_BLOCK)
+  const transactionIndex = smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
+  const from = address(ctx, 'from_address', false)!
+  const to = address(ctx, 'to_address', true)
+  const amount = uint(ctx, 'value')
+  const status = ctx.get('receipt_status')
+  const ts = ctx.get('block_timestamp')
+  const timestamp = UINT.test(ts) ? Number(ts) : undefined
+  const txIndex = { hash: txHash, index: transactionIndex, block: blockNumber, ...(timestamp === undefined ? {} : { timestamp }) }
+  // Pre-Byzantium receipts have no status: DESIGN.md counts only status 1, so they are skipped as failed.
+  if (status !== '1') return { skip: 'failed', txIndex }
+  if (amount === 0n) return { skip: 'zero-value', txIndex }
+  if (to === null) return { skip: 'no-recipient', txIndex }
+  return { transfer: { from, to, amount, asset: ETH, blockNumber, transactionIndex, txHash, kind: 'tx', subIndex: 0, ...(timestamp === undefined ? {} : { timestamp }) }, txIndex }
+}
+
+/**
+ * An internal call counts when it is a plain `call` (not delegatecall/staticcall, not create,
+ * suicide or reward), below the top level (the top-level trace repeats the transaction), moved
+ * value, and neither it nor its transaction failed (etl's status is 0 when any ancestor failed).
+ */
+export function traceRow(ctx: RowContext): EtlRowResult {
+  const traceType = ctx.get('trace_type')
+  if (traceType !== 'call') return { skip: 'not-a-call' }
+  const callType = ctx.get('call_type')
+  if (callType !== 'call') return { skip: 'delegate-or-static-call' }
+  const traceAddress = ctx.get('trace_address')
+  if (traceAddress === '') return { skip: 'top-level-trace' }
+  if (ctx.get('error') !== '' || ctx.get('status') !== '1') return { skip: 'errored-call' }
+  const amount = uint(ctx, 'value')
+  if (amount === 0n) return { skip: 'zero-value' }
+  const from = address(ctx, 'from_address', true)
+  if (from === null || ctx.get('transaction_hash') === '') return { skip: 'no-sender' }
+  const to = address(ctx, 'to_address', true)
+  if (to === null) return { skip: 'no-recipient' }
+  return {
+    transfer: {
+      from,
+      to,
+      amount,
+      asset: ETH,
+      blockNumber: smallUint(ctx, 'block_number', MAX_BLOCK),
+      transactionIndex: smallUint(ctx, 'transaction_index', MAX_TX_INDEX),
+      txHash: hash(ctx, 'transaction_hash'),
+      kind: 'trace',
+      subIndex: traceSubIndex(traceAddress),
+    },
+  }
+}
+
+/**
+ * A token `Transfer` counts when its token is on the asset list and it moved value. Any contract can
+ * emit a Transfer naming any sender, so unlisted tokens never count. The transaction index comes
+ * from the row itself if the export has it, else from the transactions joined on the hash.
+ */
+export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexByHash: ReadonlyMap<string, number>): EtlRowResult {
+  const token = address(ctx, 'token_address', false)!
+  if (!listed.has(token)) return { skip: 'unlisted-token' }
+  const amount = uint(ctx, 'value')
+  if (amount === 0n) return { skip: 'zero-value' }
+  const from = address(ctx, 'from_address', true)
+  if (from === null) return { skip: 'no-sender' }
+  const to = address(ctx, 'to_address', true)
+  if (to === null) return { skip: 'no-recipient' }
+  const txHash = hash(ctx, 'transaction_hash')
+  const own = ctx.get('transaction_index')
+  const transactionIndex = own !== '' ? smallUint(ctx, 'transaction_index', MAX_TX_INDEX) : txIndexByHash.get(txHash)
+  if (transactionIndex === undefined) return { skip: 'unknown-transaction' }
+  return {
+    transfer: {
+      from,
+      to,
+      amount,
+      asset: token,
+      blockNumber: smallUint(ctx, 'block_number', MAX_BLOCK),
+      transactionIndex,
+      txHash,
+      kind: 'log',
+      subIndex: smallUint(ctx, 'log_index', 0xffffffff),
+    },
+  }
+}
+
+export interface ReadOptions {
+  listedTokens: ReadonlySet<string>
+  txIndexByHash: Map<string, number>
+  /** Count malformed rows under 'invalid' instead of failing the file. */
+  skipInvalid: boolean
+  onInvalid?: (error: InputError) => void
+  /** Bytes of the (compressed) file read so far, for progress bars. */
+  onBytes?: (bytes: number) => void
+}
+
+/**
+ * Streams one etl file and yields results in batches (the file is never loaded whole). Throws
+ * InputError naming file:line for a malformed row unless `skipInvalid`.
+ */
+export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOptions): AsyncGenerator<EtlRowResult[]> {
+  const input = createReadStream(file)
+  const source = file.endsWith('.gz') ? input.pipe(createGunzip()) : input
+  const parser = source.pipe(parse({ relax_column_count: true, skip_empty_lines: true, info: true, bom: true }))
+  let columns: Map<string, number> | null = null
+  let batch: EtlRowResult[] = []
+  const fail = (error: unknown): never => {
+    if (error instanceof InputError) throw error
+    const e = error as { message?: string; lines?: number; code?: string }
+    throw new InputError('MALFORMED_FILE', `malformed CSV: ${e.message ?? String(error)}`, { file, ...(e.lines === undefined ? {} : { line: e.lines }) }, { cause: error })
+  }
+  input.on('error', (error) => parser.destroy(error))
+  if (options.onBytes) {
+    let bytes = 0
+    input.on('data', (chunk) => options.onBytes!((bytes += chunk.length)))
+  }
+  try {
+    for await (const entry of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      const { record, info } = entry
+      if (columns === null) {
+        columns = new Map(record.map((name, index) => [name.trim().toLowerCase(), index]))
+        const missing = REQUIRED_COLUMNS[kind].filter((c) => !columns!.has(c))
+        if (missing.length > 0) throw new InputError('MALFORMED_FILE', `${kind} file lacks column(s) ${missing.join(', ')}`, { file, line: info.lines, field: missing.join(',') })
+        continue
+      }
+      const header = columns
+      if (record.length !== header.size) {
+        const error = new InputError('MALFORMED_FILE', `expected ${header.size} fields as in the header, found ${record.length}`, { file, line: info.lines })
+        if (!options.skipInvalid) throw error
+        options.onInvalid?.(error)
+        batch.push({ skip: 'invalid' })
+        continue
+      }
+      const ctx: RowContext = { file, line: info.lines, get: (column) => { const i = header.get(column); return i === undefined ? '' : (record[i] ?? '') } }
+      try {
+        batch.push(kind === 'transactions' ? transactionRow(ctx) : kind === 'traces' ? traceRow(ctx) : tokenRow(ctx, options.listedTokens, options.txIndexByHash))
+      } catch (error) {
+        if (!(error instanceof InputError) || !options.skipInvalid) throw error
+        options.onInvalid?.(error)
+        batch.push({ skip: 'invalid' })
+      }
+      if (batch.length >= 10_000) {
+        yield batch
+        batch = []
+      }
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError('FILE_NOT_FOUND', `no such file: ${file}`, { file })
+    fail(error)
+  }
+  if (columns === null) throw new InputError('MALFORMED_FILE', `${kind} file is empty (no header row)`, { file })
+  if (batch.length > 0) yield batch
+}

@@ -1,0 +1,220 @@
+import type { Redis } from 'ioredis'
+import { BaseError } from '../errors.ts'
+import type { Address, Asset, Seed, ServiceLabel, Transfer } from '../types.ts'
+import { storeKeys, type StoreKeys } from './keys.ts'
+import { HEADER_SIZE, IN_SIZE, OUT_SIZE, sortUnique, writeInRecord, writeOutRecord } from './records.ts'
+import { callScript, defineScripts } from './scripts.ts'
+
+/** How many staged addresses one commit round trip merges. */
+const COMMIT_CHUNK = 1_000
+
+export interface CommitProgress {
+  addressesDone: number
+  addressesTotal: number
+}
+
+export interface CommitResult {
+  /** Distinct addresses whose lists were merged. */
+  addresses: number
+  /** Transfers (out-records) in the store before and after. */
+  transfersBefore: number
+  transfersAfter: number
+}
+
+export interface StoreStats {
+  transfers: number
+  addresses: number
+  seeds: number
+  labels: number
+  lastImport: string | null
+}
+
+/**
+ * The graph store: transfers indexed by address and direction, seeds, labels. Imports write into
+ * a staging area first and merge at commit, so a failed import writes nothing to the store.
+ */
+export function createGraphStore(redis: Redis, prefix: string) {
+  defineScripts(redis)
+  const keys: StoreKeys = storeKeys(prefix)
+
+  async function loadAssets(): Promise<Asset[]> {
+    const table = await redis.lrange(keys.assets, 0, -1)
+    return table.length === 0 ? ['ETH'] : (table as Asset[])
+  }
+
+  async function internAssets(assets: readonly Asset[]): Promise<Map<Asset, number>> {
+    let table: Asset[]
+    try {
+      table = (await callScript(redis, 'intern-assets', [keys.assets], assets)) as Asset[]
+    } catch (error) {
+      throw new BaseError('INVALID_CONFIG', `cannot add assets to the store: ${(error as Error).message}`, {}, { cause: error })
+    }
+    return new Map(table.map((asset, id) => [asset, id]))
+  }
+
+  /**
+   * Appends transfers to import `importId`'s staging area, grouped by address (one APPEND per
+   * address and direction per call).
+   */
+  async function stage(importId: string, transfers: readonly Transfer[], assetIds: ReadonlyMap<Asset, number>): Promise<void> {
+    if (transfers.length === 0) return
+    const outs = new Map<Address, Buffer[]>()
+    const ins = new Map<Address, Buffer[]>()
+    for (const t of transfers) {
+      const assetId = assetIds.get(t.asset)
+      if (assetId === undefined) throw new BaseError('INTERNAL', `asset ${t.asset} was not interned before staging`)
+      const out = Buffer.allocUnsafe(OUT_SIZE)
+      writeOutRecord(out, 0, { counterparty: t.to, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex })
+      const inn = Buffer.allocUnsafe(IN_SIZE)
+      writeInRecord(inn, 0, { counterparty: t.from, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex })
+      push(outs, t.from, out)
+      push(ins, t.to, inn)
+    }
+    const pipeline = redis.pipeline()
+    for (const [address, records] of outs) pipeline.append(keys.stage(importId, 'o', address), Buffer.concat(records))
+    for (const [address, records] of ins) pipeline.append(keys.stage(importId, 'i', address), Buffer.concat(records))
+    const touched = new Set<string>([...outs.keys(), ...ins.keys()])
+    pipeline.sadd(keys.stageAddresses(importId), ...touched)
+    await execOrThrow(pipeline)
+  }
+
+  /**
+   * Merges import `importId`'s staging area into the store: for every touched address, the
+   * existing and staged records are sorted, de-duplicated (re-imports change nothing) and written
+   * back with a fresh counterparty count. Holds the import lock so two commits never interleave.
+   */
+  async function commit(importId: string, onProgress?: (p: CommitProgress) => void): Promise<CommitResult> {
+    const lockValue = importId
+    const locked = await redis.set(keys.importLock, lockValue, 'PX', 600_000, 'NX')
+    if (locked !== 'OK') throw new BaseError('WALK_BUSY', 'another import is committing into this store; try again when it is done', { field: 'lock', value: keys.importLock })
+    try {
+      const transfersBefore = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
+      const total = await redis.scard(keys.stageAddresses(importId))
+      let done = 0
+      let cursor = '0'
+      do {
+        const [next, members] = await redis.sscan(keys.stageAddresses(importId), cursor, 'COUNT', COMMIT_CHUNK)
+        cursor = next
+        if (members.length > 0) {
+          await mergeChunk(importId, members as Address[])
+          done += members.length
+          onProgress?.({ addressesDone: done, addressesTotal: total })
+        }
+      } while (cursor !== '0')
+      await redis.multi().del(keys.stageAddresses(importId)).hset(keys.meta, 'lastImport', new Date().toISOString()).exec()
+      const transfersAfter = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
+      return { addresses: total, transfersBefore, transfersAfter }
+    } finally {
+      // Release only our own lock.
+      if ((await redis.get(keys.importLock)) === lockValue) await redis.del(keys.importLock)
+    }
+  }
+
+  async function mergeChunk(importId: string, addresses: readonly Address[]): Promise<void> {
+    const read = redis.pipeline()
+    for (const a of addresses) {
+      read.getBuffer(keys.out(a))
+      read.getBuffer(keys.in(a))
+      read.getBuffer(keys.stage(importId, 'o', a))
+      read.getBuffer(keys.stage(importId, 'i', a))
+    }
+    const replies = await execOrThrow(read)
+    const write = redis.pipeline()
+    let transferDelta = 0
+    let addressDelta = 0
+    addresses.forEach((a, index) => {
+      const [oldOut, oldIn, stagedOut, stagedIn] = [0, 1, 2, 3].map((k) => (replies[index * 4 + k] as Buffer | null | undefined) ?? null) as [Buffer | null, Buffer | null, Buffer | null, Buffer | null]
+      const outRecords = sortUnique(Buffer.concat([body(oldOut), stagedOut ?? Buffer.alloc(0)]), OUT_SIZE)
+      const inRecords = sortUnique(Buffer.concat([body(oldIn), stagedIn ?? Buffer.alloc(0)]), IN_SIZE)
+      const header = Buffer.alloc(HEADER_SIZE)
+      header.writeUInt32BE(countCounterparties(a, outRecords, inRecords))
+      if (outRecords.length > 0) write.set(keys.out(a), Buffer.concat([header, outRecords]))
+      if (inRecords.length > 0) write.set(keys.in(a), Buffer.concat([header, inRecords]))
+      write.del(keys.stage(importId, 'o', a), keys.stage(importId, 'i', a))
+      transferDelta += outRecords.length / OUT_SIZE - body(oldOut).length / OUT_SIZE
+      if (oldOut === null && oldIn === null) addressDelta++
+    })
+    write.hincrby(keys.meta, 'transfers', transferDelta)
+    write.hincrby(keys.meta, 'addresses', addressDelta)
+    await execOrThrow(write)
+  }
+
+  /** Drops an import's staging area (after a failed import: nothing reaches the store). */
+  async function abort(importId: string): Promise<void> {
+    let cursor = '0'
+    do {
+      const [next, members] = await redis.sscan(keys.stageAddresses(importId), cursor, 'COUNT', COMMIT_CHUNK)
+      cursor = next
+      if (members.length > 0) {
+        const pipeline = redis.pipeline()
+        for (const a of members as Address[]) pipeline.del(keys.stage(importId, 'o', a), keys.stage(importId, 'i', a))
+        await execOrThrow(pipeline)
+      }
+    } while (cursor !== '0')
+    await redis.del(keys.stageAddresses(importId))
+  }
+
+  async function putBlockTimes(times: ReadonlyMap<number, number>): Promise<void> {
+    const entries = [...times].flatMap(([block, ts]) => [String(block), String(ts)])
+    for (let i = 0; i < entries.length; i += 20_000) await redis.hset(keys.blockTimes, ...entries.slice(i, i + 20_000))
+  }
+
+  async function putSeeds(seeds: readonly Seed[]): Promise<void> {
+    if (seeds.length === 0) return
+    await redis.hset(keys.seeds, Object.fromEntries(seeds.map((s) => [s.address, JSON.stringify(s)])))
+  }
+
+  async function listSeeds(): Promise<Seed[]> {
+    const all = await redis.hgetall(keys.seeds)
+    return Object.values(all).map((json) => JSON.parse(json) as Seed).sort((a, b) => a.address.localeCompare(b.address))
+  }
+
+  async function putLabels(labels: readonly ServiceLabel[]): Promise<void> {
+    if (labels.length === 0) return
+    await redis.hset(keys.labels, Object.fromEntries(labels.map((l) => [l.address, JSON.stringify(l)])))
+  }
+
+  async function stats(): Promise<StoreStats> {
+    const [meta, seeds, labels] = await Promise.all([redis.hgetall(keys.meta), redis.hlen(keys.seeds), redis.hlen(keys.labels)])
+    return {
+      transfers: Number(meta.transfers ?? 0),
+      addresses: Number(meta.addresses ?? 0),
+      seeds,
+      labels,
+      lastImport: meta.lastImport ?? null,
+    }
+  }
+
+  return { redis, keys, loadAssets, internAssets, stage, commit, abort, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
+}
+
+export type GraphStore = ReturnType<typeof createGraphStore>
+
+function push(map: Map<Address, Buffer[]>, address: Address, record: Buffer): void {
+  const list = map.get(address)
+  if (list) list.push(record)
+  else map.set(address, [record])
+}
+
+function body(list: Buffer | null): Buffer {
+  return list === null ? Buffer.alloc(0) : list.subarray(HEADER_SIZE)
+}
+
+/** Distinct counterparties over both lists (self excluded): the hub test of stop nodes. */
+function countCounterparties(self: Address, outRecords: Buffer, inRecords: Buffer): number {
+  const selfHex = self.slice(2)
+  const seen = new Set<string>()
+  for (let o = 0; o < outRecords.length; o += OUT_SIZE) seen.add(outRecords.toString('latin1', o + 6, o + 26))
+  for (let o = 0; o < inRecords.length; o += IN_SIZE) seen.add(inRecords.toString('latin1', o + 6, o + 26))
+  seen.delete(Buffer.from(selfHex, 'hex').toString('latin1'))
+  return seen.size
+}
+
+/** Runs a pipeline and throws the first command error (ioredis reports them per command). */
+export async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? []
+  return results.map(([error, value]) => {
+    if (error) throw error
+    return value
+  })
+}

@@ -1,0 +1,72 @@
+import type { Address, Direction } from '../types.ts'
+
+/**
+ * The Redis key layout of one graph store. Every key starts with the store's prefix, which holds
+ * a hash tag (`{exposure}` by default) so that a Redis Cluster keeps the whole store in one slot
+ * and multi-key scripts stay legal.
+ *
+ *   P:o:<hex40>            string  out-list of an address: 4-byte header + sorted 80-byte records (records.ts)
+ *   P:i:<hex40>            string  in-list of an address: 4-byte header + sorted 43-byte records
+ *   P:assets               list    asset table: index = asset id in records; 0 is 'ETH', then token addresses
+ *   P:meta                 hash    transfers (count of out-records), addresses, lastImport
+ *   P:blocktime            hash    block number → block timestamp (seconds), for paths
+ *   P:seeds                hash    0x-address → JSON Seed (label, source, extra provenance)
+ *   P:labels               hash    0x-address → JSON ServiceLabel (label, category, source)
+ *   P:stage:<id>:o:<hex40> string  records staged by import <id>, merged into P:o at commit
+ *   P:stage:<id>:i:<hex40> string
+ *   P:stage:<id>:addrs     set     addresses staged by import <id>
+ *   P:lock:import          string  held by the import that is committing (one at a time)
+ *   P:walk:meta            hash    current walk: runId, status, params (JSON), startedAt, finishedAt
+ *   P:walk:lock            string  held by the running walk's coordinator
+ *   P:walk:<dir>:labels    hash    hex40 → hop labels "h,c,key;…" (walk/labels.ts)
+ *   P:walk:<dir>:frontier  zset    hex40 → least hops of its labels not yet expanded
+ *   P:walk:<dir>:claims    hash    job id → hex40 list claimed by that job (crash recovery)
+ *   P:q:…                  BullMQ's keys (queue prefix), same hash tag
+ */
+export interface StoreKeys {
+  prefix: string
+  out(address: Address): string
+  in(address: Address): string
+  adjacency(address: Address, direction: 'out' | 'in'): string
+  assets: string
+  meta: string
+  blockTimes: string
+  seeds: string
+  labels: string
+  stage(importId: string, direction: 'o' | 'i', address: Address): string
+  stageAddresses(importId: string): string
+  stagePattern: string
+  importLock: string
+  walkMeta: string
+  walkLock: string
+  walkLabels(direction: Direction): string
+  walkFrontier(direction: Direction): string
+  walkClaims(direction: Direction): string
+  /** BullMQ `prefix` option for this store's queues. */
+  queuePrefix: string
+}
+
+export function storeKeys(prefix: string): StoreKeys {
+  const hex = (address: Address) => address.slice(2)
+  return {
+    prefix,
+    out: (a) => `${prefix}:o:${hex(a)}`,
+    in: (a) => `${prefix}:i:${hex(a)}`,
+    adjacency: (a, d) => `${prefix}:${d === 'out' ? 'o' : 'i'}:${hex(a)}`,
+    assets: `${prefix}:assets`,
+    meta: `${prefix}:meta`,
+    blockTimes: `${prefix}:blocktime`,
+    seeds: `${prefix}:seeds`,
+    labels: `${prefix}:labels`,
+    stage: (id, d, a) => `${prefix}:stage:${id}:${d}:${hex(a)}`,
+    stageAddresses: (id) => `${prefix}:stage:${id}:addrs`,
+    stagePattern: `${prefix}:stage:*`,
+    importLock: `${prefix}:lock:import`,
+    walkMeta: `${prefix}:walk:meta`,
+    walkLock: `${prefix}:walk:lock`,
+    walkLabels: (d) => `${prefix}:walk:${d}:labels`,
+    walkFrontier: (d) => `${prefix}:walk:${d}:frontier`,
+    walkClaims: (d) => `${prefix}:walk:${d}:claims`,
+    queuePrefix: `${prefix}:q`,
+  }
+}

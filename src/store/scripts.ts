@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs'
+import type { Redis } from 'ioredis'
+
+/** The store's Lua scripts, each in its own file under lua/ with a KEYS/ARGV header. */
+const NAMES = ['intern-assets', 'relax', 'claim', 'witness', 'find-out-record'] as const
+export type ScriptName = (typeof NAMES)[number]
+
+const sources = new Map<ScriptName, string>(NAMES.map((name) => [name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')]))
+
+/** Registers every script as an ioredis custom command (EVALSHA with automatic EVAL fallback). */
+export function defineScripts(redis: Redis): void {
+  for (const [name, lua] of sources) {
+    const command = commandName(name)
+    if (typeof (redis as unknown as Record<string, unknown>)[command] === 'function') continue
+    redis.defineCommand(command, { lua })
+  }
+}
+
+export function commandName(name: ScriptName): string {
+  return `exposure_${name.replace(/-/g, '_')}`
+}
+
+type ScriptCaller = (...args: (string | number | Buffer)[]) => Promise<unknown>
+
+/** Calls a script with its key count first, as ioredis' custom commands expect. */
+export function callScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  defineScripts(redis)
+  const fn = (redis as unknown as Record<string, ScriptCaller>)[commandName(name)]!
+  return fn.call(redis, keys.length, ...keys, ...args)
+}
+
+/** The same in a pipeline. `binary` replies come back as Buffers (ioredis' `…Buffer` variant). */
+export function pipeScript(pipeline: ReturnType<Redis['pipeline']>, name: ScriptName, keys: readonly string[], args: readonly (string | number | Buffer)[], { binary = false } = {}): void {
+  const fn = (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)[commandName(name) + (binary ? 'Buffer' : '')]!
+  fn.call(pipeline, keys.length, ...keys, ...args)
+}

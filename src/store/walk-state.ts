@@ -1,0 +1,138 @@
+import type { Redis } from 'ioredis'
+import type { Address, Direction } from '../types.ts'
+import { parseLabels, seedLabel, type HopLabel } from '../walk/labels.ts'
+import type { Candidate } from '../walk/expand.ts'
+import { execOrThrow } from './graph-store.ts'
+import type { StoreKeys } from './keys.ts'
+import { HEADER_SIZE } from './records.ts'
+import { callScript, defineScripts, pipeScript } from './scripts.ts'
+
+/** Candidates per relax call: keeps each script run short so Redis stays responsive. */
+const RELAX_CHUNK = 4_000
+
+/** What a walk job needs to know about one claimed address. */
+export interface ClaimedNode {
+  hex: string
+  labels: HopLabel[]
+  isSeed: boolean
+  category: string | null
+  counterparties: number
+}
+
+/** The walk's state in Redis: hop labels, frontier, claims (see keys.ts). */
+export function createWalkState(redis: Redis, keys: StoreKeys) {
+  defineScripts(redis)
+
+  /** Clears one direction's labels, frontier and claims, and puts the seeds at hop 0. */
+  async function reset(direction: Direction, seeds: readonly Address[]): Promise<void> {
+    const pipeline = redis.multi()
+    pipeline.del(keys.walkLabels(direction), keys.walkFrontier(direction), keys.walkClaims(direction))
+    if (seeds.length > 0) {
+      const label = seedLabel(direction)
+      pipeline.hset(keys.walkLabels(direction), Object.fromEntries(seeds.map((s) => [s.slice(2), label])))
+      pipeline.zadd(keys.walkFrontier(direction), ...seeds.flatMap((s) => [0, s.slice(2)]))
+    }
+    await execOrThrow(pipeline)
+  }
+
+  async function claim(direction: Direction, jobId: string, count: number): Promise<string[]> {
+    const joined = (await callScript(redis, 'claim', [keys.walkFrontier(direction), keys.walkClaims(direction)], [jobId, count])) as string
+    return joined === '' ? [] : joined.split(',')
+  }
+
+  async function release(direction: Direction, jobId: string): Promise<void> {
+    await redis.hdel(keys.walkClaims(direction), jobId)
+  }
+
+  /** Labels, seed flag, service category and counterparty count of each address, in one round trip. */
+  async function describe(direction: Direction, hexes: readonly string[]): Promise<ClaimedNode[]> {
+    const listKind = direction === 'downstream' ? 'out' : 'in'
+    const pipeline = redis.pipeline()
+    pipeline.hmget(keys.walkLabels(direction), ...hexes)
+    pipeline.hmget(keys.seeds, ...hexes.map((h) => `0x${h}`))
+    pipeline.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))
+    for (const hex of hexes) pipeline.getrangeBuffer(keys.adjacency(`0x${hex}`, listKind), 0, HEADER_SIZE - 1)
+    const replies = await execOrThrow(pipeline)
+    const labels = replies[0] as (string | null)[]
+    const seeds = replies[1] as (string | null)[]
+    const services = replies[2] as (string | null)[]
+    return hexes.map((hex, i) => {
+      const header = replies[3 + i] as Buffer
+      const service = services[i]
+      return {
+        hex,
+        labels: parseLabels(labels[i]),
+        isSeed: seeds[i] !== null && seeds[i] !== undefined,
+        category: service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null,
+        counterparties: header.length === HEADER_SIZE ? header.readUInt32BE(0) : 0,
+      }
+    })
+  }
+
+  async function adjacency(direction: Direction, hexes: readonly string[]): Promise<(Buffer | null)[]> {
+    if (hexes.length === 0) return []
+    const listKind = direction === 'downstream' ? 'out' : 'in'
+    const pipeline = redis.pipeline()
+    for (const hex of hexes) pipeline.getBuffer(keys.adjacency(`0x${hex}`, listKind))
+    return (await execOrThrow(pipeline)) as (Buffer | null)[]
+  }
+
+  /** Offers candidates; returns how many labels changed and how many addresses were queued. */
+  async function relax(direction: Direction, maxHops: number, candidates: readonly Candidate[]): Promise<{ changed: number; queued: number }> {
+    let changed = 0
+    let queued = 0
+    if (candidates.length === 0) return { changed, queued }
+    const pipeline = redis.pipeline()
+    for (let start = 0; start < candidates.length; start += RELAX_CHUNK) {
+      const args: (string | number)[] = [maxHops]
+      for (const c of candidates.slice(start, start + RELAX_CHUNK)) args.push(c.hex, c.hops, c.cost, c.key)
+      pipeScript(pipeline, 'relax', [keys.walkLabels(direction), keys.walkFrontier(direction)], args)
+    }
+    for (const reply of await execOrThrow(pipeline)) {
+      const [c, q] = reply as [number, number]
+      changed += c
+      queued += q
+    }
+    return { changed, queued }
+  }
+
+  async function pending(direction: Direction): Promise<{ frontier: number; claims: number }> {
+    const [frontier, claims] = await Promise.all([redis.zcard(keys.walkFrontier(direction)), redis.hlen(keys.walkClaims(direction))])
+    return { frontier, claims }
+  }
+
+  /** Puts addresses claimed by jobs that will never finish (failed for good) back on the frontier. */
+  async function reclaimOrphans(direction: Direction): Promise<number> {
+    const claims = await redis.hgetall(keys.walkClaims(direction))
+    const hexes = Object.values(claims).flatMap((joined) => joined.split(','))
+    const pipeline = redis.multi()
+    if (hexes.length > 0) pipeline.zadd(keys.walkFrontier(direction), ...hexes.flatMap((h) => [0, h]))
+    pipeline.del(keys.walkClaims(direction))
+    await execOrThrow(pipeline)
+    return hexes.length
+  }
+
+  async function labelsOf(direction: Direction, hexes: readonly string[]): Promise<HopLabel[][]> {
+    if (hexes.length === 0) return []
+    const texts = await redis.hmget(keys.walkLabels(direction), ...hexes)
+    return texts.map(parseLabels)
+  }
+
+  async function labelCount(direction: Direction): Promise<number> {
+    return redis.hlen(keys.walkLabels(direction))
+  }
+
+  /** The witness chain from an address back to a seed: [{hex, label}] from the address to the seed. */
+  async function witness(direction: Direction, hex: string): Promise<{ hex: string; label: HopLabel }[]> {
+    const flat = (await callScript(redis, 'witness', [keys.walkLabels(direction)], [hex])) as (string | number)[]
+    const chain: { hex: string; label: HopLabel }[] = []
+    for (let i = 0; i < flat.length; i += 4) {
+      chain.push({ hex: String(flat[i]), label: { hops: Number(flat[i + 1]), cost: Number(flat[i + 2]), key: String(flat[i + 3]) } })
+    }
+    return chain
+  }
+
+  return { reset, claim, release, describe, adjacency, relax, pending, reclaimOrphans, labelsOf, labelCount, witness, pipeline: () => redis.pipeline(), pipeScript }
+}
+
+export type WalkState = ReturnType<typeof createWalkState>

@@ -1,0 +1,38 @@
+import type { Asset } from '../types.ts'
+import type { WalkState } from '../store/walk-state.ts'
+import type { WalkJobData } from '../queues/walk-queue.ts'
+import { expandNodes } from './expand.ts'
+
+export interface WalkJobResult {
+  claimed: number
+  expanded: number
+  candidates: number
+  changed: number
+  queued: number
+}
+
+/**
+ * One walk job: claim a batch of frontier addresses, expand the passable ones (a seed, or not a
+ * stop node: no stop-category label and no more counterparties than the cap), offer the
+ * candidates to their addresses, release the claim.
+ */
+export async function runWalkJob(state: WalkState, assets: readonly Asset[], data: WalkJobData, jobId: string): Promise<WalkJobResult> {
+  const { direction, maxHops } = data
+  const claimed = await state.claim(direction, jobId, data.batchSize)
+  if (claimed.length === 0) return { claimed: 0, expanded: 0, candidates: 0, changed: 0, queued: 0 }
+  const stop = new Set(data.stopCategories)
+  const nodes = await state.describe(direction, claimed)
+  const passable = nodes.filter(
+    (n) => n.labels.some((l) => l.hops < maxHops) && (n.isSeed || ((n.category === null || !stop.has(n.category)) && n.counterparties <= data.counterpartyCap)),
+  )
+  const lists = await state.adjacency(direction, passable.map((n) => n.hex))
+  const dust = assets.map((asset) => (data.dust[asset] === undefined ? undefined : BigInt(data.dust[asset])))
+  const expandable = passable.flatMap((n, i) => {
+    const adjacency = lists[i]
+    return adjacency ? [{ hex: n.hex, labels: n.labels, adjacency }] : []
+  })
+  const candidates = expandNodes(direction, maxHops, expandable, dust)
+  const { changed, queued } = await state.relax(direction, maxHops, candidates)
+  await state.release(direction, jobId)
+  return { claimed: claimed.length, expanded: expandable.length, candidates: candidates.length, changed, queued }
+}

@@ -1,0 +1,88 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq'
+import { Redis } from 'ioredis'
+import { createGraphStore } from '../src/store/graph-store.ts'
+import { createWalkState } from '../src/store/walk-state.ts'
+import { QUEUES } from '../src/queues/names.ts'
+import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../src/queues/walk-queue.ts'
+import { runWalkJob, type WalkJobResult } from '../src/walk/walk-job.ts'
+import { isExposureError } from '../src/errors.ts'
+import type { Asset } from '../src/types.ts'
+
+/** Most follow-up tokens one job adds; the frontier itself holds the work, tokens only wake workers. */
+const MAX_FOLLOW_UPS = 4
+
+export interface WalkWorkerOptions {
+  redisUrl: string
+  prefix: string
+  concurrency?: number
+  /** BullMQ lock duration (ms): how soon a killed worker's job is considered stalled. Default 10 s. */
+  lockDuration?: number
+  stalledInterval?: number
+}
+
+/**
+ * A BullMQ worker for the walk queue. Thin: it wires the queue to runWalkJob and adds follow-up
+ * tokens while the frontier has work. Close it with `close()` (SIGTERM/SIGINT in `exposure worker`):
+ * running jobs finish, nothing new is taken.
+ */
+export function startWalkWorker(options: WalkWorkerOptions) {
+  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+  const commands = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const store = createGraphStore(commands, options.prefix)
+  const state = createWalkState(commands, store.keys)
+  const queue = createWalkQueue(connection, store.keys.queuePrefix)
+  let assets: { runId: string; table: Asset[] } | null = null
+
+  async function process(job: Job<WalkJobData>): Promise<WalkJobResult | { stale: true }> {
+    const data = job.data
+    const currentRun = await commands.hget(store.keys.walkMeta, 'runId')
+    if (currentRun !== data.runId) return { stale: true }
+    if (assets?.runId !== data.runId) assets = { runId: data.runId, table: await store.loadAssets() }
+    try {
+      const result = await runWalkJob(state, assets.table, data, job.id ?? job.name)
+      const { frontier } = await state.pending(data.direction)
+      const followUps = Math.min(MAX_FOLLOW_UPS, Math.ceil(frontier / data.batchSize))
+      await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))
+      return result
+    } catch (error) {
+      if (isExposureError(error) && error.isBadInput) throw new UnrecoverableError(error.message)
+      throw error
+    }
+  }
+
+  const worker = new Worker<WalkJobData>(QUEUES.walk, process, {
+    connection,
+    prefix: store.keys.queuePrefix,
+    concurrency: options.concurrency ?? 2,
+    lockDuration: options.lockDuration ?? 10_000,
+    stalledInterval: options.stalledInterval ?? 5_000,
+    maxStalledCount: 5,
+  })
+  worker.on('error', (error) => {
+    console.error(`walk worker: ${error.message}`)
+  })
+
+  async function close(): Promise<void> {
+    await worker.close()
+    await queue.close()
+    commands.disconnect()
+    connection.disconnect()
+  }
+
+  return { worker, close }
+}
+
+/** `node workers/walk.ts`: a standalone worker process (also `exposure worker`). */
+export async function runWalkWorkerProcess(options: WalkWorkerOptions): Promise<void> {
+  const { close, worker } = startWalkWorker(options)
+  await worker.waitUntilReady()
+  console.error(`walk worker ready (prefix ${options.prefix}, concurrency ${options.concurrency ?? 2})`)
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      console.error(`walk worker: ${signal}, finishing running jobs`)
+      close().then(resolve, resolve)
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+}
