@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib'
 import { parse } from 'csv-parse'
 import { InputError } from '../errors.ts'
 import { ETH, type Address, type Transfer } from '../types.ts'
-import { traceSubIndex } from './trace-index.ts'
+import { ZERO_ADDRESS, traceSubIndex } from './trace-index.ts'
 
 /**
  * ethereum-etl exports (the format of BigQuery's public Ethereum dataset): transactions.csv,
@@ -151,7 +151,8 @@ export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexBy
   const amount = uint(ctx, 'value')
   if (amount === 0n) return { skip: 'zero-value' }
   const from = address(ctx, 'from_address', true)
-  if (from === null) return { skip: 'no-sender' }
+  // A mint names the zero address as sender: no sender, so it does not count (as in the RPC source).
+  if (from === null || from === ZERO_ADDRESS) return { skip: 'no-sender' }
   const to = address(ctx, 'to_address', true)
   if (to === null) return { skip: 'no-recipient' }
   const txHash = hash(ctx, 'transaction_hash')
