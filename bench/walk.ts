@@ -1,0 +1,168 @@
+/**
+ * `npm run bench`: the walk benchmark of issue "The exposure walk, end to end".
+ * On a seeded power-law temporal graph (1,000,000 transfers, 200,000 addresses by default):
+ * import rate, Redis memory per transfer, walk time (4 hops, both directions, 2 workers), check
+ * latency for 10,000 known addresses, and the in-process reference walk on the same graph in the
+ * same run. Prints a table and writes bench/results/walk.json.
+ *
+ * Scale with BENCH_TRANSFERS / BENCH_ADDRESSES (e.g. for a quick try).
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { createGraphStore } from '../src/store/graph-store.ts'
+import { startPrivateRedis } from '../src/store/private-redis.ts'
+import { connectRedis } from '../src/store/redis.ts'
+import { importEtl } from '../src/sources/etl-import.ts'
+import { runWalk } from '../src/walk/run-walk.ts'
+import { createChecker } from '../src/walk/check.ts'
+import { parseLabels, bestLabel } from '../src/walk/labels.ts'
+import { DEFAULT_RISK_POLICY } from '../src/walk/risk.ts'
+import { DEFAULT_STOP_CATEGORIES } from '../src/config.ts'
+import { DEFAULT_LISTED_TOKENS } from '../src/sources/assets.ts'
+import type { Address, Direction } from '../src/types.ts'
+import { buildTransferGraph, referenceHopsFromTransfers, type HopTransfer } from '../test/support/reference-walk.ts'
+import { generatePowerLawGraph, prng } from './power-law-graph.ts'
+
+const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)
+const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
+const SEEDS = 20
+const MAX_HOPS = 4
+const CAP = 1000
+const CHECKS = 10_000
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+}
+
+async function usedMemory(redis: Awaited<ReturnType<typeof connectRedis>>): Promise<number> {
+  const info = await redis.info('memory')
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0)
+}
+
+const dir = join(tmpdir(), `exposure-bench-${TRANSFERS}-${ADDRESSES}`)
+await rm(dir, { recursive: true, force: true })
+process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
+const graph = await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
+
+const server = await startPrivateRedis()
+const redis = await connectRedis(server.url)
+try {
+  const store = createGraphStore(redis, '{bench}')
+  const memoryBefore = await usedMemory(redis)
+
+  // 1. import through the real importer (CSV → staging → commit)
+  let t = performance.now()
+  const imported = await importEtl(store, [dir], { listedTokens: DEFAULT_LISTED_TOKENS })
+  const importSeconds = (performance.now() - t) / 1000
+  const memoryAfter = await usedMemory(redis)
+  const bytesPerTransfer = (memoryAfter - memoryBefore) / imported.transfersAdded
+  process.stderr.write(`imported ${imported.transfersAdded} transfers in ${importSeconds.toFixed(1)} s\n`)
+
+  // 2. seeds: addresses with a moderate degree, picked by the seeded generator
+  const random = prng(7)
+  const seeds = new Set<string>()
+  while (seeds.size < SEEDS) seeds.add(graph.addresses[Math.floor(ADDRESSES * (0.001 + 0.05 * random()))]!)
+  await store.putSeeds([...seeds].map((address) => ({ address: address as Address, label: 'bench seed', source: 'bench/power-law-graph.ts' })))
+
+  // 3. the queue walk: 2 in-process BullMQ workers, both directions, 4 hops
+  t = performance.now()
+  const walk = await runWalk(store, {
+    redisUrl: server.url,
+    directions: ['downstream', 'upstream'],
+    maxHops: MAX_HOPS,
+    batchSize: 512,
+    stopCategories: DEFAULT_STOP_CATEGORIES,
+    counterpartyCap: CAP,
+    dust: {},
+    workers: 2,
+    concurrency: 2,
+  })
+  const walkSeconds = (performance.now() - t) / 1000
+  const memoryAfterWalk = await usedMemory(redis)
+
+  // 4. the in-process reference on the same transfers (graph build timed apart from the walk)
+  const transfers: HopTransfer[] = new Array(graph.transfers)
+  const counterparties = new Map<string, Set<string>>()
+  for (let i = 0; i < graph.transfers; i++) {
+    const from = graph.addresses[graph.from[i]!]!
+    const to = graph.addresses[graph.to[i]!]!
+    transfers[i] = { from, to, block: graph.block[i]!, txIndex: graph.txIndex[i]! }
+    if (from !== to) {
+      ;(counterparties.get(from) ?? counterparties.set(from, new Set()).get(from)!).add(to)
+      ;(counterparties.get(to) ?? counterparties.set(to, new Set()).get(to)!).add(from)
+    }
+  }
+  const stopSet = new Set([...counterparties].filter(([, set]) => set.size > CAP).map(([a]) => a))
+  t = performance.now()
+  buildTransferGraph(transfers)
+  const referenceBuildSeconds = (performance.now() - t) / 1000
+  t = performance.now()
+  const reference = referenceHopsFromTransfers(transfers, [...seeds], stopSet, MAX_HOPS)
+  const referenceTotalSeconds = (performance.now() - t) / 1000
+  const referenceWalkSeconds = Math.max(referenceTotalSeconds - referenceBuildSeconds, 1e-3)
+
+  // 5. the walk's answers must equal the reference's, address by address
+  const mismatches: string[] = []
+  const labelled: Record<Direction, Map<string, number>> = { downstream: new Map(), upstream: new Map() }
+  for (const direction of ['downstream', 'upstream'] as const) {
+    const all = await redis.hgetall(store.keys.walkLabels(direction))
+    for (const [hex, text] of Object.entries(all)) labelled[direction].set(`0x${hex}`, bestLabel(parseLabels(text))!.hops)
+  }
+  for (const [address, hops] of reference) {
+    for (const direction of ['downstream', 'upstream'] as const) {
+      const mine = labelled[direction].get(address) ?? null
+      if (mine !== hops[direction] && mismatches.length < 10) mismatches.push(`${address} ${direction}: walk ${mine}, reference ${hops[direction]}`)
+    }
+  }
+  const reached = { downstream: labelled.downstream.size, upstream: labelled.upstream.size }
+
+  // 6. check latency, in process, one address at a time, 10,000 addresses the walk reached
+  const checker = createChecker(store, DEFAULT_RISK_POLICY)
+  const known = [...new Set([...labelled.downstream.keys(), ...labelled.upstream.keys()])].slice(0, CHECKS) as Address[]
+  const latencies: number[] = []
+  for (const address of known) {
+    const start = performance.now()
+    await checker.check([address])
+    latencies.push(performance.now() - start)
+  }
+  latencies.sort((a, b) => a - b)
+
+  const importRate = imported.transfersAdded / importSeconds
+  const speedShare = referenceWalkSeconds / walkSeconds
+  const rows = [
+    ['graph', `${TRANSFERS.toLocaleString()} transfers, ${ADDRESSES.toLocaleString()} addresses, ${SEEDS} seeds, cap ${CAP}`, '', ''],
+    ['import rate', `${Math.round(importRate).toLocaleString()} transfers/s (${importSeconds.toFixed(1)} s)`, '≥ 100,000/s', importRate >= 100_000 ? 'met' : 'MISSED'],
+    ['Redis memory per transfer', `${bytesPerTransfer.toFixed(1)} B (after walk: ${((memoryAfterWalk - memoryBefore) / imported.transfersAdded).toFixed(1)} B incl. labels)`, '≤ 150 B', bytesPerTransfer <= 150 ? 'met' : 'MISSED'],
+    ['walk, 4 hops, both, 2 workers', `${walkSeconds.toFixed(2)} s (${reached.downstream.toLocaleString()} down + ${reached.upstream.toLocaleString()} up labelled)`, '', ''],
+    ['reference walk (in process)', `${referenceWalkSeconds.toFixed(2)} s walk + ${referenceBuildSeconds.toFixed(2)} s graph build`, '', ''],
+    ['walk speed vs reference', `${(speedShare * 100).toFixed(0)} % (${(walkSeconds / referenceWalkSeconds).toFixed(2)}× the time)`, '≥ 25 %', speedShare >= 0.25 ? 'met' : 'MISSED'],
+    ['answers equal reference', mismatches.length === 0 ? `yes (${reference.size.toLocaleString()} addresses × 2 directions)` : `NO: ${mismatches.length}+ differ`, 'yes', mismatches.length === 0 ? 'met' : 'MISSED'],
+    ['check latency p50 / p99', `${percentile(latencies, 50).toFixed(3)} / ${percentile(latencies, 99).toFixed(3)} ms (${latencies.length.toLocaleString()} addresses)`, 'p99 ≤ 2 ms', percentile(latencies, 99) <= 2 ? 'met' : 'MISSED'],
+  ]
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length), ['measure', 'value', 'target', ''][c]!.length))
+  const line = (r: string[]) => `| ${r.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`
+  console.log(line(['measure', 'value', 'target', '']))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const r of rows) console.log(line(r))
+  for (const m of mismatches) console.log(`mismatch: ${m}`)
+
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true })
+  const result = {
+    date: new Date().toISOString(),
+    graph: { transfers: TRANSFERS, addresses: ADDRESSES, seeds: SEEDS, counterpartyCap: CAP, maxHops: MAX_HOPS },
+    import: { seconds: importSeconds, transfersPerSecond: importRate, rows: imported.rows, transfers: imported.transfersAdded },
+    memory: { bytesPerTransfer, bytesPerTransferAfterWalk: (memoryAfterWalk - memoryBefore) / imported.transfersAdded },
+    walk: { seconds: walkSeconds, workers: 2, labelled: reached },
+    reference: { walkSeconds: referenceWalkSeconds, buildSeconds: referenceBuildSeconds, speedShare },
+    check: { p50ms: percentile(latencies, 50), p99ms: percentile(latencies, 99), count: latencies.length },
+    equal: mismatches.length === 0,
+  }
+  await writeFile(new URL('./results/walk.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
+  if (mismatches.length > 0) process.exitCode = 1
+} finally {
+  redis.disconnect()
+  await server.stop()
+  await rm(dir, { recursive: true, force: true })
+}
