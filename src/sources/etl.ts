@@ -112,32 +112,23 @@ export function transactionRow(ctx: RowContext): EtlRowResult {
  * value, and neither it nor its transaction failed (etl's status is 0 when any ancestor failed).
  */
 export function traceRow(ctx: RowContext): EtlRowResult {
-  const traceType = ctx.get('trace_type')
-  if (traceType !== 'call') return { skip: 'not-a-call' }
-  const callType = ctx.get('call_type')
-  if (callType !== 'call') return { skip: 'delegate-or-static-call' }
+  // Every field is checked before the rules: a malformed row is bad input even if it would not count.
+  const from = address(ctx, 'from_address', true)
+  const to = address(ctx, 'to_address', true)
+  const amount = ctx.get('value') === '' ? 0n : uint(ctx, 'value')
+  const blockNumber = smallUint(ctx, 'block_number', MAX_BLOCK)
+  const hasTx = ctx.get('transaction_hash') !== ''
+  const txHash = hasTx ? hash(ctx, 'transaction_hash') : null
+  const transactionIndex = ctx.get('transaction_index') === '' ? null : smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
   const traceAddress = ctx.get('trace_address')
+  if (ctx.get('trace_type') !== 'call') return { skip: 'not-a-call' }
+  if (ctx.get('call_type') !== 'call') return { skip: 'delegate-or-static-call' }
   if (traceAddress === '') return { skip: 'top-level-trace' }
   if (ctx.get('error') !== '' || ctx.get('status') !== '1') return { skip: 'errored-call' }
-  const amount = uint(ctx, 'value')
   if (amount === 0n) return { skip: 'zero-value' }
-  const from = address(ctx, 'from_address', true)
-  if (from === null || ctx.get('transaction_hash') === '') return { skip: 'no-sender' }
-  const to = address(ctx, 'to_address', true)
+  if (from === null || txHash === null || transactionIndex === null) return { skip: 'no-sender' }
   if (to === null) return { skip: 'no-recipient' }
-  return {
-    transfer: {
-      from,
-      to,
-      amount,
-      asset: ETH,
-      blockNumber: smallUint(ctx, 'block_number', MAX_BLOCK),
-      transactionIndex: smallUint(ctx, 'transaction_index', MAX_TX_INDEX),
-      txHash: hash(ctx, 'transaction_hash'),
-      kind: 'trace',
-      subIndex: traceSubIndex(traceAddress),
-    },
-  }
+  return { transfer: { from, to, amount, asset: ETH, blockNumber, transactionIndex, txHash, kind: 'trace', subIndex: traceSubIndex(traceAddress) } }
 }
 
 /**
@@ -147,31 +138,22 @@ export function traceRow(ctx: RowContext): EtlRowResult {
  */
 export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexByHash: ReadonlyMap<string, number>): EtlRowResult {
   const token = address(ctx, 'token_address', false)!
-  if (!listed.has(token)) return { skip: 'unlisted-token' }
-  const amount = uint(ctx, 'value')
-  if (amount === 0n) return { skip: 'zero-value' }
   const from = address(ctx, 'from_address', true)
+  const to = address(ctx, 'to_address', true)
+  const amount = uint(ctx, 'value')
+  const txHash = hash(ctx, 'transaction_hash')
+  const blockNumber = smallUint(ctx, 'block_number', MAX_BLOCK)
+  const logIndex = smallUint(ctx, 'log_index', 0xffffffff)
+  const own = ctx.get('transaction_index')
+  const ownIndex = own === '' ? undefined : smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
+  if (!listed.has(token)) return { skip: 'unlisted-token' }
+  if (amount === 0n) return { skip: 'zero-value' }
   // A mint names the zero address as sender: no sender, so it does not count (as in the RPC source).
   if (from === null || from === ZERO_ADDRESS) return { skip: 'no-sender' }
-  const to = address(ctx, 'to_address', true)
   if (to === null) return { skip: 'no-recipient' }
-  const txHash = hash(ctx, 'transaction_hash')
-  const own = ctx.get('transaction_index')
-  const transactionIndex = own !== '' ? smallUint(ctx, 'transaction_index', MAX_TX_INDEX) : txIndexByHash.get(txHash)
+  const transactionIndex = ownIndex ?? txIndexByHash.get(txHash)
   if (transactionIndex === undefined) return { skip: 'unknown-transaction' }
-  return {
-    transfer: {
-      from,
-      to,
-      amount,
-      asset: token,
-      blockNumber: smallUint(ctx, 'block_number', MAX_BLOCK),
-      transactionIndex,
-      txHash,
-      kind: 'log',
-      subIndex: smallUint(ctx, 'log_index', 0xffffffff),
-    },
-  }
+  return { transfer: { from, to, amount, asset: token, blockNumber, transactionIndex, txHash, kind: 'log', subIndex: logIndex } }
 }
 
 export interface ReadOptions {
