@@ -82,6 +82,8 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
   let bytesBefore = 0
   let transfersCounted = 0
+  // One batch is staged while the next is parsed: Redis and the parser work on different cores.
+  let staging: Promise<void> = Promise.resolve()
   try {
     for (const { file, kind, size } of files) {
       const summary: FileSummary = { file, kind, rows: 0, transfers: 0, skipped: {} }
@@ -108,11 +110,14 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
         }
         summary.transfers += transfers.length
         transfersCounted += transfers.length
-        await store.stage(importId, transfers, assetIds)
+        await staging
+        staging = store.stage(importId, transfers, assetIds)
       }
       bytesBefore += size
     }
+    await staging
   } catch (error) {
+    await staging.catch(() => undefined)
     await store.abort(importId)
     throw error
   }

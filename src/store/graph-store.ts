@@ -3,7 +3,7 @@ import { BaseError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer } from '../types.ts'
 import { storeKeys, type StoreKeys } from './keys.ts'
 import { HEADER_SIZE, IN_SIZE, OUT_SIZE, sortUnique, writeInRecord, writeOutRecord } from './records.ts'
-import { callScript, defineScripts } from './scripts.ts'
+import { callScript, defineScripts, pipeScript } from './scripts.ts'
 
 /** How many staged addresses one commit round trip merges. */
 const COMMIT_CHUNK = 1_000
@@ -58,23 +58,44 @@ export function createGraphStore(redis: Redis, prefix: string) {
    */
   async function stage(importId: string, transfers: readonly Transfer[], assetIds: ReadonlyMap<Asset, number>): Promise<void> {
     if (transfers.length === 0) return
-    const outs = new Map<Address, Buffer[]>()
-    const ins = new Map<Address, Buffer[]>()
+    // Two passes: count records per address, then write them all into two buffers at their
+    // offsets. No per-record allocation: imports are bounded by garbage collection otherwise.
+    const outCount = new Map<Address, number>()
+    const inCount = new Map<Address, number>()
+    for (const t of transfers) {
+      outCount.set(t.from, (outCount.get(t.from) ?? 0) + 1)
+      inCount.set(t.to, (inCount.get(t.to) ?? 0) + 1)
+    }
+    const outOffset = offsets(outCount, OUT_SIZE)
+    const inOffset = offsets(inCount, IN_SIZE)
+    const outs = Buffer.allocUnsafe(transfers.length * OUT_SIZE)
+    const ins = Buffer.allocUnsafe(transfers.length * IN_SIZE)
     for (const t of transfers) {
       const assetId = assetIds.get(t.asset)
       if (assetId === undefined) throw new BaseError('INTERNAL', `asset ${t.asset} was not interned before staging`)
-      const out = Buffer.allocUnsafe(OUT_SIZE)
-      writeOutRecord(out, 0, { counterparty: t.to, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex })
-      const inn = Buffer.allocUnsafe(IN_SIZE)
-      writeInRecord(inn, 0, { counterparty: t.from, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex })
-      push(outs, t.from, out)
-      push(ins, t.to, inn)
+      const fields = { counterparty: t.to, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex }
+      const o = outOffset.get(t.from)!
+      writeOutRecord(outs, o.next, fields)
+      o.next += OUT_SIZE
+      fields.counterparty = t.from
+      const i = inOffset.get(t.to)!
+      writeInRecord(ins, i.next, fields)
+      i.next += IN_SIZE
+    }
+    const keyList: string[] = []
+    const blobs: Buffer[] = []
+    for (const [address, o] of outOffset) {
+      keyList.push(keys.stage(importId, 'o', address))
+      blobs.push(outs.subarray(o.start, o.next))
+    }
+    for (const [address, i] of inOffset) {
+      keyList.push(keys.stage(importId, 'i', address))
+      blobs.push(ins.subarray(i.start, i.next))
     }
     const pipeline = redis.pipeline()
-    for (const [address, records] of outs) pipeline.append(keys.stage(importId, 'o', address), Buffer.concat(records))
-    for (const [address, records] of ins) pipeline.append(keys.stage(importId, 'i', address), Buffer.concat(records))
-    const touched = new Set<string>([...outs.keys(), ...ins.keys()])
-    pipeline.sadd(keys.stageAddresses(importId), ...touched)
+    for (let k = 0; k < keyList.length; k += 5_000) pipeScript(pipeline, 'append-many', keyList.slice(k, k + 5_000), blobs.slice(k, k + 5_000))
+    const touched = [...new Set<string>([...outOffset.keys(), ...inOffset.keys()])]
+    for (let k = 0; k < touched.length; k += 10_000) pipeline.sadd(keys.stageAddresses(importId), ...touched.slice(k, k + 10_000))
     await execOrThrow(pipeline)
   }
 
@@ -92,15 +113,24 @@ export function createGraphStore(redis: Redis, prefix: string) {
       const total = await redis.scard(keys.stageAddresses(importId))
       let done = 0
       let cursor = '0'
+      // Two chunks in flight: one merging in JS while Redis reads or writes the other.
+      let previous: Promise<void> = Promise.resolve()
+      const seen = new Set<string>() // SSCAN may return a member twice
       do {
-        const [next, members] = await redis.sscan(keys.stageAddresses(importId), cursor, 'COUNT', COMMIT_CHUNK)
+        const [next, found] = await redis.sscan(keys.stageAddresses(importId), cursor, 'COUNT', COMMIT_CHUNK)
         cursor = next
+        const members = found.filter((m) => !seen.has(m))
+        for (const m of members) seen.add(m)
         if (members.length > 0) {
-          await mergeChunk(importId, members as Address[])
-          done += members.length
-          onProgress?.({ addressesDone: done, addressesTotal: total })
+          const merging = mergeChunk(importId, members as Address[])
+          await previous
+          previous = merging.then(() => {
+            done += members.length
+            onProgress?.({ addressesDone: done, addressesTotal: total })
+          })
         }
       } while (cursor !== '0')
+      await previous
       await redis.multi().del(keys.stageAddresses(importId)).hset(keys.meta, 'lastImport', new Date().toISOString()).exec()
       const transfersAfter = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
       return { addresses: total, transfersBefore, transfersAfter }
@@ -111,29 +141,27 @@ export function createGraphStore(redis: Redis, prefix: string) {
   }
 
   async function mergeChunk(importId: string, addresses: readonly Address[]): Promise<void> {
-    const read = redis.pipeline()
-    for (const a of addresses) {
-      read.getBuffer(keys.out(a))
-      read.getBuffer(keys.in(a))
-      read.getBuffer(keys.stage(importId, 'o', a))
-      read.getBuffer(keys.stage(importId, 'i', a))
-    }
-    const replies = await execOrThrow(read)
-    const write = redis.pipeline()
+    const readKeys = addresses.flatMap((a) => [keys.out(a), keys.in(a), keys.stage(importId, 'o', a), keys.stage(importId, 'i', a)])
+    const replies = await redis.mgetBuffer(...readKeys)
+    const writes: (string | Buffer)[] = []
     let transferDelta = 0
     let addressDelta = 0
     addresses.forEach((a, index) => {
-      const [oldOut, oldIn, stagedOut, stagedIn] = [0, 1, 2, 3].map((k) => (replies[index * 4 + k] as Buffer | null | undefined) ?? null) as [Buffer | null, Buffer | null, Buffer | null, Buffer | null]
-      const outRecords = sortUnique(Buffer.concat([body(oldOut), stagedOut ?? Buffer.alloc(0)]), OUT_SIZE)
-      const inRecords = sortUnique(Buffer.concat([body(oldIn), stagedIn ?? Buffer.alloc(0)]), IN_SIZE)
+      const [oldOut, oldIn, stagedOut, stagedIn] = [0, 1, 2, 3].map((k) => replies[index * 4 + k] ?? null) as [Buffer | null, Buffer | null, Buffer | null, Buffer | null]
+      const outRecords = sortUnique(oldOut === null ? (stagedOut ?? Buffer.alloc(0)) : Buffer.concat([body(oldOut), stagedOut ?? Buffer.alloc(0)]), OUT_SIZE)
+      const inRecords = sortUnique(oldIn === null ? (stagedIn ?? Buffer.alloc(0)) : Buffer.concat([body(oldIn), stagedIn ?? Buffer.alloc(0)]), IN_SIZE)
       const header = Buffer.alloc(HEADER_SIZE)
       header.writeUInt32BE(countCounterparties(a, outRecords, inRecords))
-      if (outRecords.length > 0) write.set(keys.out(a), Buffer.concat([header, outRecords]))
-      if (inRecords.length > 0) write.set(keys.in(a), Buffer.concat([header, inRecords]))
-      write.del(keys.stage(importId, 'o', a), keys.stage(importId, 'i', a))
+      if (outRecords.length > 0) writes.push(keys.out(a), Buffer.concat([header, outRecords]))
+      if (inRecords.length > 0) writes.push(keys.in(a), Buffer.concat([header, inRecords]))
       transferDelta += outRecords.length / OUT_SIZE - body(oldOut).length / OUT_SIZE
       if (oldOut === null && oldIn === null) addressDelta++
     })
+    // One MSET and one DEL per chunk: the store's keys share one hash tag, so multi-key commands
+    // stay legal on a Redis Cluster too.
+    const write = redis.multi()
+    if (writes.length > 0) write.mset(...writes)
+    write.del(...addresses.flatMap((a) => [keys.stage(importId, 'o', a), keys.stage(importId, 'i', a)]))
     write.hincrby(keys.meta, 'transfers', transferDelta)
     write.hincrby(keys.meta, 'addresses', addressDelta)
     await execOrThrow(write)
@@ -190,10 +218,15 @@ export function createGraphStore(redis: Redis, prefix: string) {
 
 export type GraphStore = ReturnType<typeof createGraphStore>
 
-function push(map: Map<Address, Buffer[]>, address: Address, record: Buffer): void {
-  const list = map.get(address)
-  if (list) list.push(record)
-  else map.set(address, [record])
+/** Consecutive byte ranges, one per address, for `count` records of `size` bytes each. */
+function offsets(counts: ReadonlyMap<Address, number>, size: number): Map<Address, { start: number; next: number }> {
+  const ranges = new Map<Address, { start: number; next: number }>()
+  let at = 0
+  for (const [address, count] of counts) {
+    ranges.set(address, { start: at, next: at })
+    at += count * size
+  }
+  return ranges
 }
 
 function body(list: Buffer | null): Buffer {

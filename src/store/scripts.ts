@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 
 /** The store's Lua scripts, each in its own file under lua/ with a KEYS/ARGV header. */
-const NAMES = ['intern-assets', 'relax', 'claim', 'witness', 'find-out-record'] as const
+const NAMES = ['intern-assets', 'append-many', 'relax', 'claim', 'witness'] as const
 export type ScriptName = (typeof NAMES)[number]
 
 const sources = new Map<ScriptName, string>(NAMES.map((name) => [name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')]))
@@ -26,6 +26,13 @@ type ScriptCaller = (...args: (string | number | Buffer)[]) => Promise<unknown>
 export function callScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
   defineScripts(redis)
   const fn = (redis as unknown as Record<string, ScriptCaller>)[commandName(name)]!
+  return fn.call(redis, keys.length, ...keys, ...args)
+}
+
+/** The same, with binary replies as Buffers (ioredis' `…Buffer` variant of the command). */
+export function callScriptBuffer(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  defineScripts(redis)
+  const fn = (redis as unknown as Record<string, ScriptCaller>)[`${commandName(name)}Buffer`]!
   return fn.call(redis, keys.length, ...keys, ...args)
 }
 

@@ -122,17 +122,7 @@ export function createWalkState(redis: Redis, keys: StoreKeys) {
     return redis.hlen(keys.walkLabels(direction))
   }
 
-  /** The witness chain from an address back to a seed: [{hex, label}] from the address to the seed. */
-  async function witness(direction: Direction, hex: string): Promise<{ hex: string; label: HopLabel }[]> {
-    const flat = (await callScript(redis, 'witness', [keys.walkLabels(direction)], [hex])) as (string | number)[]
-    const chain: { hex: string; label: HopLabel }[] = []
-    for (let i = 0; i < flat.length; i += 4) {
-      chain.push({ hex: String(flat[i]), label: { hops: Number(flat[i + 1]), cost: Number(flat[i + 2]), key: String(flat[i + 3]) } })
-    }
-    return chain
-  }
-
-  return { reset, claim, release, describe, adjacency, relax, pending, reclaimOrphans, labelsOf, labelCount, witness, pipeline: () => redis.pipeline(), pipeScript }
+  return { reset, claim, release, describe, adjacency, relax, pending, reclaimOrphans, labelsOf, labelCount, pipeline: () => redis.pipeline(), pipeScript }
 }
 
 export type WalkState = ReturnType<typeof createWalkState>

@@ -1,11 +1,9 @@
 import { getAddress } from 'ethers'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
-import { pipeScript } from '../store/scripts.ts'
-import { HEADER_SIZE, IN_SIZE, OUT_SIZE, decodeRecord } from '../store/records.ts'
-import { createWalkState } from '../store/walk-state.ts'
+import { callScriptBuffer } from '../store/scripts.ts'
+import { OUT_SIZE, decodeRecord } from '../store/records.ts'
 import type { Address, Asset, Direction, DirectionalExposure, ExposureResult, PathStep, Seed } from '../types.ts'
-import { splitKey, type HopLabel } from './labels.ts'
 import { riskOf, type RiskPolicy } from './risk.ts'
 
 export interface WalkInfo {
@@ -33,7 +31,6 @@ export interface CheckResult extends ExposureResult {
  */
 export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
   const { redis, keys } = store
-  const state = createWalkState(redis, keys)
   let assets: Asset[] | null = null
 
   async function walkInfo(): Promise<WalkInfo> {
@@ -49,9 +46,17 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
     }
   }
 
+  // Which directions the last walk computed: read once a second at most (a screening service asks
+  // thousands of times a minute; a walk takes longer than a second to finish anyway).
+  let cachedInfo: { at: number; info: Promise<WalkInfo> } | null = null
+  function currentWalk(): Promise<WalkInfo> {
+    if (cachedInfo === null || Date.now() - cachedInfo.at > 1_000) cachedInfo = { at: Date.now(), info: walkInfo() }
+    return cachedInfo.info
+  }
+
   async function check(addresses: readonly Address[]): Promise<CheckResult[]> {
     assets ??= await store.loadAssets()
-    const info = await walkInfo()
+    const info = await currentWalk()
     return Promise.all(
       addresses.map(async (address) => {
         const [downstream, upstream] = await Promise.all(
@@ -67,68 +72,48 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
     )
   }
 
+  /**
+   * One round trip per direction: the witness script follows the labels and returns every step's
+   * out-record and block time and the seed's provenance (store/lua/witness.lua).
+   */
   async function exposure(direction: Direction, address: Address): Promise<ExposureWithSeed | null> {
-    const chain = await state.witness(direction, address.slice(2)).catch((error: Error) => {
-      throw new BaseError('INTERNAL', `cannot rebuild the ${direction} path of ${address}: ${error.message}; the store changed since the walk? run 'exposure trace' again`, { value: address }, { cause: error })
-    })
-    if (chain.length === 0) return null
-    const seedHex = chain[chain.length - 1]!.hex
-    const steps = direction === 'downstream' ? await downstreamSteps(chain) : await upstreamSteps(chain)
-    const times = await blockTimes(steps.map((s) => s.blockNumber))
-    const seedJson = await redis.hget(keys.seeds, `0x${seedHex}`)
+    let reply: (Buffer | number | null)[]
+    try {
+      reply = (await callScriptBuffer(redis, 'witness', [keys.walkLabels(direction), keys.seeds, keys.blockTimes], [address.slice(2), direction === 'downstream' ? 'down' : 'up', keys.prefix])) as (Buffer | number | null)[]
+    } catch (error) {
+      throw new BaseError('INTERNAL', `cannot rebuild the ${direction} path of ${address}: ${(error as Error).message}; the store changed since the walk? run 'exposure trace' again`, { value: address }, { cause: error })
+    }
+    if (reply.length === 0) return null
+    const seedJson = reply[0]
+    const steps: PathStep[] = []
+    let hops = 0
+    let seedHex = ''
+    for (let i = 1; i < reply.length; i += 6) {
+      const hex = String(reply[i])
+      const stepHops = Number(String(reply[i + 1]))
+      const cost = Number(String(reply[i + 2]))
+      const neighbour = String(reply[i + 3])
+      const raw = reply[i + 4]
+      const time = reply[i + 5]
+      if (i === 1) hops = stepHops
+      if (stepHops === 0) {
+        seedHex = hex
+        break
+      }
+      verify(Buffer.isBuffer(raw) && raw.length === OUT_SIZE, hex)
+      const record = decodeRecord(raw as Buffer, 0, OUT_SIZE)
+      const [from, to] = direction === 'downstream' ? [`0x${neighbour}`, `0x${hex}`] : [`0x${hex}`, `0x${neighbour}`]
+      verify(record.counterparty === to && record.position === (direction === 'downstream' ? cost : -cost), hex)
+      const s = step(from as Address, to as Address, record)
+      if (Buffer.isBuffer(time) || typeof time === 'number') s.timestamp = Number(String(time))
+      steps.push(s)
+    }
     return {
-      hops: chain[0]!.label.hops,
+      hops,
       seed: getAddress(`0x${seedHex}`),
-      path: steps.map((s) => (times.get(s.blockNumber) === undefined ? s : { ...s, timestamp: times.get(s.blockNumber)! })),
-      seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null,
+      path: direction === 'downstream' ? steps.reverse() : steps,
+      seedInfo: Buffer.isBuffer(seedJson) ? (JSON.parse(seedJson.toString('utf8')) as Seed) : null,
     }
-  }
-
-  /** chain: W … seed; each label's key names the predecessor and its out-record index. Path: seed → W. */
-  async function downstreamSteps(chain: { hex: string; label: HopLabel }[]): Promise<PathStep[]> {
-    const links = chain.slice(0, -1)
-    const pipeline = redis.pipeline()
-    for (const { label } of links) {
-      const { predecessorHex, recordIndex } = splitKey(label.key)
-      const offset = HEADER_SIZE + recordIndex * OUT_SIZE
-      pipeline.getrangeBuffer(keys.out(`0x${predecessorHex}`), offset, offset + OUT_SIZE - 1)
-    }
-    const records = await exec(pipeline)
-    const steps = links.map(({ hex, label }, i) => {
-      const record = decodeRecord(records[i] as Buffer, 0, OUT_SIZE)
-      verify(record.counterparty === `0x${hex}` && record.position === label.cost, hex)
-      return step(`0x${splitKey(label.key).predecessorHex}`, `0x${hex}`, record)
-    })
-    return steps.reverse()
-  }
-
-  /** chain: W … seed; each label's key names the successor and its in-record index. Path: W → seed. */
-  async function upstreamSteps(chain: { hex: string; label: HopLabel }[]): Promise<PathStep[]> {
-    const links = chain.slice(0, -1)
-    const read = redis.pipeline()
-    for (const { label } of links) {
-      const { predecessorHex: successorHex, recordIndex } = splitKey(label.key)
-      const offset = HEADER_SIZE + recordIndex * IN_SIZE
-      read.getrangeBuffer(keys.in(`0x${successorHex}`), offset, offset + IN_SIZE - 1)
-    }
-    const inRecords = (await exec(read)) as Buffer[]
-    const find = redis.pipeline()
-    links.forEach(({ hex, label }, i) => {
-      const inRecord = inRecords[i]!
-      verify(inRecord.length === IN_SIZE && inRecord.toString('hex', 6, 26) === hex, hex)
-      // The out-record starts with the same 43 bytes, with the recipient where the sender was.
-      const prefix = Buffer.from(inRecord)
-      prefix.write(splitKey(label.key).predecessorHex, 6, 20, 'hex')
-      pipeScript(find, 'find-out-record', [keys.out(`0x${hex}`)], [prefix], { binary: true })
-    })
-    const outRecords = await exec(find)
-    return links.map(({ hex, label }, i) => {
-      const raw = outRecords[i] as Buffer | null
-      verify(raw !== null && raw !== undefined, hex)
-      const record = decodeRecord(Buffer.from(raw as Buffer), 0, OUT_SIZE)
-      verify(-record.position === label.cost, hex)
-      return step(`0x${hex}`, record.counterparty, record)
-    })
   }
 
   function step(from: Address, to: Address, record: ReturnType<typeof decodeRecord>): PathStep {
@@ -142,25 +127,6 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
       asset: asset === 'ETH' ? 'ETH' : getAddress(asset),
       amount: record.amount.toString(),
     }
-  }
-
-  async function blockTimes(blocks: readonly number[]): Promise<Map<number, number>> {
-    if (blocks.length === 0) return new Map()
-    const values = await redis.hmget(keys.blockTimes, ...blocks.map(String))
-    const times = new Map<number, number>()
-    blocks.forEach((b, i) => {
-      const v = values[i]
-      if (v) times.set(b, Number(v))
-    })
-    return times
-  }
-
-  async function exec(pipeline: ReturnType<typeof redis.pipeline>): Promise<unknown[]> {
-    const replies = (await pipeline.exec()) ?? []
-    return replies.map(([error, value]) => {
-      if (error) throw error
-      return value
-    })
   }
 
   return { check, walkInfo }
