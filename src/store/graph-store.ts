@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer } from '../types.ts'
 import { storeKeys, type StoreKeys } from './keys.ts'
-import { HEADER_SIZE, IN_SIZE, OUT_SIZE, sortUnique, writeInRecord, writeOutRecord } from './records.ts'
+import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts, pipeScript } from './scripts.ts'
 
 /** How many staged addresses one commit round trip merges. */
@@ -141,21 +141,22 @@ export function createGraphStore(redis: Redis, prefix: string) {
   }
 
   async function mergeChunk(importId: string, addresses: readonly Address[]): Promise<void> {
-    const readKeys = addresses.flatMap((a) => [keys.out(a), keys.in(a), keys.stage(importId, 'o', a), keys.stage(importId, 'i', a)])
+    const readKeys = addresses.flatMap((a) => [keys.node(a), keys.stage(importId, 'o', a), keys.stage(importId, 'i', a)])
     const replies = await redis.mgetBuffer(...readKeys)
     const writes: (string | Buffer)[] = []
     let transferDelta = 0
     let addressDelta = 0
     addresses.forEach((a, index) => {
-      const [oldOut, oldIn, stagedOut, stagedIn] = [0, 1, 2, 3].map((k) => replies[index * 4 + k] ?? null) as [Buffer | null, Buffer | null, Buffer | null, Buffer | null]
-      const outRecords = sortUnique(oldOut === null ? (stagedOut ?? Buffer.alloc(0)) : Buffer.concat([body(oldOut), stagedOut ?? Buffer.alloc(0)]), OUT_SIZE)
-      const inRecords = sortUnique(oldIn === null ? (stagedIn ?? Buffer.alloc(0)) : Buffer.concat([body(oldIn), stagedIn ?? Buffer.alloc(0)]), IN_SIZE)
-      const header = Buffer.alloc(HEADER_SIZE)
-      header.writeUInt32BE(countCounterparties(a, outRecords, inRecords))
-      if (outRecords.length > 0) writes.push(keys.out(a), Buffer.concat([header, outRecords]))
-      if (inRecords.length > 0) writes.push(keys.in(a), Buffer.concat([header, inRecords]))
-      transferDelta += outRecords.length / OUT_SIZE - body(oldOut).length / OUT_SIZE
-      if (oldOut === null && oldIn === null) addressDelta++
+      const old = replies[index * 3] ?? null
+      const stagedOut = replies[index * 3 + 1] ?? null
+      const stagedIn = replies[index * 3 + 2] ?? null
+      const before = splitNode(old)
+      const out = sortUnique(stagedOut === null ? before.out : Buffer.concat([before.out, stagedOut]), OUT_SIZE)
+      const inn = sortUnique(stagedIn === null ? before.in : Buffer.concat([before.in, stagedIn]), IN_SIZE)
+      const node = joinNode(a, out, inn)
+      if (node !== null) writes.push(keys.node(a), node)
+      transferDelta += (out.length - before.out.length) / OUT_SIZE
+      if (old === null && node !== null) addressDelta++
     })
     // One MSET and one DEL per chunk: the store's keys share one hash tag, so multi-key commands
     // stay legal on a Redis Cluster too.
@@ -227,20 +228,6 @@ function offsets(counts: ReadonlyMap<Address, number>, size: number): Map<Addres
     at += count * size
   }
   return ranges
-}
-
-function body(list: Buffer | null): Buffer {
-  return list === null ? Buffer.alloc(0) : list.subarray(HEADER_SIZE)
-}
-
-/** Distinct counterparties over both lists (self excluded): the hub test of stop nodes. */
-function countCounterparties(self: Address, outRecords: Buffer, inRecords: Buffer): number {
-  const selfHex = self.slice(2)
-  const seen = new Set<string>()
-  for (let o = 0; o < outRecords.length; o += OUT_SIZE) seen.add(outRecords.toString('latin1', o + 6, o + 26))
-  for (let o = 0; o < inRecords.length; o += IN_SIZE) seen.add(inRecords.toString('latin1', o + 6, o + 26))
-  seen.delete(Buffer.from(selfHex, 'hex').toString('latin1'))
-  return seen.size
 }
 
 /** Runs a pipeline and throws the first command error (ioredis reports them per command). */

@@ -5,8 +5,7 @@ import type { Address, Direction } from '../types.ts'
  * a hash tag (`{exposure}` by default) so that a Redis Cluster keeps the whole store in one slot
  * and multi-key scripts stay legal.
  *
- *   P:o:<hex40>            string  out-list of an address: 4-byte header + sorted 80-byte records (records.ts)
- *   P:i:<hex40>            string  in-list of an address: 4-byte header + sorted 43-byte records
+ *   P:n:<hex40>            string  an address's node: header, sorted out-records, sorted in-records (records.ts)
  *   P:assets               list    asset table: index = asset id in records; 0 is 'ETH', then token addresses
  *   P:meta                 hash    transfers (count of out-records), addresses, lastImport
  *   P:blocktime            hash    block number → block timestamp (seconds), for paths
@@ -25,9 +24,7 @@ import type { Address, Direction } from '../types.ts'
  */
 export interface StoreKeys {
   prefix: string
-  out(address: Address): string
-  in(address: Address): string
-  adjacency(address: Address, direction: 'out' | 'in'): string
+  node(address: Address): string
   assets: string
   meta: string
   blockTimes: string
@@ -50,9 +47,7 @@ export function storeKeys(prefix: string): StoreKeys {
   const hex = (address: Address) => address.slice(2)
   return {
     prefix,
-    out: (a) => `${prefix}:o:${hex(a)}`,
-    in: (a) => `${prefix}:i:${hex(a)}`,
-    adjacency: (a, d) => `${prefix}:${d === 'out' ? 'o' : 'i'}:${hex(a)}`,
+    node: (a) => `${prefix}:n:${hex(a)}`,
     assets: `${prefix}:assets`,
     meta: `${prefix}:meta`,
     blockTimes: `${prefix}:blocktime`,

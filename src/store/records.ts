@@ -1,33 +1,42 @@
 import type { Address, Asset, TransferKind } from '../types.ts'
 
 /**
- * Binary layout of the adjacency strings (why binary: memory per transfer is a design
- * constraint; a fixed record size lets us sort, de-duplicate and binary-search in place).
+ * Binary layout of an address's node string (why binary: memory per transfer is a design
+ * constraint; fixed record sizes let us sort, de-duplicate and binary-search in place).
  *
- * Every adjacency string starts with a 4-byte header: the address's number of distinct
- * counterparties (in and out, self excluded), written when the string is compacted. The records
- * follow, sorted by their bytes, which sorts them by position first; identical records are stored
- * once, which is what makes re-imports idempotent.
+ * One string per address holds both of its lists, so the per-key overhead of Redis (~100 bytes)
+ * is paid once per address:
  *
- * OUT record (80 bytes), in the sender's out-list:
+ *   0  counterparties  u32 BE  distinct counterparties, in and out, self excluded (the hub test)
+ *   4  outCount        u32 BE  number of out-records
+ *   8  out-records     outCount × 76 bytes, sorted by their bytes (so by position first)
+ *   …  in-records      the rest, × 39 bytes, sorted likewise
+ *
+ * Identical records are stored once: that is what makes re-imports idempotent.
+ *
+ * OUT record (76 bytes), in the sender's node:
  *   0  block          u32 BE
  *   4  txIndex        u16 BE
  *   6  to             20 bytes
  *  26  assetId        u8   (index into the store's asset table; 0 = ETH)
- *  27  amount         u128 BE (saturates at 2^128-1: more than any real balance of a listed asset)
- *  43  txHash         32 bytes
- *  75  kind           u8   (0 tx, 1 trace, 2 log)
- *  76  subIndex       u32 BE
+ *  27  amount         u96 BE (saturates at 2^96-1 ≈ 7.9e28: more than all ether in wei, 1.2e26,
+ *                     and any real amount of a listed token)
+ *  39  txHash         32 bytes
+ *  71  kind           u8   (0 tx, 1 trace, 2 log)
+ *  72  subIndex       u32 BE
  *
- * IN record (43 bytes), in the recipient's in-list: the first 43 bytes of the OUT record with
- * `to` replaced by `from`. The tx hash is not repeated (32 bytes per transfer saved); a witness
- * path finds it in the sender's out-list by binary search on the position.
+ * IN record (39 bytes), in the recipient's node: the first 39 bytes of the OUT record with `to`
+ * replaced by `from`. The tx hash is not repeated (32 bytes per transfer saved); a witness path
+ * finds it in the sender's out-records by binary search on the position.
  */
-export const HEADER_SIZE = 4
-export const OUT_SIZE = 80
-export const IN_SIZE = 43
+export const HEADER_SIZE = 8
+export const OUT_SIZE = 76
+export const IN_SIZE = 39
+/** The bytes an OUT record shares with its IN record (position, counterparty, asset, amount). */
+export const SHARED_SIZE = 39
 const POS_SIZE = 6
-const MAX_U128 = (1n << 128n) - 1n
+const AMOUNT_OFFSET = 27
+const MAX_AMOUNT = (1n << 96n) - 1n
 
 export const KIND_CODES: Record<TransferKind, number> = { tx: 0, trace: 1, log: 2 }
 export const KINDS: readonly TransferKind[] = ['tx', 'trace', 'log']
@@ -55,14 +64,14 @@ export function readAddress(buf: Buffer, offset: number): Address {
   return `0x${buf.toString('hex', offset, offset + 20)}`
 }
 
-function writeU128(buf: Buffer, offset: number, value: bigint): void {
-  const v = value > MAX_U128 ? MAX_U128 : value
-  buf.writeBigUInt64BE(v >> 64n, offset)
-  buf.writeBigUInt64BE(v & 0xffffffffffffffffn, offset + 8)
+function writeAmount(buf: Buffer, offset: number, value: bigint): void {
+  const v = value > MAX_AMOUNT ? MAX_AMOUNT : value
+  buf.writeUInt32BE(Number(v >> 64n), offset)
+  buf.writeBigUInt64BE(v & 0xffffffffffffffffn, offset + 4)
 }
 
-export function readU128(buf: Buffer, offset: number): bigint {
-  return (buf.readBigUInt64BE(offset) << 64n) | buf.readBigUInt64BE(offset + 8)
+export function readAmount(buf: Buffer, offset: number): bigint {
+  return (BigInt(buf.readUInt32BE(offset)) << 64n) | buf.readBigUInt64BE(offset + 4)
 }
 
 export interface RecordFields {
@@ -79,9 +88,9 @@ export interface RecordFields {
 /** Writes one OUT record (counterparty = recipient) into `buf` at `offset`. */
 export function writeOutRecord(buf: Buffer, offset: number, f: RecordFields): void {
   writeCommon(buf, offset, f)
-  buf.write(f.txHash.slice(2), offset + 43, 32, 'hex')
-  buf.writeUInt8(KIND_CODES[f.kind], offset + 75)
-  buf.writeUInt32BE(f.subIndex >>> 0, offset + 76)
+  buf.write(f.txHash.slice(2), offset + 39, 32, 'hex')
+  buf.writeUInt8(KIND_CODES[f.kind], offset + 71)
+  buf.writeUInt32BE(f.subIndex >>> 0, offset + 72)
 }
 
 /** Writes one IN record (counterparty = sender) into `buf` at `offset`. */
@@ -94,7 +103,7 @@ function writeCommon(buf: Buffer, offset: number, f: RecordFields): void {
   buf.writeUInt16BE(f.transactionIndex, offset + 4)
   writeAddress(buf, offset + POS_SIZE, f.counterparty)
   buf.writeUInt8(f.assetId, offset + 26)
-  writeU128(buf, offset + 27, f.amount)
+  writeAmount(buf, offset + AMOUNT_OFFSET, f.amount)
 }
 
 export interface DecodedRecord {
@@ -118,12 +127,12 @@ export function decodeRecord(buf: Buffer, offset: number, size: number): Decoded
     transactionIndex,
     counterparty: readAddress(buf, offset + POS_SIZE),
     assetId: buf.readUInt8(offset + 26),
-    amount: readU128(buf, offset + 27),
+    amount: readAmount(buf, offset + AMOUNT_OFFSET),
   }
   if (size === OUT_SIZE) {
-    base.txHash = `0x${buf.toString('hex', offset + 43, offset + 75)}`
-    base.kind = KINDS[buf.readUInt8(offset + 75)] ?? 'tx'
-    base.subIndex = buf.readUInt32BE(offset + 76)
+    base.txHash = `0x${buf.toString('hex', offset + 39, offset + 71)}`
+    base.kind = KINDS[buf.readUInt8(offset + 71)] ?? 'tx'
+    base.subIndex = buf.readUInt32BE(offset + 72)
   }
   return base
 }
@@ -156,28 +165,61 @@ export function sortUnique(records: Buffer, size: number): Buffer {
   return out.subarray(0, written * size)
 }
 
-/** Index of the first record whose position is ≥ `position` (records sorted, after the header). */
-export function lowerBound(buf: Buffer, size: number, position: number): number {
+/** Index of the first record whose position is ≥ `position` (a buffer of sorted records only). */
+export function lowerBound(records: Buffer, size: number, position: number): number {
   let lo = 0
-  let hi = (buf.length - HEADER_SIZE) / size
+  let hi = records.length / size
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (readPosition(buf, HEADER_SIZE + mid * size) < position) lo = mid + 1
+    if (readPosition(records, mid * size) < position) lo = mid + 1
     else hi = mid
   }
   return lo
 }
 
 /** Index one past the last record whose position is ≤ `position`. */
-export function upperBound(buf: Buffer, size: number, position: number): number {
+export function upperBound(records: Buffer, size: number, position: number): number {
   let lo = 0
-  let hi = (buf.length - HEADER_SIZE) / size
+  let hi = records.length / size
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (readPosition(buf, HEADER_SIZE + mid * size) <= position) lo = mid + 1
+    if (readPosition(records, mid * size) <= position) lo = mid + 1
     else hi = mid
   }
   return lo
+}
+
+/** An address's node string, split into its parts (views, no copies). */
+export interface NodeLists {
+  counterparties: number
+  out: Buffer
+  in: Buffer
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export function splitNode(node: Buffer | null | undefined): NodeLists {
+  if (!node || node.length < HEADER_SIZE) return { counterparties: 0, out: EMPTY, in: EMPTY }
+  const outBytes = node.readUInt32BE(4) * OUT_SIZE
+  return { counterparties: node.readUInt32BE(0), out: node.subarray(HEADER_SIZE, HEADER_SIZE + outBytes), in: node.subarray(HEADER_SIZE + outBytes) }
+}
+
+/** Builds a node string from sorted, de-duplicated lists; null when both are empty (delete the key). */
+export function joinNode(self: Address, out: Buffer, inn: Buffer): Buffer | null {
+  if (out.length === 0 && inn.length === 0) return null
+  const header = Buffer.allocUnsafe(HEADER_SIZE)
+  header.writeUInt32BE(countCounterparties(self, out, inn), 0)
+  header.writeUInt32BE(out.length / OUT_SIZE, 4)
+  return Buffer.concat([header, out, inn])
+}
+
+/** Distinct counterparties over both lists (self excluded): the hub test of stop nodes. */
+export function countCounterparties(self: Address, out: Buffer, inn: Buffer): number {
+  const seen = new Set<string>()
+  for (let o = 0; o < out.length; o += OUT_SIZE) seen.add(out.toString('latin1', o + POS_SIZE, o + POS_SIZE + 20))
+  for (let o = 0; o < inn.length; o += IN_SIZE) seen.add(inn.toString('latin1', o + POS_SIZE, o + POS_SIZE + 20))
+  seen.delete(Buffer.from(self.slice(2), 'hex').toString('latin1'))
+  return seen.size
 }
 
 export function assetLabel(assets: readonly Asset[], assetId: number): Asset {

@@ -4,7 +4,7 @@ import { parseLabels, seedLabel, type HopLabel } from '../walk/labels.ts'
 import type { Candidate } from '../walk/expand.ts'
 import { execOrThrow } from './graph-store.ts'
 import type { StoreKeys } from './keys.ts'
-import { HEADER_SIZE } from './records.ts'
+import { HEADER_SIZE, OUT_SIZE } from './records.ts'
 import { callScript, defineScripts, pipeScript } from './scripts.ts'
 
 /** Candidates per relax call: keeps each script run short so Redis stays responsive. */
@@ -17,6 +17,8 @@ export interface ClaimedNode {
   isSeed: boolean
   category: string | null
   counterparties: number
+  /** Out-records in its node string (where its in-records start). */
+  outCount: number
 }
 
 /** The walk's state in Redis: hop labels, frontier, claims (see keys.ts). */
@@ -46,12 +48,11 @@ export function createWalkState(redis: Redis, keys: StoreKeys) {
 
   /** Labels, seed flag, service category and counterparty count of each address, in one round trip. */
   async function describe(direction: Direction, hexes: readonly string[]): Promise<ClaimedNode[]> {
-    const listKind = direction === 'downstream' ? 'out' : 'in'
     const pipeline = redis.pipeline()
     pipeline.hmget(keys.walkLabels(direction), ...hexes)
     pipeline.hmget(keys.seeds, ...hexes.map((h) => `0x${h}`))
     pipeline.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))
-    for (const hex of hexes) pipeline.getrangeBuffer(keys.adjacency(`0x${hex}`, listKind), 0, HEADER_SIZE - 1)
+    for (const hex of hexes) pipeline.getrangeBuffer(keys.node(`0x${hex}`), 0, HEADER_SIZE - 1)
     const replies = await execOrThrow(pipeline)
     const labels = replies[0] as (string | null)[]
     const seeds = replies[1] as (string | null)[]
@@ -65,16 +66,21 @@ export function createWalkState(redis: Redis, keys: StoreKeys) {
         isSeed: seeds[i] !== null && seeds[i] !== undefined,
         category: service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null,
         counterparties: header.length === HEADER_SIZE ? header.readUInt32BE(0) : 0,
+        outCount: header.length === HEADER_SIZE ? header.readUInt32BE(4) : 0,
       }
     })
   }
 
-  async function adjacency(direction: Direction, hexes: readonly string[]): Promise<(Buffer | null)[]> {
-    if (hexes.length === 0) return []
-    const listKind = direction === 'downstream' ? 'out' : 'in'
+  /** The out-records (downstream) or in-records (upstream) of each node, without the rest. */
+  async function adjacency(direction: Direction, nodes: readonly { hex: string; outCount: number }[]): Promise<Buffer[]> {
+    if (nodes.length === 0) return []
     const pipeline = redis.pipeline()
-    for (const hex of hexes) pipeline.getBuffer(keys.adjacency(`0x${hex}`, listKind))
-    return (await execOrThrow(pipeline)) as (Buffer | null)[]
+    for (const { hex, outCount } of nodes) {
+      const outEnd = HEADER_SIZE + outCount * OUT_SIZE
+      if (direction === 'downstream') pipeline.getrangeBuffer(keys.node(`0x${hex}`), HEADER_SIZE, outEnd - 1)
+      else pipeline.getrangeBuffer(keys.node(`0x${hex}`), outEnd, -1)
+    }
+    return ((await execOrThrow(pipeline)) as (Buffer | null)[]).map((b) => b ?? Buffer.alloc(0))
   }
 
   /** Offers candidates; returns how many labels changed and how many addresses were queued. */

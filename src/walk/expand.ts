@@ -1,4 +1,4 @@
-import { HEADER_SIZE, IN_SIZE, OUT_SIZE, lowerBound, readU128, upperBound } from '../store/records.ts'
+import { IN_SIZE, OUT_SIZE, lowerBound, readAmount, upperBound } from '../store/records.ts'
 import type { Direction } from '../types.ts'
 import { makeKey, type HopLabel } from './labels.ts'
 
@@ -14,7 +14,7 @@ export interface ExpandNode {
   /** The address being expanded (hex40, no 0x). Must be passable (a seed or not a stop node). */
   hex: string
   labels: readonly HopLabel[]
-  /** Its out-list (downstream) or in-list (upstream), header included. */
+  /** Its out-records (downstream) or in-records (upstream), sorted, nothing else. */
   adjacency: Buffer
 }
 
@@ -60,15 +60,15 @@ function positionAt(buf: Buffer, offset: number): number {
 
 function belowDust(buf: Buffer, offset: number, dust: readonly (bigint | undefined)[]): boolean {
   const floor = dust[buf.readUInt8(offset + 26)]
-  return floor !== undefined && floor > 0n && readU128(buf, offset + 27) < floor
+  return floor !== undefined && floor > 0n && readAmount(buf, offset + 27) < floor
 }
 
 /** Downstream: for each recipient, the first out-record at position ≥ from. */
 function scanOut(buf: Buffer, from: number, dust: readonly (bigint | undefined)[], hasDust: boolean): Map<string, Hit> {
   const hits = new Map<string, Hit>()
-  const n = (buf.length - HEADER_SIZE) / OUT_SIZE
+  const n = buf.length / OUT_SIZE
   for (let i = lowerBound(buf, OUT_SIZE, from); i < n; i++) {
-    const offset = HEADER_SIZE + i * OUT_SIZE
+    const offset = i * OUT_SIZE
     if (hasDust && belowDust(buf, offset, dust)) continue
     const to = buf.toString('hex', offset + 6, offset + 26)
     if (!hits.has(to)) hits.set(to, { position: positionAt(buf, offset), index: i })
@@ -80,7 +80,7 @@ function scanOut(buf: Buffer, from: number, dust: readonly (bigint | undefined)[
 function scanIn(buf: Buffer, until: number, dust: readonly (bigint | undefined)[], hasDust: boolean): Map<string, Hit> {
   const hits = new Map<string, Hit>()
   for (let i = upperBound(buf, IN_SIZE, until) - 1; i >= 0; i--) {
-    const offset = HEADER_SIZE + i * IN_SIZE
+    const offset = i * IN_SIZE
     if (hasDust && belowDust(buf, offset, dust)) continue
     const from = buf.toString('hex', offset + 6, offset + 26)
     const position = positionAt(buf, offset)

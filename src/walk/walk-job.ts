@@ -25,12 +25,9 @@ export async function runWalkJob(state: WalkState, assets: readonly Asset[], dat
   const passable = nodes.filter(
     (n) => n.labels.some((l) => l.hops < maxHops) && (n.isSeed || ((n.category === null || !stop.has(n.category)) && n.counterparties <= data.counterpartyCap)),
   )
-  const lists = await state.adjacency(direction, passable.map((n) => n.hex))
+  const lists = await state.adjacency(direction, passable)
   const dust = assets.map((asset) => (data.dust[asset] === undefined ? undefined : BigInt(data.dust[asset])))
-  const expandable = passable.flatMap((n, i) => {
-    const adjacency = lists[i]
-    return adjacency ? [{ hex: n.hex, labels: n.labels, adjacency }] : []
-  })
+  const expandable = passable.map((n, i) => ({ hex: n.hex, labels: n.labels, adjacency: lists[i]! }))
   const candidates = expandNodes(direction, maxHops, expandable, dust)
   const { changed, queued } = await state.relax(direction, maxHops, candidates)
   await state.release(direction, jobId)

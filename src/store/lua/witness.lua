@@ -13,11 +13,12 @@
 -- KEYS[3] block times hash (block -> unix seconds)
 -- ARGV[1] start hex40
 -- ARGV[2] 'down' (key indexes the predecessor's out-list) or 'up' (the successor's in-list)
--- ARGV[3] store prefix (adjacency keys are prefix .. ':o:' .. hex40 and prefix .. ':i:' .. hex40)
+-- ARGV[3] store prefix (node keys are prefix .. ':n:' .. hex40: header u32 counterparties, u32
+--         outCount, then outCount 76-byte out-records, then 39-byte in-records; records.ts)
 -- Returns { seedJson or false, then per step from the start to the seed: hex40, hops, cost,
 --           neighbour hex40, out-record (80 bytes) or false, block time or false }
 --         or {} when the address is unreached.
-local HEADER, OUT, IN = 4, 80, 43
+local HEADER, OUT, IN, SHARED = 8, 76, 39, 39
 local up = ARGV[2] == 'up'
 local prefix = ARGV[3]
 
@@ -27,9 +28,14 @@ end
 
 -- Upstream: the in-record names the sender; its out-record (with the tx hash) is found by binary
 -- search on the position in the sender's sorted out-list, then an exact match of the first 43 bytes.
+local function outCount(key)
+  local header = redis.call('GETRANGE', key, 4, 7)
+  if #header < 4 then return 0 end
+  return struct.unpack('>I4', header)
+end
+
 local function findOut(key, want)
-  local len = redis.call('STRLEN', key)
-  local n = math.floor((len - HEADER) / OUT)
+  local n = outCount(key)
   local wantPos = position(want)
   local lo, hi = 0, n
   while lo < hi do
@@ -40,7 +46,7 @@ local function findOut(key, want)
   for i = lo, n - 1 do
     local off = HEADER + i * OUT
     local record = redis.call('GETRANGE', key, off, off + OUT - 1)
-    if string.sub(record, 1, 43) == want then return record end
+    if string.sub(record, 1, SHARED) == want then return record end
     if position(record) ~= wantPos then return false end
   end
   return false
@@ -79,19 +85,20 @@ for _ = 1, 64 do
   local neighbour = string.sub(best.key, 1, 40)
   local index = tonumber(string.sub(best.key, 41), 16)
   local record
+  local neighbourKey = prefix .. ':n:' .. neighbour
   if up then
-    local off = HEADER + index * IN
-    local inRecord = redis.call('GETRANGE', prefix .. ':i:' .. neighbour, off, off + IN - 1)
+    local off = HEADER + outCount(neighbourKey) * OUT + index * IN
+    local inRecord = redis.call('GETRANGE', neighbourKey, off, off + IN - 1)
     if #inRecord == IN then
       -- The out-record starts like the in-record, with the recipient where the sender was.
-      local want = string.sub(inRecord, 1, 6) .. hexToBytes(neighbour) .. string.sub(inRecord, 27, 43)
-      record = findOut(prefix .. ':o:' .. addr, want)
+      local want = string.sub(inRecord, 1, 6) .. hexToBytes(neighbour) .. string.sub(inRecord, 27, SHARED)
+      record = findOut(prefix .. ':n:' .. addr, want)
     else
       record = false
     end
   else
     local off = HEADER + index * OUT
-    record = redis.call('GETRANGE', prefix .. ':o:' .. neighbour, off, off + OUT - 1)
+    record = redis.call('GETRANGE', neighbourKey, off, off + OUT - 1)
     if #record ~= OUT then record = false end
   end
   local time = false
