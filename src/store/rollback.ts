@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis'
 import { BaseError, isExposureError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import { execOrThrow, type GraphStore } from './graph-store.ts'
-import { HEADER_SIZE, IN_SIZE, OUT_SIZE } from './records.ts'
+import { IN_SIZE, OUT_SIZE, joinNode, splitNode } from './records.ts'
 
 const CHUNK = 500
 
@@ -31,29 +31,20 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
     const unique = [...new Set(addresses)]
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK)
-      const read = redis.pipeline()
-      for (const a of chunk) {
-        read.getBuffer(keys.out(a))
-        read.getBuffer(keys.in(a))
-      }
-      const replies = await execOrThrow(read)
+      const replies = await redis.mgetBuffer(...chunk.map((a) => keys.node(a)))
       const write = redis.pipeline()
       let transferDelta = 0
       let addressDelta = 0
       chunk.forEach((a, index) => {
-        const oldOut = (replies[index * 2] as Buffer | null) ?? null
-        const oldIn = (replies[index * 2 + 1] as Buffer | null) ?? null
-        const out = keep(oldOut, OUT_SIZE, fromBlock, toBlock)
-        const inn = keep(oldIn, IN_SIZE, fromBlock, toBlock)
-        const header = Buffer.alloc(HEADER_SIZE)
-        header.writeUInt32BE(countCounterparties(a, out, inn))
-        if (out.length > 0) write.set(keys.out(a), Buffer.concat([header, out]))
-        else write.del(keys.out(a))
-        if (inn.length > 0) write.set(keys.in(a), Buffer.concat([header, inn]))
-        else write.del(keys.in(a))
-        const before = oldOut === null ? 0 : (oldOut.length - HEADER_SIZE) / OUT_SIZE
-        transferDelta += out.length / OUT_SIZE - before
-        if ((oldOut !== null || oldIn !== null) && out.length === 0 && inn.length === 0) addressDelta--
+        const old = replies[index] ?? null
+        const before = splitNode(old)
+        const out = keep(before.out, OUT_SIZE, fromBlock, toBlock)
+        const inn = keep(before.in, IN_SIZE, fromBlock, toBlock)
+        const node = joinNode(a, out, inn)
+        if (node !== null) write.set(keys.node(a), node)
+        else write.del(keys.node(a))
+        transferDelta += (out.length - before.out.length) / OUT_SIZE
+        if (old !== null && node === null) addressDelta--
       })
       write.hincrby(keys.meta, 'transfers', transferDelta)
       write.hincrby(keys.meta, 'addresses', addressDelta)
@@ -69,25 +60,14 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
   }
 }
 
-/** The records (header stripped) whose block is outside [from, to]. */
-function keep(list: Buffer | null, size: number, from: number, to: number): Buffer {
-  if (list === null) return Buffer.alloc(0)
+/** The records whose block is outside [from, to]. */
+function keep(records: Buffer, size: number, from: number, to: number): Buffer {
   const parts: Buffer[] = []
-  for (let o = HEADER_SIZE; o < list.length; o += size) {
-    const block = list.readUInt32BE(o)
-    if (block < from || block > to) parts.push(list.subarray(o, o + size))
+  for (let o = 0; o < records.length; o += size) {
+    const block = records.readUInt32BE(o)
+    if (block < from || block > to) parts.push(records.subarray(o, o + size))
   }
   return Buffer.concat(parts)
-}
-
-/** Distinct counterparties over both lists, self excluded (the same rule as the commit's). */
-function countCounterparties(self: Address, out: Buffer, inn: Buffer): number {
-  const selfKey = Buffer.from(self.slice(2), 'hex').toString('latin1')
-  const seen = new Set<string>()
-  for (let o = 0; o < out.length; o += OUT_SIZE) seen.add(out.toString('latin1', o + 6, o + 26))
-  for (let o = 0; o < inn.length; o += IN_SIZE) seen.add(inn.toString('latin1', o + 6, o + 26))
-  seen.delete(selfKey)
-  return seen.size
 }
 
 async function acquire(redis: Redis, key: string, value: string): Promise<void> {
