@@ -31,6 +31,25 @@ export interface Options {
   batchSize: number
   /** Risk levels by hops. */
   riskPolicy: RiskPolicy
+  /** JSON-RPC endpoint of an Ethereum node (http or https). Default none: commands that need it say so. */
+  rpcUrl: string
+  /**
+   * Blocks below the head that count as final when the node has no `finalized` tag, or always
+   * when set explicitly with `--confirmations`. Default 64 (two epochs).
+   */
+  confirmations: number
+  /** JSON-RPC requests in flight at once per process. Default 8. */
+  rpcConcurrency: number
+  /** Blocks per ingest job of `exposure sync`. Default 100. */
+  syncRangeSize: number
+  /** Etherscan-compatible API base URL (v2: https://api.etherscan.io/v2/api). Default none. */
+  etherscanUrl: string
+  /** Etherscan API key: sent to the API only, never logged. Default none. */
+  etherscanApiKey: string
+  /** Calls per second the Etherscan plan allows (shared by all workers). Default 5. */
+  etherscanRate: number
+  /** Chain id sent to Etherscan API v2. Default 1. */
+  chainId: number
 }
 
 export const DEFAULT_STOP_CATEGORIES = ['exchange', 'dex', 'bridge', 'mixer', 'service'] as const
@@ -47,6 +66,14 @@ const ENV_KEYS: Record<keyof Options, string> = {
   concurrency: 'EXPOSURE_CONCURRENCY',
   batchSize: 'EXPOSURE_BATCH_SIZE',
   riskPolicy: 'EXPOSURE_RISK_POLICY',
+  rpcUrl: 'RPC_URL',
+  confirmations: 'EXPOSURE_CONFIRMATIONS',
+  rpcConcurrency: 'RPC_CONCURRENCY',
+  syncRangeSize: 'EXPOSURE_SYNC_RANGE',
+  etherscanUrl: 'ETHERSCAN_URL',
+  etherscanApiKey: 'ETHERSCAN_API_KEY',
+  etherscanRate: 'ETHERSCAN_RATE',
+  chainId: 'EXPOSURE_CHAIN_ID',
 }
 
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim().toLowerCase()).filter((x) => x.length > 0))
@@ -64,6 +91,14 @@ const schema = z.object({
   concurrency: positiveInt(64),
   batchSize: positiveInt(100_000),
   riskPolicy: z.string(),
+  rpcUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')]),
+  confirmations: z.coerce.number().int().min(0).max(100_000),
+  rpcConcurrency: positiveInt(256),
+  syncRangeSize: positiveInt(100_000),
+  etherscanUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')]),
+  etherscanApiKey: z.string(),
+  etherscanRate: z.coerce.number().positive().max(10_000),
+  chainId: positiveInt(2 ** 40),
 })
 
 const DEFAULTS: Record<keyof Options, string> = {
@@ -78,6 +113,14 @@ const DEFAULTS: Record<keyof Options, string> = {
   concurrency: '2',
   batchSize: '512',
   riskPolicy: '',
+  rpcUrl: '',
+  confirmations: '64',
+  rpcConcurrency: '8',
+  syncRangeSize: '100',
+  etherscanUrl: '',
+  etherscanApiKey: '',
+  etherscanRate: '5',
+  chainId: '1',
 }
 
 export type OptionInput = Partial<Record<keyof Options, string | number | undefined>>
@@ -110,6 +153,14 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     concurrency: value.concurrency,
     batchSize: value.batchSize,
     riskPolicy: value.riskPolicy === '' ? DEFAULT_RISK_POLICY : parseRiskPolicy(value.riskPolicy),
+    rpcUrl: value.rpcUrl,
+    confirmations: value.confirmations,
+    rpcConcurrency: value.rpcConcurrency,
+    syncRangeSize: value.syncRangeSize,
+    etherscanUrl: value.etherscanUrl,
+    etherscanApiKey: value.etherscanApiKey,
+    etherscanRate: value.etherscanRate,
+    chainId: value.chainId,
   }
   return Object.freeze(options)
 }

@@ -17,6 +17,12 @@ export type ErrorCode =
   | 'WALK_FAILED'
   | 'WALK_BUSY'
   | 'INTERNAL'
+  // RPC / API sources (faults: exit status 1). RATE_LIMITED and UNAVAILABLE are retryable;
+  // PRUNED (the node no longer holds that history) is not.
+  | 'RPC_UNAVAILABLE'
+  | 'RPC_RATE_LIMITED'
+  | 'RPC_PRUNED'
+  | 'RPC_ERROR'
 
 /** Where a bad value was found. Every field is optional; name as many as are known. */
 export interface ErrorDetails {

@@ -5,6 +5,8 @@ import { registerDemo } from './commands/demo.ts'
 import { registerImport } from './commands/import.ts'
 import { registerSeeds } from './commands/seeds.ts'
 import { registerStatus } from './commands/status.ts'
+import { registerSync } from './commands/sync.ts'
+import { registerExportEtl } from './commands/export-etl.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
 
@@ -25,6 +27,8 @@ export function createProgram(): Command {
   registerCheck(program)
   registerWorker(program)
   registerStatus(program)
+  registerSync(program)
+  registerExportEtl(program)
   registerDemo(program)
   return program
 }

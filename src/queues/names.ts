@@ -2,4 +2,6 @@
 export const QUEUES = {
   /** Expands frontier addresses of a walk: claim a batch, relax its transfers, queue what changed. */
   walk: 'walk',
+  /** Reads a block range from a node into the store (`exposure sync`). */
+  ingest: 'ingest',
 } as const
