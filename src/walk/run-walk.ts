@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
-import { createWalkState } from '../store/walk-state.ts'
+import { createWalkState, type WalkState } from '../store/walk-state.ts'
 import { addWalkTokens, createWalkQueue, initialJobId, type WalkJobData } from '../queues/walk-queue.ts'
 import type { Address, Direction } from '../types.ts'
 import { startWalkWorker } from '../../workers/walk.ts'
@@ -22,6 +22,13 @@ export interface WalkOptions {
   onProgress?: (progress: WalkProgress) => void
   /** Give up after this long with no progress (ms). Default 120 s. */
   idleTimeoutMs?: number
+  /**
+   * How the walk starts from the current state. Default: a clean walk (each direction's labels
+   * reset, every seed at hop 0 on the frontier). An incremental walk (walk/incremental.ts) instead
+   * keeps the labels and puts only what changed on the frontier; the label-correcting search then
+   * reaches the same fixpoint as a clean walk.
+   */
+  start?: (state: WalkState, seeds: readonly Address[], direction: Direction) => Promise<void>
 }
 
 export interface WalkProgress {
@@ -78,7 +85,10 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       storeVersion: (await redis.hget(keys.meta, 'lastImport')) ?? '',
     })
     await redis.hdel(keys.walkMeta, 'finishedAt')
-    for (const direction of options.directions) await state.reset(direction, seeds)
+    for (const direction of options.directions) {
+      if (options.start) await options.start(state, seeds, direction)
+      else await state.reset(direction, seeds)
+    }
     const tokens = Math.max(1, options.workers * options.concurrency)
     for (const direction of options.directions) {
       await addWalkTokens(queue, jobData(direction), Array.from({ length: tokens }, (_, i) => initialJobId(runId, direction, i)))
