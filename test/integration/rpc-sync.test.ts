@@ -120,6 +120,11 @@ describe('exposure sync / export-etl CLI', () => {
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({ finalThrough: chain.lastBlock, fromBlock: 0 })
+    const status = await runCli(['status', '--json'], { REDIS_URL: server.url, EXPOSURE_PREFIX: prefix })
+    expect(status.code).toBe(0)
+    expect(JSON.parse(status.stdout).sync).toMatchObject({ finalThrough: chain.lastBlock, capabilities: { traceBlock: true, blockReceipts: true, otterscan: true } })
+    const table = await runCli(['status'], { REDIS_URL: server.url, EXPOSURE_PREFIX: prefix })
+    expect(table.stdout).toContain(`final through block ${chain.lastBlock}; node: chain 31337, eth_getBlockReceipts yes, trace_block yes`)
   })
 
   it('answers bad block numbers with exit 2 naming the flag', async () => {

@@ -2,6 +2,8 @@ import type { Command } from 'commander'
 import { createWalkQueue } from '../../queues/walk-queue.ts'
 import { evictionWarning } from '../../store/redis.ts'
 import { createChecker } from '../../walk/check.ts'
+import { describeCapabilities, type RpcCapabilities } from '../../sources/rpc/capabilities.ts'
+import { syncKeys } from '../../sources/rpc/ingest.ts'
 import { withContext } from '../context.ts'
 import { formatCount, printJson, printTable } from '../output.ts'
 
@@ -25,7 +27,11 @@ export function registerStatus(program: Command): void {
             .map((l) => l.split(':') as [string, string]),
         )
         const warning = await evictionWarning(redis)
-        const status = { store: { prefix: store.keys.prefix, ...stats }, walk, jobs, redis: { usedMemory: Number(memory.used_memory ?? 0), maxmemoryPolicy: memory.maxmemory_policy ?? null, warning } }
+        // JSON-RPC sync: what the node offered at the last `exposure sync`, and how far blocks are final.
+        const sk = syncKeys(store.keys.prefix)
+        const [capsJson, cursor] = await Promise.all([redis.get(sk.caps), redis.get(sk.cursor)])
+        const sync = capsJson === null ? null : { capabilities: JSON.parse(capsJson) as RpcCapabilities, finalThrough: cursor === null ? null : Number(cursor) }
+        const status = { store: { prefix: store.keys.prefix, ...stats }, walk, jobs, sync, redis: { usedMemory: Number(memory.used_memory ?? 0), maxmemoryPolicy: memory.maxmemory_policy ?? null, warning } }
         if (flags.json) return printJson(status)
         printTable(
           ['', ''],
@@ -37,6 +43,7 @@ export function registerStatus(program: Command): void {
             ['service labels', formatCount(stats.labels)],
             ['last import', stats.lastImport ?? '-'],
             ['last walk', walk.runId ? `${walk.runId}: ${walk.status}, ${walk.directions.join('+')}, ${walk.maxHops} hops, finished ${walk.finishedAt ?? '-'}` : 'never'],
+            ['rpc sync', sync === null ? 'never' : `final through block ${sync.finalThrough ?? '-'}; node: ${describeCapabilities(sync.capabilities)}`],
             ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
             ['redis memory', `${(Number(memory.used_memory ?? 0) / 1048576).toFixed(1)} MiB (policy ${memory.maxmemory_policy ?? '?'})`],
           ],
