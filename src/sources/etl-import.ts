@@ -41,9 +41,12 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void
 }
 
-const KIND_ORDER: readonly EtlKind[] = ['transactions', 'traces', 'token_transfers']
+const KIND_ORDER: readonly EtlKind[] = ['receipts', 'transactions', 'traces', 'token_transfers']
 
-/** Expands folders into their etl files and orders them so the token join can see every transaction first. */
+/**
+ * Expands folders into their etl files and orders them so that receipts come before their
+ * transactions and every transaction before the token transfers that join on it.
+ */
 export async function resolveEtlFiles(paths: readonly string[]): Promise<{ file: string; kind: EtlKind; size: number }[]> {
   const found: { file: string; kind: EtlKind; size: number }[] = []
   for (const path of paths) {
@@ -56,11 +59,11 @@ export async function resolveEtlFiles(paths: readonly string[]): Promise<{ file:
       }
     } else {
       const kind = etlKindOf(path)
-      if (kind === null) throw new InputError('INVALID_ARGUMENT', `cannot tell which etl table ${path} holds: its name must start with transactions, traces or token_transfers`, { file: path })
+      if (kind === null) throw new InputError('INVALID_ARGUMENT', `cannot tell which etl table ${path} holds: its name must start with transactions, traces, token_transfers or receipts`, { file: path })
       found.push({ file: path, kind, size: info.size })
     }
   }
-  if (found.length === 0) throw new InputError('INVALID_ARGUMENT', `no etl files (transactions*.csv, traces*.csv, token_transfers*.csv, optionally .gz) in ${paths.join(', ')}`, { value: paths.join(',') })
+  if (found.length === 0) throw new InputError('INVALID_ARGUMENT', `no etl files (transactions*.csv, traces*.csv, token_transfers*.csv, receipts*.csv, optionally .gz) in ${paths.join(', ')}`, { value: paths.join(',') })
   return found.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind))
 }
 
@@ -76,6 +79,7 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
   const assetIds = await store.internAssets([ETH, ...options.listedTokens] as Asset[])
   const importId = randomBytes(6).toString('hex')
   const txIndexByHash = new Map<string, number>()
+  const receiptStatus = new Map<string, string>()
   const blockTimes = new Map<number, number>()
   const invalid: InputError[] = []
   const summaries: FileSummary[] = []
@@ -91,6 +95,7 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
       const reader = readEtlFile(file, kind, {
         listedTokens: listed,
         txIndexByHash,
+        receiptStatus,
         skipInvalid: options.skipInvalid ?? false,
         onInvalid: (error) => {
           if (invalid.length < 20) invalid.push(error)
@@ -101,6 +106,7 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
         const transfers: Transfer[] = []
         for (const result of batch) {
           summary.rows++
+          if (result.receipt) receiptStatus.set(result.receipt.hash, result.receipt.status)
           if (result.txIndex) {
             txIndexByHash.set(result.txIndex.hash, result.txIndex.index)
             if (result.txIndex.timestamp !== undefined) blockTimes.set(result.txIndex.block, result.txIndex.timestamp)

@@ -12,10 +12,13 @@ import { ZERO_ADDRESS, traceSubIndex } from './trace-index.ts'
  * columns are ignored. Rows become transfers under DESIGN.md's counting rules; every other row is
  * counted under the rule that skipped it.
  */
-export type EtlKind = 'transactions' | 'traces' | 'token_transfers'
+export type EtlKind = 'receipts' | 'transactions' | 'traces' | 'token_transfers'
 
 export const REQUIRED_COLUMNS: Record<EtlKind, readonly string[]> = {
-  transactions: ['hash', 'block_number', 'transaction_index', 'from_address', 'to_address', 'value', 'receipt_status'],
+  // ethereum-etl's own export_receipts_and_logs: the statuses its export_blocks_and_transactions lacks.
+  receipts: ['transaction_hash', 'status'],
+  // receipt_status is in BigQuery's table; etl's own transactions.csv has none (receipts.csv then).
+  transactions: ['hash', 'block_number', 'transaction_index', 'from_address', 'to_address', 'value'],
   traces: ['block_number', 'transaction_hash', 'transaction_index', 'from_address', 'to_address', 'value', 'trace_type', 'call_type', 'error', 'trace_address', 'status'],
   token_transfers: ['token_address', 'from_address', 'to_address', 'value', 'transaction_hash', 'log_index', 'block_number'],
 }
@@ -32,6 +35,7 @@ export type SkipReason =
   | 'errored-call'
   | 'unlisted-token'
   | 'unknown-transaction'
+  | 'no-receipt'
   | 'invalid'
 
 export interface EtlRowResult {
@@ -39,11 +43,13 @@ export interface EtlRowResult {
   skip?: SkipReason
   /** transactions rows also yield their index and block time (for the token join and paths). */
   txIndex?: { hash: string; index: number; block: number; timestamp?: number }
+  /** receipts rows yield the status of their transaction. */
+  receipt?: { hash: string; status: string }
 }
 
 export function etlKindOf(file: string): EtlKind | null {
   const name = basename(file).toLowerCase()
-  for (const kind of ['token_transfers', 'transactions', 'traces'] as const) {
+  for (const kind of ['token_transfers', 'transactions', 'traces', 'receipts'] as const) {
     if (name.startsWith(kind)) return kind
   }
   return null
@@ -53,6 +59,7 @@ interface RowContext {
   file: string
   line: number
   get(column: string): string
+  has(column: string): boolean
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
@@ -88,17 +95,24 @@ const MAX_BLOCK = 0xffffffff
 const MAX_TX_INDEX = 0xffff
 
 /** An external transaction counts when it succeeded (receipt status 1), moved value and has a recipient. */
-export function transactionRow(ctx: RowContext): EtlRowResult {
+export function receiptRow(ctx: RowContext): EtlRowResult {
+  const status = ctx.get('status')
+  if (status !== '' && status !== '0' && status !== '1') throw new InputError('MALFORMED_FILE', `receipt status must be 0, 1 or empty: ${JSON.stringify(status)}`, { file: ctx.file, line: ctx.line, field: 'status', value: status })
+  return { receipt: { hash: hash(ctx, 'transaction_hash'), status } }
+}
+
+export function transactionRow(ctx: RowContext, receiptStatus?: ReadonlyMap<string, string>): EtlRowResult {
   const txHash = hash(ctx, 'hash')
   const blockNumber = smallUint(ctx, 'block_number', MAX_BLOCK)
   const transactionIndex = smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
   const from = address(ctx, 'from_address', false)!
   const to = address(ctx, 'to_address', true)
   const amount = uint(ctx, 'value')
-  const status = ctx.get('receipt_status')
+  const status = ctx.has('receipt_status') ? ctx.get('receipt_status') : receiptStatus?.get(txHash)
   const ts = ctx.get('block_timestamp')
   const timestamp = UINT.test(ts) ? Number(ts) : undefined
   const txIndex = { hash: txHash, index: transactionIndex, block: blockNumber, ...(timestamp === undefined ? {} : { timestamp }) }
+  if (status === undefined) return { skip: 'no-receipt', txIndex }
   // Pre-Byzantium receipts have no status: DESIGN.md counts only status 1, so they are skipped as failed.
   if (status !== '1') return { skip: 'failed', txIndex }
   if (amount === 0n) return { skip: 'zero-value', txIndex }
@@ -159,6 +173,8 @@ export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexBy
 export interface ReadOptions {
   listedTokens: ReadonlySet<string>
   txIndexByHash: Map<string, number>
+  /** Receipt statuses by transaction hash, from receipts files read earlier in the import. */
+  receiptStatus?: Map<string, string>
   /** Count malformed rows under 'invalid' instead of failing the file. */
   skipInvalid: boolean
   onInvalid?: (error: InputError) => void
@@ -242,8 +258,13 @@ export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOpt
         const header = columns
         try {
           if (record.length !== header.size) throw new InputError('MALFORMED_FILE', `expected ${header.size} fields as in the header, found ${record.length}`, { file, line })
-          const ctx: RowContext = { file, line, get: (column) => { const i = header.get(column); return i === undefined ? '' : (record[i] ?? '') } }
-          batch.push(kind === 'transactions' ? transactionRow(ctx) : kind === 'traces' ? traceRow(ctx) : tokenRow(ctx, options.listedTokens, options.txIndexByHash))
+          const ctx: RowContext = { file, line, get: (column) => { const i = header.get(column); return i === undefined ? '' : (record[i] ?? '') }, has: (column) => header.has(column) }
+          batch.push(
+            kind === 'transactions' ? transactionRow(ctx, options.receiptStatus)
+            : kind === 'traces' ? traceRow(ctx)
+            : kind === 'receipts' ? receiptRow(ctx)
+            : tokenRow(ctx, options.listedTokens, options.txIndexByHash),
+          )
         } catch (error) {
           if (!(error instanceof InputError) || !options.skipInvalid) throw error
           options.onInvalid?.(error)

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer } from '../types.ts'
 import { storeKeys, type StoreKeys } from './keys.ts'
-import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode, writeInRecord, writeOutRecord } from './records.ts'
+import { IN_SIZE, OUT_SIZE, decodeRecord, joinNode, sortUnique, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts, pipeScript } from './scripts.ts'
 
 /** How many staged addresses one commit round trip merges. */
@@ -183,6 +183,29 @@ export function createGraphStore(redis: Redis, prefix: string) {
     await redis.del(keys.stageAddresses(importId))
   }
 
+  /**
+   * Every transfer in the store, read from the senders' out-records (each transfer once), in no
+   * particular order. Streams: one SCAN batch of node keys at a time.
+   */
+  async function* transfers(): AsyncGenerator<Transfer> {
+    const assets = await loadAssets()
+    let cursor = '0'
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:n:*`, 'COUNT', 1000)
+      cursor = next
+      if (found.length === 0) continue
+      const nodes = await redis.mgetBuffer(...found)
+      for (let k = 0; k < found.length; k++) {
+        const from = `0x${found[k]!.slice(found[k]!.lastIndexOf(':') + 1)}` as Address
+        const { out } = splitNode(nodes[k])
+        for (let o = 0; o < out.length; o += OUT_SIZE) {
+          const r = decodeRecord(out, o, OUT_SIZE)
+          yield { from, to: r.counterparty, amount: r.amount, asset: assets[r.assetId] ?? 'ETH', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, txHash: r.txHash!, kind: r.kind!, subIndex: r.subIndex! }
+        }
+      }
+    } while (cursor !== '0')
+  }
+
   async function putBlockTimes(times: ReadonlyMap<number, number>): Promise<void> {
     const entries = [...times].flatMap(([block, ts]) => [String(block), String(ts)])
     for (let i = 0; i < entries.length; i += 20_000) await redis.hset(keys.blockTimes, ...entries.slice(i, i + 20_000))
@@ -214,7 +237,7 @@ export function createGraphStore(redis: Redis, prefix: string) {
     }
   }
 
-  return { redis, keys, loadAssets, internAssets, stage, commit, abort, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
+  return { redis, keys, loadAssets, internAssets, stage, commit, abort, transfers, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
 }
 
 export type GraphStore = ReturnType<typeof createGraphStore>

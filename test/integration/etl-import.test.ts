@@ -1,0 +1,151 @@
+import { readdir, readFile, mkdtemp, writeFile, copyFile, rm } from 'node:fs/promises'
+import { gzipSync } from 'node:zlib'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { importEtl } from '../../src/sources/etl-import.ts'
+import { transfersFromParityTraces, transfersFromLogs } from '../../src/sources/rpc/decode.ts'
+import { createGraphStore } from '../../src/store/graph-store.ts'
+import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { isExposureError } from '../../src/errors.ts'
+import type { Address, Transfer } from '../../src/types.ts'
+import { DEFAULT_LISTED_TOKENS } from '../../src/sources/assets.ts'
+import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+
+/**
+ * The etl importer on real ethereum-etl rows of mainnet blocks (ethereum-etl's own test
+ * resources, copied into fixtures/rpc): the transfers it counts from the CSVs must be exactly the
+ * ones the JSON-RPC decoders count from the raw node payloads of the same blocks. One chain, one
+ * answer, whichever way it arrives.
+ */
+const RPC = fileURLToPath(new URL('../../fixtures/rpc/', import.meta.url))
+let server: TestRedis
+let redis: Redis
+let work: string
+
+beforeAll(async () => {
+  server = await startRedis()
+  redis = await connectRedis(server.url)
+  work = await mkdtemp(join(tmpdir(), 'etl-import-'))
+})
+afterAll(async () => {
+  redis?.disconnect()
+  await server?.stop()
+  await rm(work, { recursive: true, force: true })
+})
+
+const key = (t: Transfer) => [t.from, t.to, t.amount, t.asset, t.blockNumber, t.transactionIndex, t.txHash, t.kind, t.subIndex].join('|')
+
+async function stored(prefix: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const t of createGraphStore(redis, prefix).transfers()) out.push(key(t))
+  return out.sort()
+}
+
+async function folder(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(work, name)
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }))
+  for (const [target, source] of Object.entries(files)) await copyFile(join(RPC, source), join(dir, target))
+  return dir
+}
+
+const SKIPPED: Record<string, Record<string, number>> = {
+  block_with_subtraces: { 'top-level-trace': 2, 'delegate-or-static-call': 1, 'not-a-call': 1 },
+  block_with_error: { 'top-level-trace': 2, 'not-a-call': 1 },
+  block_with_create: { 'top-level-trace': 1, 'not-a-call': 2 },
+  block_with_suicide: { 'top-level-trace': 1, 'not-a-call': 2 },
+}
+
+const jsonLines = async (file: string) => (await readFile(join(RPC, file), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+const csv = (rows: Record<string, unknown>[], columns: string[]) => [columns.join(','), ...rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))).join(','))].join('\n')
+
+describe('etl import of real mainnet rows', () => {
+  it('blocks 17173049-17173050 (May 2023): ETH transfers and USDT/USDC/DAI/WETH/WBTC logs count exactly as the RPC decoders count them', async () => {
+    const dir = join(work, 'stream')
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir))
+    const base = 'test_stream/blocks_17173049_17173050/'
+    const txs = await jsonLines(`${base}expected_transactions.json`)
+    await writeFile(join(dir, 'transactions.csv'), csv(txs, ['hash', 'transaction_index', 'from_address', 'to_address', 'value', 'block_number', 'block_timestamp', 'receipt_status']))
+    await writeFile(join(dir, 'token_transfers.csv'), csv(await jsonLines(`${base}expected_token_transfers.json`), ['token_address', 'from_address', 'to_address', 'value', 'transaction_hash', 'log_index', 'block_number']))
+    const listed = new Set(DEFAULT_LISTED_TOKENS)
+    const prefix = testPrefix('s')
+    const summary = await importEtl(createGraphStore(redis, prefix), [dir], { listedTokens: DEFAULT_LISTED_TOKENS })
+    const ethCounted = txs.filter((t) => t.receipt_status === 1 && BigInt(String(t.value)) > 0n && t.to_address !== null).length
+    const logs = (await jsonLines(`${base}expected_logs.json`)).map((l) => ({ logIndex: `0x${Number(l.log_index).toString(16)}`, transactionHash: l.transaction_hash, transactionIndex: `0x${Number(l.transaction_index).toString(16)}`, address: l.address, data: l.data, topics: l.topics, blockNumber: `0x${Number(l.block_number).toString(16)}`, blockHash: l.block_hash }))
+    const tokenTransfers = transfersFromLogs(logs as never, listed)
+    expect(ethCounted).toBeGreaterThan(50)
+    expect(tokenTransfers.length).toBeGreaterThan(20)
+    expect(summary.files.find((f) => f.kind === 'transactions')!.transfers).toBe(ethCounted)
+    const mine = (await stored(prefix)).filter((k) => k.includes('|log|'))
+    expect(mine).toEqual(tokenTransfers.map(key).sort())
+    expect(summary.files.find((f) => f.kind === 'token_transfers')!.skipped['unlisted-token']).toBeGreaterThan(0)
+  })
+
+  for (const block of ['block_with_subtraces', 'block_with_error', 'block_with_create', 'block_with_suicide']) {
+    it(`traces.csv of ${block} counts exactly what trace_block decoding counts`, async () => {
+      const dir = await folder(block, { 'traces.csv': `test_export_traces_job/${block}/expected_traces.csv` })
+      const prefix = testPrefix('etl')
+      const store = createGraphStore(redis, prefix)
+      const summary = await importEtl(store, [dir], { listedTokens: [] })
+      const json = (await readdir(join(RPC, 'test_export_traces_job', block))).find((f) => f.endsWith('.json'))!
+      const raw = JSON.parse(await readFile(join(RPC, 'test_export_traces_job', block, json), 'utf8'))
+      const expected = transfersFromParityTraces(raw.result ?? raw).map(key).sort()
+      expect(await stored(prefix)).toEqual(expected)
+      expect(summary.transfersCounted).toBe(expected.length)
+      // None of these real blocks has a value-carrying internal call (the anvil tests cover those);
+      // what they do have is every kind of row that must not count.
+      expect(summary.files[0]!.skipped).toEqual(SKIPPED[block])
+      expect(summary.rows).toBe((await readFile(join(dir, 'traces.csv'), 'utf8')).trim().split('\n').length - 1)
+    })
+  }
+
+  it('block 483920: receipts.csv joins transactions.csv; pre-Byzantium statuses are empty so nothing counts; unlisted tokens never count, listed ones do', async () => {
+    const dir = await folder('483920', {
+      'transactions.csv': 'test_export_blocks_job/block_with_logs/expected_transactions.csv',
+      'receipts.csv': 'test_export_receipts_job/receipts_with_logs/expected_receipts.csv',
+      'token_transfers.csv': 'test_export_token_transfers_job/block_with_transfers/expected_token_transfers.csv',
+    })
+    const token = '0xf4eced2f682ce333f96f2d8966c613ded8fc95dd' as Address
+    const unlisted = await importEtl(createGraphStore(redis, testPrefix('u')), [dir], { listedTokens: [] })
+    const byKind = Object.fromEntries(unlisted.files.map((f) => [f.kind, f]))
+    expect(byKind.transactions!.transfers).toBe(0)
+    expect(byKind.transactions!.skipped.failed).toBe(4)
+    expect(byKind.token_transfers!.skipped['unlisted-token']).toBe(byKind.token_transfers!.rows)
+
+    const prefix = testPrefix('l')
+    const listed = await importEtl(createGraphStore(redis, prefix), [dir], { listedTokens: [token] })
+    const logs = JSON.parse(await readFile(join(RPC, 'test_export_token_transfers_job/block_with_transfers/web3_response.eth_getFilterLogs_0x0.json'), 'utf8'))
+    const expected = transfersFromLogs(logs.result ?? logs, new Set([token])).map(key).sort()
+    expect(expected.length).toBeGreaterThan(0)
+    expect(await stored(prefix)).toEqual(expected)
+    expect(listed.transfersCounted).toBe(expected.length)
+  })
+
+  it('without receipts, etl transactions have no status: skipped as no-receipt, not guessed', async () => {
+    const dir = await folder('no-receipts', { 'transactions.csv': 'test_export_blocks_job/block_with_logs/expected_transactions.csv' })
+    const summary = await importEtl(createGraphStore(redis, testPrefix('n')), [dir], { listedTokens: [] })
+    expect(summary.files[0]!.skipped['no-receipt']).toBe(4)
+  })
+
+  it('reads .csv.gz like .csv, and a truncated gzip is a clear error that writes nothing', async () => {
+    const text = await readFile(join(RPC, 'test_export_traces_job/block_with_subtraces/expected_traces.csv'))
+    const dir = join(work, 'gz')
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir))
+    await writeFile(join(dir, 'traces.csv.gz'), gzipSync(text))
+    const plain = testPrefix('p')
+    await importEtl(createGraphStore(redis, plain), [await folder('plain', { 'traces.csv': 'test_export_traces_job/block_with_subtraces/expected_traces.csv' })], { listedTokens: [] })
+    const gz = testPrefix('g')
+    await importEtl(createGraphStore(redis, gz), [dir], { listedTokens: [] })
+    expect(await stored(gz)).toEqual(await stored(plain))
+
+    const broken = join(work, 'broken')
+    await import('node:fs/promises').then((fs) => fs.mkdir(broken))
+    const zipped = gzipSync(Buffer.concat([text, text, text]))
+    await writeFile(join(broken, 'traces.csv.gz'), zipped.subarray(0, Math.floor(zipped.length / 2)))
+    const prefix = testPrefix('b')
+    const error = await importEtl(createGraphStore(redis, prefix), [broken], { listedTokens: [] }).catch((e: unknown) => e)
+    expect(isExposureError(error, 'MALFORMED_FILE')).toBe(true)
+    expect((await redis.keys(`${prefix}:n:*`)).length).toBe(0)
+  })
+})
