@@ -62,6 +62,23 @@ interface RowContext {
   has(column: string): boolean
 }
 
+/** A view of the current CSV record by column name (reused for every row of a file). */
+class Row implements RowContext {
+  line = 0
+  record: string[] = []
+  constructor(
+    readonly file: string,
+    private readonly columns: ReadonlyMap<string, number>,
+  ) {}
+  get(column: string): string {
+    const i = this.columns.get(column)
+    return i === undefined ? '' : (this.record[i] ?? '')
+  }
+  has(column: string): boolean {
+    return this.columns.has(column)
+  }
+}
+
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const HASH = /^0x[0-9a-fA-F]{64}$/
 const UINT = /^\d+$/
@@ -235,6 +252,7 @@ export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOpt
   })
 
   let columns: Map<string, number> | null = null
+  let ctx: Row | null = null // one reusable row view per file: no closures per row
   let lineBase = 0 // lines consumed before the current chunk
   let batch: EtlRowResult[] = []
   try {
@@ -255,10 +273,11 @@ export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOpt
           if (missing.length > 0) throw new InputError('MALFORMED_FILE', `${kind} file lacks column(s) ${missing.join(', ')}`, { file, line, field: missing.join(',') })
           continue
         }
-        const header = columns
         try {
-          if (record.length !== header.size) throw new InputError('MALFORMED_FILE', `expected ${header.size} fields as in the header, found ${record.length}`, { file, line })
-          const ctx: RowContext = { file, line, get: (column) => { const i = header.get(column); return i === undefined ? '' : (record[i] ?? '') }, has: (column) => header.has(column) }
+          if (record.length !== columns.size) throw new InputError('MALFORMED_FILE', `expected ${columns.size} fields as in the header, found ${record.length}`, { file, line })
+          ctx ??= new Row(file, columns)
+          ctx.line = line
+          ctx.record = record
           batch.push(
             kind === 'transactions' ? transactionRow(ctx, options.receiptStatus)
             : kind === 'traces' ? traceRow(ctx)
