@@ -73,6 +73,29 @@ async function allLabels(prefix: string): Promise<Record<string, Record<string, 
   }
 }
 
+describe('exposure worker', () => {
+  it('shuts down cleanly on SIGTERM (running jobs finish, exit status 0)', async () => {
+    const worker = startWorker(testPrefix('term'))
+    let stderr = ''
+    worker.stderr!.on('data', (d) => (stderr += d))
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker not ready: ${stderr}`)), 20_000)
+      worker.stderr!.on('data', () => {
+        if (stderr.includes('walk worker ready')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    })
+    const started = Date.now()
+    worker.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => worker.once('exit', (c) => resolve(c)))
+    expect(code).toBe(0)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(stderr).toContain('SIGTERM')
+  })
+})
+
 describe('a worker killed with SIGKILL mid-walk', () => {
   it('changes nothing: labels equal a clean run and hops equal the reference', async () => {
     // Clean run, in process.
