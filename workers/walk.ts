@@ -4,7 +4,7 @@ import { createGraphStore } from '../src/store/graph-store.ts'
 import { createWalkState } from '../src/store/walk-state.ts'
 import { QUEUES } from '../src/queues/names.ts'
 import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../src/queues/walk-queue.ts'
-import { runWalkJob, type WalkJobResult } from '../src/walk/walk-job.ts'
+import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
 import { isExposureError } from '../src/errors.ts'
 import type { Asset } from '../src/types.ts'
 
@@ -18,6 +18,8 @@ export interface WalkWorkerOptions {
   /** BullMQ lock duration (ms): how soon a killed worker's job is considered stalled. Default 10 s. */
   lockDuration?: number
   stalledInterval?: number
+  /** Lazy-history hook: fetch the claimed addresses' transfers before expanding them (default none). */
+  beforeExpand?: BeforeExpand
 }
 
 /**
@@ -39,7 +41,7 @@ export function startWalkWorker(options: WalkWorkerOptions) {
     if (currentRun !== data.runId) return { stale: true }
     if (assets?.runId !== data.runId) assets = { runId: data.runId, table: await store.loadAssets() }
     try {
-      const result = await runWalkJob(state, assets.table, data, job.id ?? job.name)
+      const result = await runWalkJob(state, assets.table, data, job.id ?? job.name, options.beforeExpand)
       const { frontier } = await state.pending(data.direction)
       const followUps = Math.min(MAX_FOLLOW_UPS, Math.ceil(frontier / data.batchSize))
       await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))

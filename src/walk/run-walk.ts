@@ -6,6 +6,7 @@ import { createWalkState, type WalkState } from '../store/walk-state.ts'
 import { addWalkTokens, createWalkQueue, initialJobId, type WalkJobData } from '../queues/walk-queue.ts'
 import type { Address, Direction } from '../types.ts'
 import { startWalkWorker } from '../../workers/walk.ts'
+import type { BeforeExpand } from './walk-job.ts'
 
 export interface WalkOptions {
   redisUrl: string
@@ -29,6 +30,8 @@ export interface WalkOptions {
    * reaches the same fixpoint as a clean walk.
    */
   start?: (state: WalkState, seeds: readonly Address[], direction: Direction) => Promise<void>
+  /** Lazy-history hook for the in-process workers (src/sources/lazy-history.ts). Default none. */
+  beforeExpand?: BeforeExpand
 }
 
 export interface WalkProgress {
@@ -62,7 +65,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
   const state = createWalkState(redis, keys)
   const queueConnection = redis.duplicate({ maxRetriesPerRequest: null })
   const queue = createWalkQueue(queueConnection, keys.queuePrefix)
-  const workers = Array.from({ length: options.workers }, () => startWalkWorker({ redisUrl: options.redisUrl, prefix: keys.prefix, concurrency: options.concurrency }))
+  const workers = Array.from({ length: options.workers }, () => startWalkWorker({ redisUrl: options.redisUrl, prefix: keys.prefix, concurrency: options.concurrency, ...(options.beforeExpand ? { beforeExpand: options.beforeExpand } : {}) }))
   try {
     const seeds = (await redis.hkeys(keys.seeds)) as Address[]
     const dust = Object.fromEntries(Object.entries(options.dust).map(([asset, min]) => [asset, min.toString()]))

@@ -1,7 +1,10 @@
-import type { Asset } from '../types.ts'
+import type { Address, Asset } from '../types.ts'
 import type { WalkState } from '../store/walk-state.ts'
 import type { WalkJobData } from '../queues/walk-queue.ts'
 import { expandNodes } from './expand.ts'
+
+/** Called with a job's claimed addresses before they are described and expanded. */
+export type BeforeExpand = (addresses: readonly Address[]) => Promise<unknown>
 
 export interface WalkJobResult {
   claimed: number
@@ -16,10 +19,13 @@ export interface WalkJobResult {
  * stop node: no stop-category label and no more counterparties than the cap), offer the
  * candidates to their addresses, release the claim.
  */
-export async function runWalkJob(state: WalkState, assets: readonly Asset[], data: WalkJobData, jobId: string): Promise<WalkJobResult> {
+export async function runWalkJob(state: WalkState, assets: readonly Asset[], data: WalkJobData, jobId: string, beforeExpand?: BeforeExpand): Promise<WalkJobResult> {
   const { direction, maxHops } = data
   const claimed = await state.claim(direction, jobId, data.batchSize)
   if (claimed.length === 0) return { claimed: 0, expanded: 0, candidates: 0, changed: 0, queued: 0 }
+  // Lazy-history hook (src/sources/lazy-history.ts): per-address sources write the claimed
+  // addresses' transfers into the store before they are read. Without a hook nothing changes.
+  if (beforeExpand) await beforeExpand(claimed.map((hex) => `0x${hex}` as Address))
   const stop = new Set(data.stopCategories)
   const nodes = await state.describe(direction, claimed)
   const passable = nodes.filter(

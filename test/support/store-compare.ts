@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis'
 import type { GraphStore } from '../../src/store/graph-store.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
-import { runWalk } from '../../src/walk/run-walk.ts'
+import { runWalk, type WalkOptions } from '../../src/walk/run-walk.ts'
 import type { Address, Direction } from '../../src/types.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, type EtlRows } from './etl-rows.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type RefLabel } from './reference-walk.ts'
@@ -58,6 +58,7 @@ export async function judgeWalk(
   labels: readonly RefLabel[],
   listedTokens: readonly string[],
   maxHops = 4,
+  extra: Partial<WalkOptions> = {},
 ): Promise<WalkJudgement> {
   await store.putSeeds(seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'test' })))
   await store.putLabels(labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
@@ -71,6 +72,7 @@ export async function judgeWalk(
     dust: {},
     workers: 2,
     concurrency: 2,
+    ...extra,
   })
   const options = { maxHops, listedTokens, counterpartyCap: 1_000_000 }
   const expected = referenceExposure(rows, seeds, labels, options)

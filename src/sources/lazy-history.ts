@@ -1,0 +1,79 @@
+/**
+ * Lazy per-address history for the walk: before a walk job expands an address, its transfers are
+ * fetched from a per-address source (the Etherscan API, or the node's trace_filter / getLogs) and
+ * written into the store, once per address; later calls fetch only blocks after the ones covered.
+ *
+ * Why this keeps the walk's answer: expanding X reads only X's own out-list (downstream) or
+ * in-list (upstream) and X's counterparty count, and X's history holds all of them; a neighbour's
+ * list is read only when that neighbour is expanded, and then it is fetched first.
+ *
+ * Keys (under the store's prefix P):
+ *   P:lazy:<source>:through   hash  hex40 → last block of that address's history in the store
+ */
+import type { GraphStore } from '../store/graph-store.ts'
+import { commitWhenFree } from '../store/rollback.ts'
+import { ETH, type Address, type Asset, type Transfer } from '../types.ts'
+
+/** A source of one address's transfers (already filtered by the counting rules). */
+export interface AddressHistorySource {
+  name: string
+  /** Every transfer into or out of `address` in blocks [fromBlock, toBlock]. */
+  fetch(address: Address, fromBlock: number, toBlock: number): Promise<Transfer[]>
+  /** Requests made so far (for the benchmark's requests per expanded address). */
+  requests(): number
+}
+
+export interface LazyHistoryOptions {
+  /** History is covered up to this block; a function is asked on every call (the head or the finality line). */
+  throughBlock: number | (() => Promise<number>)
+  listedTokens: readonly Address[]
+  /** Addresses fetched at once. Default 4. */
+  concurrency?: number
+}
+
+export interface LazyHistory {
+  /** Fetches (once) the history of every address not yet covered through the current block. */
+  ensure(addresses: readonly Address[]): Promise<{ fetched: number }>
+  /** Addresses fetched so far by this process. */
+  fetched(): number
+}
+
+export function createLazyHistory(store: GraphStore, source: AddressHistorySource, options: LazyHistoryOptions): LazyHistory {
+  const throughKey = `${store.keys.prefix}:lazy:${source.name}:through`
+  let assetIds: Map<Asset, number> | null = null
+  let count = 0
+
+  async function ensure(addresses: readonly Address[]): Promise<{ fetched: number }> {
+    if (addresses.length === 0) return { fetched: 0 }
+    const through = typeof options.throughBlock === 'number' ? options.throughBlock : await options.throughBlock()
+    const covered = await store.redis.hmget(throughKey, ...addresses.map((a) => a.slice(2)))
+    const todo = addresses.filter((_, i) => covered[i] === null || Number(covered[i]) < through)
+    if (todo.length === 0) return { fetched: 0 }
+    assetIds ??= await store.internAssets([ETH, ...options.listedTokens] as Asset[])
+    const transfers: Transfer[] = []
+    const limit = options.concurrency ?? 4
+    for (let i = 0; i < todo.length; i += limit) {
+      const batch = todo.slice(i, i + limit)
+      const results = await Promise.all(
+        batch.map((a) => {
+          const from = covered[addresses.indexOf(a)]
+          return source.fetch(a, from === null || from === undefined ? 0 : Number(from) + 1, through)
+        }),
+      )
+      for (const list of results) transfers.push(...list)
+    }
+    const importId = `lazy${source.name}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    try {
+      await store.stage(importId, transfers, assetIds)
+    } catch (error) {
+      await store.abort(importId)
+      throw error
+    }
+    await commitWhenFree(() => store.commit(importId))
+    await store.redis.hset(throughKey, Object.fromEntries(todo.map((a) => [a.slice(2), String(through)])))
+    count += todo.length
+    return { fetched: todo.length }
+  }
+
+  return { ensure, fetched: () => count }
+}
