@@ -77,9 +77,8 @@ export function startWalkWorker(options: WalkWorkerOptions) {
 /** `node workers/walk.ts`: a standalone worker process (also `exposure worker`). */
 export async function runWalkWorkerProcess(options: WalkWorkerOptions): Promise<void> {
   const { close, worker } = startWalkWorker(options)
-  await worker.waitUntilReady()
-  console.error(`walk worker ready (prefix ${options.prefix}, concurrency ${options.concurrency ?? 2})`)
-  await new Promise<void>((resolve) => {
+  // Handlers first: a SIGTERM that arrives while BullMQ is still connecting must close cleanly too.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.error(`walk worker: ${signal}, finishing running jobs`)
       close().then(resolve, resolve)
@@ -87,4 +86,7 @@ export async function runWalkWorkerProcess(options: WalkWorkerOptions): Promise<
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
+  await Promise.race([worker.waitUntilReady(), stopped])
+  console.error(`walk worker ready (prefix ${options.prefix}, concurrency ${options.concurrency ?? 2})`)
+  await stopped
 }

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { buildOptions } from '../../config.ts'
-import { readLabelFile, readSeedFile } from '../../seeds/files.ts'
+import { readLabelFile } from '../../seeds/labels.ts'
+import { readSeedCsv } from '../../seeds/lists.ts'
 import { importEtl } from '../../sources/etl-import.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
 import { startPrivateRedis, type PrivateRedis } from '../../store/private-redis.ts'
@@ -47,12 +48,12 @@ export function registerDemo(program: Command): void {
         say(`exposure-tracer demo — store ${DEMO_PREFIX} on ${url}${server ? ' (private redis-server)' : ''}\n`)
         const imported = await importEtl(store, [DEMO_DIR], { listedTokens: options.listedTokens })
         say(`1. imported ${formatCount(imported.rows)} etl rows → ${formatCount(imported.transfersCounted)} transfers that count (${formatCount(imported.rows - imported.transfersCounted)} rows skipped by the rules: failed, zero-value, unlisted tokens, …)`)
-        const seeds = await readSeedFile(`${DEMO_DIR}seeds.csv`)
+        const seeds = await readSeedCsv(`${DEMO_DIR}seeds.csv`)
         await store.putSeeds(seeds.seeds)
         say(`2. seeds: ${seeds.seeds.length} addresses (OFAC SDN Lazarus Group, FBI PSA on Bybit)`)
         const labels = await readLabelFile(`${DEMO_DIR}labels.csv`)
-        await store.putLabels(labels.labels)
-        say(`3. service labels: ${labels.labels.length} (stop nodes: exposure reaches them but does not pass through)`)
+        await store.putLabels(labels)
+        say(`3. service labels: ${labels.length} (stop nodes: exposure reaches them but does not pass through)`)
         const walk = await runWalk(store, {
           redisUrl: url,
           directions: DIRECTIONS,
@@ -73,8 +74,12 @@ export function registerDemo(program: Command): void {
         const results = await createChecker(store, options.riskPolicy).check(screen)
         say('5. screening:')
         printScreening(results)
-        const example = results.find((r) => (r.downstream?.hops ?? 0) >= 2)
-        if (example?.downstream) {
+        // Show a path whose transactions can be looked up (the Ronin rows carry placeholder hashes).
+        const placeholder = /^0x0{48}d0e0/
+        const example = [...results]
+          .filter((r) => r.downstream && r.downstream.hops > 0 && !r.downstream.path.some((s) => placeholder.test(s.txHash)))
+          .sort((a, b) => b.downstream!.hops - a.downstream!.hops)[0]
+        if (example?.downstream && example.downstream.hops > 0) {
           say(`\nwitness path of ${example.address} (${example.downstream.hops} hops downstream; check it on a block explorer):`)
           for (const step of example.downstream.path) say(`  ${step.from} → ${step.to}  ${formatAmount(step)}  block ${step.blockNumber}  tx ${step.txHash}`)
         }
