@@ -63,7 +63,8 @@ export interface Contracts {
 export async function deployContracts(url: string): Promise<Contracts> {
   await rpc(url, 'evm_setAutomine', [false])
   const runtimes = [FORWARDER, BOUNCER, SWALLOWER, TOKEN, FAKE]
-  const hashes = await rpcBatch<string>(url, runtimes.map((r) => ({ method: 'eth_sendTransaction', params: [{ from: FUNDER, data: initCode(r), gas: '0x30d40' }] })))
+  const first = Number(BigInt(await rpc<string>(url, 'eth_getTransactionCount', [FUNDER, 'pending'])))
+  const hashes = await rpcBatch<string>(url, runtimes.map((r, i) => ({ method: 'eth_sendTransaction', params: [{ from: FUNDER, data: initCode(r), gas: '0x30d40', nonce: `0x${(first + i).toString(16)}` }] })))
   await rpc(url, 'evm_mine', [])
   const receipts = await rpcBatch<{ contractAddress: string; status: string }>(url, hashes.map((h) => ({ method: 'eth_getTransactionReceipt', params: [h] })))
   const [forwarder, bouncer, swallower, token, fake] = receipts.map((r) => {
@@ -124,6 +125,13 @@ export async function buildRandomChain(url: string, options: RandomChainOptions)
   const wei = () => `0x${(BigInt(Math.floor(random() * 1000) + 1) * 10n ** 15n).toString(16)}`
   let firstBlock = -1
   let transactions = 0
+  // Explicit nonces: a batch may be handled concurrently, and two sends of one sender must not race.
+  const nonces = new Map<string, number>()
+  const nonce = (from: string) => {
+    const n = nonces.get(from) ?? 0
+    nonces.set(from, n + 1)
+    return `0x${n.toString(16)}`
+  }
   for (let b = 0; b < options.blocks; b++) {
     const calls: { method: string; params: unknown[] }[] = []
     for (let t = 0; t < options.txPerBlock; t++) {
@@ -139,7 +147,7 @@ export async function buildRandomChain(url: string, options: RandomChainOptions)
       else if (r < 0.7) tx = { from, to: contracts.swallower, value: wei(), data: abi.encode(['address', 'address'], [contracts.bouncer, to]), gas: '0x30d40' }
       else if (r < 0.88) tx = { from, to: contracts.token, data: abi.encode(['address', 'uint256'], [to, BigInt(Math.floor(random() * 10_000))]), gas: '0x30d40' }
       else tx = { from, to: contracts.fake, data: abi.encode(['address', 'address', 'uint256'], [seeds[0]!, to, 5n]), gas: '0x30d40' }
-      calls.push({ method: 'eth_sendTransaction', params: [{ ...tx, gasPrice: '0x77359400' }] })
+      calls.push({ method: 'eth_sendTransaction', params: [{ ...tx, gasPrice: '0x77359400', nonce: nonce(from) }] })
     }
     await rpcBatch(url, calls)
     await rpc(url, 'evm_mine', [])
