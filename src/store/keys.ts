@@ -10,6 +10,8 @@ import type { Address, Direction } from '../types.ts'
  *   P:meta                 hash    transfers (count of out-records), addresses, lastImport
  *   P:blocktime            hash    block number → block timestamp (seconds), for paths
  *   P:seeds                hash    0x-address → JSON Seed (label, source, extra provenance)
+ *   P:seeds:version        string  version number of the seed set: +1 on every change (store/seed-versions.ts)
+ *   P:seeds:history        list    JSON SeedChange per version, oldest first: time, action, source, added/removed/updated
  *   P:labels               hash    0x-address → JSON ServiceLabel (label, category, source)
  *   P:stage:<id>:o:<hex40> string  records staged by import <id>, merged into P:o at commit
  *   P:stage:<id>:i:<hex40> string
@@ -20,6 +22,9 @@ import type { Address, Direction } from '../types.ts'
  *   P:walk:<dir>:labels    hash    hex40 → hop labels "h,c,key;…" (walk/labels.ts)
  *   P:walk:<dir>:frontier  zset    hex40 → least hops of its labels not yet expanded
  *   P:walk:<dir>:claims    hash    job id → hex40 list claimed by that job (crash recovery)
+ *   P:walk:basis           hash    what the last complete walk was computed from: runId, params, storeVersion,
+ *                                  labelsDigest, seedVersion (walk/incremental.ts)
+ *   P:walk:basis:seeds     set     the seed addresses that walk started from (incremental walks diff against it)
  *   P:q:…                  BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -29,6 +34,8 @@ export interface StoreKeys {
   meta: string
   blockTimes: string
   seeds: string
+  seedVersion: string
+  seedHistory: string
   labels: string
   stage(importId: string, direction: 'o' | 'i', address: Address): string
   stageAddresses(importId: string): string
@@ -39,6 +46,8 @@ export interface StoreKeys {
   walkLabels(direction: Direction): string
   walkFrontier(direction: Direction): string
   walkClaims(direction: Direction): string
+  walkBasis: string
+  walkBasisSeeds: string
   /** BullMQ `prefix` option for this store's queues. */
   queuePrefix: string
 }
@@ -52,6 +61,8 @@ export function storeKeys(prefix: string): StoreKeys {
     meta: `${prefix}:meta`,
     blockTimes: `${prefix}:blocktime`,
     seeds: `${prefix}:seeds`,
+    seedVersion: `${prefix}:seeds:version`,
+    seedHistory: `${prefix}:seeds:history`,
     labels: `${prefix}:labels`,
     stage: (id, d, a) => `${prefix}:stage:${id}:${d}:${hex(a)}`,
     stageAddresses: (id) => `${prefix}:stage:${id}:addrs`,
@@ -62,6 +73,8 @@ export function storeKeys(prefix: string): StoreKeys {
     walkLabels: (d) => `${prefix}:walk:${d}:labels`,
     walkFrontier: (d) => `${prefix}:walk:${d}:frontier`,
     walkClaims: (d) => `${prefix}:walk:${d}:claims`,
+    walkBasis: `${prefix}:walk:basis`,
+    walkBasisSeeds: `${prefix}:walk:basis:seeds`,
     queuePrefix: `${prefix}:q`,
   }
 }

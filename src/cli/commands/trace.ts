@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { InputError } from '../../errors.ts'
-import { runWalk } from '../../walk/run-walk.ts'
+import { traceWalk } from '../../walk/incremental.ts'
 import { DIRECTIONS, type Direction } from '../../types.ts'
 import { withContext } from '../context.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
@@ -15,15 +15,16 @@ export function registerTrace(program: Command): void {
     .option('--no-workers', 'start no workers here: separate `exposure worker` processes do the walk')
     .option('--concurrency <n>', 'jobs per worker at once')
     .option('--batch-size <n>', 'frontier addresses per job')
+    .option('--incremental', 'walk only what changed in the seed set since the last complete walk, when that walk had the same parameters and no transfers or labels changed since (else a full walk; the summary says which)')
     .option('--json', 'print the summary as JSON')
-    .action(async (flags: { hops?: string; direction: string; workers?: string | boolean; concurrency?: string; batchSize?: string; json?: boolean }, command: Command) => {
+    .action(async (flags: { hops?: string; direction: string; workers?: string | boolean; concurrency?: string; batchSize?: string; incremental?: boolean; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals()
       const workerFlag = flags.workers === false ? undefined : flags.workers === true ? undefined : flags.workers
       await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize }, async ({ store, options }) => {
         const directions: Direction[] = flags.direction === 'both' ? [...DIRECTIONS] : [flags.direction as Direction]
         if ((await store.redis.hlen(store.keys.seeds)) === 0) throw new InputError('INVALID_ARGUMENT', 'the store has no seeds: import some first (exposure seeds import <file>)', { field: 'seeds' })
         const bar = progressBar('walking  |{bar}| {labelled} addresses labelled | frontier {frontier}')
-        const summary = await runWalk(store, {
+        const summary = await traceWalk(store, {
           redisUrl: options.redisUrl,
           directions,
           maxHops: options.maxHops,
@@ -37,13 +38,14 @@ export function registerTrace(program: Command): void {
             const labelled = Object.values(p.labelled).reduce((a, b) => a + b, 0)
             bar.update(labelled, labelled + p.frontier, { labelled: formatCount(labelled), frontier: formatCount(p.frontier) })
           },
-        }).finally(() => bar.stop())
+        }, { incremental: flags.incremental === true }).finally(() => bar.stop())
         if (flags.json) return printJson({ ...summary, maxHops: options.maxHops, directions })
         printTable(
           ['direction', 'addresses within ' + options.maxHops + ' hops', 'seeds'],
           directions.map((d) => [d, formatCount(summary.labelled[d]), summary.seeds]),
         )
-        process.stdout.write(`walk ${summary.runId} complete in ${summary.seconds.toFixed(2)} s\n`)
+        process.stdout.write(`walk ${summary.runId} (${summary.mode}${summary.mode === 'incremental' ? `: +${summary.added} / -${summary.removed} seeds` : ''}) complete in ${summary.seconds.toFixed(2)} s\n`)
+        if (summary.reason !== undefined) process.stdout.write(`full walk: ${summary.reason}\n`)
       })
     })
 }

@@ -1,0 +1,306 @@
+/**
+ * Incremental walks: after seeds are added or removed, bring the labels of the last complete walk
+ * to what a clean walk with the new seed set computes, expanding only what the change reaches.
+ *
+ * When: `exposure trace --incremental`, and automatically after `seeds import|remove`, if the
+ * store holds a *basis* (P:walk:basis, written after every complete walk run through
+ * {@link traceWalk}) that still describes the labels: the walk meta names the same run and says
+ * complete, the walk parameters are the same, no transfers were imported since (meta.lastImport),
+ * and the service labels' categories are the same (a digest). Otherwise the walk is a clean one.
+ *
+ * How (per direction, in runWalk's `start` hook, before any token is queued):
+ * 1. Removed seeds. Every hop label names its predecessor (labels.ts: key = predecessor hex40 +
+ *    record index), and at a fixpoint the predecessor holds a label with exactly one hop fewer
+ *    (one label per hop count: they are non-dominated). Following these links from every label
+ *    gives its root seed: the whole labels hash is read once and every label whose chain ends in a
+ *    removed seed (or breaks) is deleted. An address may keep some labels and lose others.
+ *    Then the *boundary* goes on the frontier: every address with surviving labels that expands
+ *    into an address that lost labels (downstream: the senders of that address, upstream: its
+ *    recipients), so that the labels the deleted ones had dominated are offered again.
+ * 2. Added seeds: each is offered the hop-0 label through the relax script, which puts it on the
+ *    frontier atomically with the label.
+ * Then the ordinary label-correcting walk runs from that frontier.
+ *
+ * Why this equals a clean walk, keys included: a surviving label's whole chain comes from a seed
+ * that stays, over nodes that stay passable (a removed seed is always a chain's root), so it is a
+ * path of the new seed set and still non-dominated there (the new set of paths is a subset of the
+ * old one); its key was the smallest among the old candidates of its (hops, cost), and its own
+ * candidate is still offered, so it is still the smallest. Every label of the new fixpoint is
+ * offered by its predecessor's label: a predecessor whose labels changed is re-expanded by the
+ * walk; one whose labels did not change offered it in the old walk, where it was kept (and
+ * survives) or lost to a label that was deleted, in which case the predecessor is on the boundary.
+ * Stale candidates only ever carry the (hops, cost, key) of a label that dominates or equals them.
+ */
+import { createHash } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { execOrThrow, type GraphStore } from '../store/graph-store.ts'
+import { IN_SIZE, OUT_SIZE, splitNode } from '../store/records.ts'
+import type { WalkState } from '../store/walk-state.ts'
+import type { Address, Direction } from '../types.ts'
+import { formatLabels, parseLabels, SEED_COST, type HopLabel } from './labels.ts'
+import { runWalk, type WalkOptions, type WalkSummary } from './run-walk.ts'
+
+/** The parameters that decide the labels: an incremental walk needs the same ones as its basis. */
+export interface WalkParams {
+  directions: Direction[]
+  maxHops: number
+  stopCategories: string[]
+  counterpartyCap: number
+  dust: Record<string, string>
+}
+
+export interface WalkBasis {
+  runId: string
+  params: WalkParams
+  storeVersion: string
+  labelsDigest: string
+  seedVersion: number
+  finishedAt: string
+}
+
+export interface TraceSummary extends WalkSummary {
+  mode: 'full' | 'incremental'
+  /** Why the walk was a full one although an incremental one was asked for. */
+  reason?: string
+  added: number
+  removed: number
+  /** Labels deleted because their chain led to a removed seed, per direction. */
+  invalidated: Partial<Record<Direction, number>>
+  /** Addresses put back on the frontier around the invalidated region, per direction. */
+  boundary: Partial<Record<Direction, number>>
+}
+
+export type TraceOptions = Omit<WalkOptions, 'start'>
+
+const CHUNK = 2_000
+
+export function walkParams(options: Pick<WalkOptions, 'directions' | 'maxHops' | 'stopCategories' | 'counterpartyCap' | 'dust'>): WalkParams {
+  return {
+    directions: [...options.directions].sort(),
+    maxHops: options.maxHops,
+    stopCategories: [...new Set(options.stopCategories)].sort(),
+    counterpartyCap: options.counterpartyCap,
+    dust: Object.fromEntries(Object.entries(options.dust).sort(([a], [b]) => (a < b ? -1 : 1)).map(([asset, min]) => [asset, min.toString()])),
+  }
+}
+
+/** Digest of every service label's address and category (what decides stop nodes). */
+export async function labelsDigest(redis: Redis, labelsKey: string): Promise<string> {
+  const all = await redis.hgetall(labelsKey)
+  const hash = createHash('sha1')
+  for (const address of Object.keys(all).sort()) {
+    const category = (JSON.parse(all[address]!) as { category?: string }).category ?? ''
+    hash.update(`${address}=${category}\n`)
+  }
+  return hash.digest('hex')
+}
+
+export async function readBasis(store: GraphStore): Promise<WalkBasis | null> {
+  const raw = await store.redis.hgetall(store.keys.walkBasis)
+  if (raw.runId === undefined || raw.params === undefined) return null
+  return {
+    runId: raw.runId,
+    params: JSON.parse(raw.params) as WalkParams,
+    storeVersion: raw.storeVersion ?? '',
+    labelsDigest: raw.labelsDigest ?? '',
+    seedVersion: Number(raw.seedVersion ?? 0),
+    finishedAt: raw.finishedAt ?? '',
+  }
+}
+
+/** Whether the labels in the store are the complete walk the basis describes, for these parameters. */
+export async function incrementalEligibility(store: GraphStore, params: WalkParams): Promise<{ ok: true; basis: WalkBasis } | { ok: false; reason: string }> {
+  const { redis, keys } = store
+  const basis = await readBasis(store)
+  if (basis === null) return { ok: false, reason: 'no complete walk recorded in this store' }
+  const [meta, lastImport] = await Promise.all([redis.hgetall(keys.walkMeta), redis.hget(keys.meta, 'lastImport')])
+  if (meta.runId !== basis.runId || meta.status !== 'complete') return { ok: false, reason: `the last walk (${meta.runId ?? 'none'}, ${meta.status ?? 'no status'}) is not the recorded complete walk ${basis.runId}` }
+  if (JSON.stringify(basis.params) !== JSON.stringify(params)) return { ok: false, reason: `walk parameters differ from the last walk's (${JSON.stringify(basis.params)})` }
+  if ((lastImport ?? '') !== basis.storeVersion) return { ok: false, reason: 'transfers were imported since the last walk' }
+  if ((await labelsDigest(redis, keys.labels)) !== basis.labelsDigest) return { ok: false, reason: 'service labels changed since the last walk' }
+  return { ok: true, basis }
+}
+
+/**
+ * Deletes the labels whose witness chain leads to a removed seed (or nowhere) and answers, per
+ * changed address, the labels it keeps (empty: none). Pure.
+ *
+ * @param labels every labelled address of one direction: hex40 → its labels
+ * @param removed hex40 of the removed seeds
+ */
+export function invalidateLabels(labels: ReadonlyMap<string, readonly HopLabel[]>, removed: ReadonlySet<string>): { kept: Map<string, HopLabel[]>; invalidated: number } {
+  // root of (address, hops): the seed its chain ends in, or '' when the chain breaks
+  const roots = new Map<string, string>()
+  const rootOf = (hex: string, label: HopLabel): string => {
+    const memo = `${hex}/${label.hops}`
+    const known = roots.get(memo)
+    if (known !== undefined) return known
+    let root: string
+    if (label.hops === 0) root = hex
+    else {
+      const predecessor = label.key.slice(0, 40)
+      const parent = labels.get(predecessor)?.find((l) => l.hops === label.hops - 1)
+      root = parent === undefined ? '' : rootOf(predecessor, parent)
+    }
+    roots.set(memo, root)
+    return root
+  }
+  const kept = new Map<string, HopLabel[]>()
+  let invalidated = 0
+  for (const [hex, list] of labels) {
+    const keep = list.filter((l) => {
+      const root = rootOf(hex, l)
+      return root !== '' && !removed.has(root)
+    })
+    if (keep.length === list.length) continue
+    invalidated += list.length - keep.length
+    kept.set(hex, keep)
+  }
+  return { kept, invalidated }
+}
+
+/** Counterparties of a node in the lists that expand into it: downstream its senders, upstream its recipients. */
+function feeders(direction: Direction, node: Buffer | null): Set<string> {
+  const { out, in: inn } = splitNode(node)
+  const [list, size] = direction === 'downstream' ? [inn, IN_SIZE] : [out, OUT_SIZE]
+  const found = new Set<string>()
+  for (let offset = 0; offset < list.length; offset += size) found.add(list.toString('hex', offset + 6, offset + 26))
+  return found
+}
+
+/**
+ * Step 1 of the module comment for one direction: delete the labels that depend on removed seeds
+ * and put the boundary on the frontier. Answers the counts.
+ */
+export async function invalidateRemoved(store: GraphStore, direction: Direction, maxHops: number, removed: readonly Address[]): Promise<{ invalidated: number; boundary: number }> {
+  if (removed.length === 0) return { invalidated: 0, boundary: 0 }
+  const { redis, keys } = store
+  const labels = new Map<string, HopLabel[]>()
+  let cursor = '0'
+  do {
+    const [next, entries] = await redis.hscan(keys.walkLabels(direction), cursor, 'COUNT', 10_000)
+    cursor = next
+    for (let i = 0; i < entries.length; i += 2) labels.set(entries[i]!, parseLabels(entries[i + 1]))
+  } while (cursor !== '0')
+  const { kept, invalidated } = invalidateLabels(labels, new Set(removed.map((a) => a.slice(2))))
+  if (kept.size === 0) return { invalidated, boundary: 0 }
+
+  const boundary = new Map<string, number>()
+  const affected = [...kept.keys()]
+  for (let i = 0; i < affected.length; i += CHUNK) {
+    const chunk = affected.slice(i, i + CHUNK)
+    const nodes = await redis.mgetBuffer(...chunk.map((hex) => keys.node(`0x${hex}` as Address)))
+    chunk.forEach((_, j) => {
+      for (const neighbour of feeders(direction, nodes[j] ?? null)) {
+        const list = kept.get(neighbour) ?? labels.get(neighbour) ?? []
+        const least = Math.min(...list.filter((l) => l.hops < maxHops).map((l) => l.hops))
+        if (Number.isFinite(least)) boundary.set(neighbour, Math.min(least, boundary.get(neighbour) ?? least))
+      }
+    })
+  }
+  const write = redis.multi()
+  const dropped = affected.filter((hex) => kept.get(hex)!.length === 0)
+  const rewritten = affected.filter((hex) => kept.get(hex)!.length > 0)
+  for (let i = 0; i < dropped.length; i += CHUNK) write.hdel(keys.walkLabels(direction), ...dropped.slice(i, i + CHUNK))
+  for (let i = 0; i < rewritten.length; i += CHUNK) {
+    write.hset(keys.walkLabels(direction), Object.fromEntries(rewritten.slice(i, i + CHUNK).map((hex) => [hex, formatLabels(kept.get(hex)!)])))
+  }
+  const entries = [...boundary]
+  for (let i = 0; i < entries.length; i += CHUNK) write.zadd(keys.walkFrontier(direction), ...entries.slice(i, i + CHUNK).flatMap(([hex, hops]) => [hops, hex]))
+  await execOrThrow(write)
+  return { invalidated, boundary: boundary.size }
+}
+
+/** Step 2: the hop-0 label for each added seed, through the relax script (frontier included). */
+export async function offerSeeds(state: WalkState, direction: Direction, maxHops: number, added: readonly Address[]): Promise<void> {
+  await state.relax(
+    direction,
+    maxHops,
+    added.map((a) => ({ hex: a.slice(2), hops: 0, cost: SEED_COST[direction], key: '' })),
+  )
+}
+
+/**
+ * Runs a walk and records its basis. With `incremental`, and a basis that still describes the
+ * labels (see {@link incrementalEligibility}), only the seed changes since that basis are walked;
+ * otherwise a clean walk runs (`reason` says why).
+ */
+export async function traceWalk(store: GraphStore, options: TraceOptions, mode: { incremental?: boolean } = {}): Promise<TraceSummary> {
+  const { redis, keys } = store
+  const params = walkParams(options)
+  const eligibility = mode.incremental === true ? await incrementalEligibility(store, params) : ({ ok: false, reason: 'a full walk was asked for' } as const)
+  const digest = eligibility.ok ? eligibility.basis.labelsDigest : await labelsDigest(redis, keys.labels)
+  const seedVersion = Number((await redis.get(keys.seedVersion)) ?? 0)
+  let startedFrom: readonly Address[] = []
+  let added: Address[] = []
+  let removed: Address[] = []
+  const invalidated: Partial<Record<Direction, number>> = {}
+  const boundary: Partial<Record<Direction, number>> = {}
+  let diffed = false
+
+  const start = async (state: WalkState, seeds: readonly Address[], direction: Direction): Promise<void> => {
+    startedFrom = seeds
+    if (!eligibility.ok) return state.reset(direction, seeds)
+    if (!diffed) {
+      const before = new Set((await redis.smembers(keys.walkBasisSeeds)) as Address[])
+      const now = new Set(seeds)
+      added = seeds.filter((s) => !before.has(s)).sort()
+      removed = [...before].filter((s) => !now.has(s)).sort()
+      diffed = true
+    }
+    const result = await invalidateRemoved(store, direction, options.maxHops, removed)
+    invalidated[direction] = result.invalidated
+    boundary[direction] = result.boundary
+    await offerSeeds(state, direction, options.maxHops, added)
+  }
+
+  const summary = await runWalk(store, { ...options, start })
+  const storeVersion = (await redis.hget(keys.walkMeta, 'storeVersion')) ?? ''
+  const write = redis.multi()
+  write.del(keys.walkBasis, keys.walkBasisSeeds)
+  write.hset(keys.walkBasis, {
+    runId: summary.runId,
+    params: JSON.stringify(params),
+    storeVersion,
+    labelsDigest: digest,
+    seedVersion: String(seedVersion),
+    finishedAt: new Date().toISOString(),
+  })
+  for (let i = 0; i < startedFrom.length; i += 10_000) write.sadd(keys.walkBasisSeeds, ...startedFrom.slice(i, i + 10_000))
+  await execOrThrow(write)
+  const result: TraceSummary = { ...summary, mode: eligibility.ok ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary }
+  if (!eligibility.ok && mode.incremental === true) result.reason = eligibility.reason
+  return result
+}
+
+/**
+ * After a change to the seed set: walks it incrementally with the last walk's parameters when that
+ * walk is still a valid basis; answers null (and walks nothing) otherwise, with the reason.
+ */
+export async function updateWalkAfterSeedChange(
+  store: GraphStore,
+  options: Pick<WalkOptions, 'redisUrl' | 'batchSize' | 'workers' | 'concurrency'> & Pick<WalkOptions, 'onProgress'>,
+): Promise<{ summary: TraceSummary } | { summary: null; reason: string }> {
+  const basis = await readBasis(store)
+  if (basis === null) return { summary: null, reason: 'no complete walk recorded in this store' }
+  const eligibility = await incrementalEligibility(store, basis.params)
+  if (!eligibility.ok) return { summary: null, reason: eligibility.reason }
+  const dust = Object.fromEntries(Object.entries(basis.params.dust).map(([asset, min]) => [asset, BigInt(min)]))
+  const summary = await traceWalk(
+    store,
+    {
+      redisUrl: options.redisUrl,
+      directions: basis.params.directions,
+      maxHops: basis.params.maxHops,
+      stopCategories: basis.params.stopCategories,
+      counterpartyCap: basis.params.counterpartyCap,
+      dust,
+      batchSize: options.batchSize,
+      workers: options.workers,
+      concurrency: options.concurrency,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    },
+    { incremental: true },
+  )
+  return { summary }
+}

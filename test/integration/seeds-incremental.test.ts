@@ -1,0 +1,211 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { importEtl } from '../../src/sources/etl-import.ts'
+import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
+import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { invalidateLabels, traceWalk, type TraceOptions } from '../../src/walk/incremental.ts'
+import { parseLabels } from '../../src/walk/labels.ts'
+import { runWalk } from '../../src/walk/run-walk.ts'
+import type { Address, Direction } from '../../src/types.ts'
+import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
+import { generateEtl } from '../support/random-etl.ts'
+import { DEFAULT_STOP_CATEGORIES, rowAddresses } from '../support/reference-walk.ts'
+import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+
+/**
+ * Incremental walks equal clean walks, label for label: on random trap-laden temporal graphs, a
+ * clean walk with seeds S, then adding A incrementally must give exactly the labels hashes (hops,
+ * cost and predecessor key of every label, both directions) of a clean walk with S ∪ A; then
+ * removing R incrementally exactly those of a clean walk with (S ∪ A) \ R.
+ */
+let server: TestRedis
+let redis: Redis
+let dir: string
+
+beforeAll(async () => {
+  server = await startRedis()
+  redis = await connectRedis(server.url)
+  dir = await mkdtemp(join(tmpdir(), 'seeds-incremental-'))
+})
+
+afterAll(async () => {
+  redis?.disconnect()
+  await server?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+const DIRS: Direction[] = ['downstream', 'upstream']
+
+async function labelsOf(store: GraphStore): Promise<Record<Direction, Record<string, string>>> {
+  const [downstream, upstream] = await Promise.all(DIRS.map((d) => store.redis.hgetall(store.keys.walkLabels(d))))
+  return { downstream: downstream!, upstream: upstream! }
+}
+
+async function setSeeds(store: GraphStore, seeds: readonly string[]): Promise<void> {
+  await store.redis.del(store.keys.seeds)
+  await store.putSeeds(seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
+}
+
+async function cleanup(prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}*`)
+  if (keys.length > 0) await redis.del(...keys)
+}
+
+interface Scenario {
+  graphSeed: number
+  maxHops: number
+  counterpartyCap: number
+  ethDust: bigint
+  workers: number
+  batchSize: number
+  /** Fractions picking S, A and R out of the graph's addresses (deterministic from picks). */
+  picks: number[]
+}
+
+async function runScenario(s: Scenario): Promise<void> {
+  const etl = generateEtl(s.graphSeed)
+  const files = join(dir, `g${s.graphSeed}-${Math.random().toString(36).slice(2, 8)}`)
+  await mkdir(files)
+  await writeFile(join(files, 'transactions.csv'), toCsv(etl.transactions, TX_COLUMNS))
+  await writeFile(join(files, 'traces.csv'), toCsv(etl.traces, TRACE_COLUMNS))
+  await writeFile(join(files, 'token_transfers.csv'), toCsv(etl.tokenTransfers, TOKEN_COLUMNS))
+
+  // S: the generator's seeds plus some others; A: further addresses (stop nodes and hubs included);
+  // R: some of S ∪ A (original seeds and added ones alike).
+  const all = [...rowAddresses(etl)].sort()
+  const pick = (i: number) => all[Math.floor((s.picks[i % s.picks.length]! * 7919 * (i + 1)) % all.length)]!
+  const S = [...new Set([...etl.seeds.map((a) => a.toLowerCase()), pick(0)])]
+  const A = [...new Set([pick(1), pick(2), pick(3), ...etl.labels.slice(0, 1).map((l) => l.address.toLowerCase())])].filter((a) => !S.includes(a))
+  const union = [...new Set([...S, ...A])]
+  const R = union.filter((_, i) => s.picks[(i + 4) % s.picks.length]! < 0.45)
+  const after = union.filter((a) => !R.includes(a))
+
+  const incPrefix = testPrefix('inc')
+  const cleanPrefix = testPrefix('clean')
+  const inc = createGraphStore(redis, incPrefix)
+  const clean = createGraphStore(redis, cleanPrefix)
+  try {
+    for (const store of [inc, clean]) {
+      await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
+      await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
+    }
+    const options: TraceOptions = {
+      redisUrl: server.url,
+      directions: DIRS,
+      maxHops: s.maxHops,
+      batchSize: s.batchSize,
+      stopCategories: DEFAULT_STOP_CATEGORIES,
+      counterpartyCap: s.counterpartyCap,
+      dust: s.ethDust > 0n ? { ETH: s.ethDust } : {},
+      workers: s.workers,
+      concurrency: 2,
+    }
+    const where = `scenario ${JSON.stringify({ ...s, ethDust: String(s.ethDust) })} S=${S.length} A=${A.length} R=${R.length}`
+
+    await setSeeds(inc, S)
+    expect((await traceWalk(inc, options, { incremental: true })).mode, where).toBe('full')
+
+    await setSeeds(inc, union)
+    const added = await traceWalk(inc, options, { incremental: true })
+    expect(added.mode, `${where} ${added.reason}`).toBe('incremental')
+    expect(added.added).toBe(A.length)
+    await setSeeds(clean, union)
+    await runWalk(clean, options)
+    expect(await labelsOf(inc), `${where}: after adding A`).toEqual(await labelsOf(clean))
+
+    await setSeeds(inc, after)
+    const removed = await traceWalk(inc, options, { incremental: true })
+    expect(removed.mode, `${where} ${removed.reason}`).toBe('incremental')
+    expect(removed.removed).toBe(R.length)
+    await setSeeds(clean, after)
+    await runWalk(clean, options)
+    expect(await labelsOf(inc), `${where}: after removing R`).toEqual(await labelsOf(clean))
+  } finally {
+    await cleanup(incPrefix)
+    await cleanup(cleanPrefix)
+  }
+}
+
+describe('incremental walks equal clean walks (whole labels hashes, both directions)', () => {
+  it('on random temporal graphs: add seeds, then remove seeds', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          graphSeed: fc.integer({ min: 1, max: 1_000_000 }),
+          maxHops: fc.integer({ min: 1, max: 5 }),
+          counterpartyCap: fc.constantFrom(3, 6, 1_000_000),
+          ethDust: fc.constantFrom(0n, 0n, 1000n),
+          workers: fc.integer({ min: 1, max: 2 }),
+          batchSize: fc.constantFrom(1, 4, 64),
+          picks: fc.array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { minLength: 8, maxLength: 8 }),
+        }),
+        runScenario,
+      ),
+      { numRuns: 30, seed: 20261125, endOnFailure: true },
+    )
+  })
+
+  it('falls back to a full walk when parameters, labels or transfers changed', async () => {
+    const etl = generateEtl(77)
+    const files = join(dir, 'fallback')
+    await mkdir(files)
+    await writeFile(join(files, 'transactions.csv'), toCsv(etl.transactions, TX_COLUMNS))
+    await writeFile(join(files, 'traces.csv'), toCsv(etl.traces, TRACE_COLUMNS))
+    await writeFile(join(files, 'token_transfers.csv'), toCsv(etl.tokenTransfers, TOKEN_COLUMNS))
+    const prefix = testPrefix('fallback')
+    const store = createGraphStore(redis, prefix)
+    try {
+      await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
+      await setSeeds(store, etl.seeds)
+      const options: TraceOptions = { redisUrl: server.url, directions: DIRS, maxHops: 3, batchSize: 16, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 2 }
+      expect((await traceWalk(store, options, { incremental: true })).reason).toBe('no complete walk recorded in this store')
+      expect((await traceWalk(store, options, { incremental: true })).mode).toBe('incremental')
+      const other = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
+      expect(other.mode).toBe('full')
+      expect(other.reason).toMatch(/walk parameters differ/)
+      await store.putLabels([{ address: etl.seeds[0] as Address, label: 'x', category: 'mixer' }])
+      const relabelled = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
+      expect(relabelled.reason).toBe('service labels changed since the last walk')
+      await store.redis.hset(store.keys.meta, 'lastImport', 'later')
+      expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).reason).toBe('transfers were imported since the last walk')
+      expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).mode).toBe('incremental')
+    } finally {
+      await cleanup(prefix)
+    }
+  })
+})
+
+describe('invalidateLabels', () => {
+  // s1 → a → b; s2 → b (b keeps a 1-hop label from s2 and a 2-hop label through a from s1)
+  const hex = (c: string) => c.repeat(40)
+  const key = (pred: string) => `${pred}00000000`
+  const labels = new Map([
+    [hex('1'), parseLabels('0,-1,')],
+    [hex('2'), parseLabels('0,-1,')],
+    [hex('a'), parseLabels(`1,5,${key(hex('1'))}`)],
+    [hex('b'), parseLabels(`1,20,${key(hex('2'))};2,7,${key(hex('a'))}`)],
+    [hex('c'), parseLabels(`3,9,${key(hex('b'))}`)],
+    [hex('d'), parseLabels(`2,30,${key(hex('9'))}`)], // broken chain: 9 holds no label
+  ])
+
+  it('drops exactly the labels whose chain ends in a removed seed, and broken chains', () => {
+    const { kept, invalidated } = invalidateLabels(labels, new Set([hex('1')]))
+    expect(invalidated).toBe(5)
+    expect(Object.fromEntries(kept)).toEqual({
+      [hex('1')]: [],
+      [hex('a')]: [],
+      [hex('b')]: [{ hops: 1, cost: 20, key: key(hex('2')) }],
+      [hex('c')]: [],
+      [hex('d')]: [],
+    })
+  })
+
+  it('keeps everything but broken chains when nothing leads to the removed seed', () => {
+    const { kept, invalidated } = invalidateLabels(labels, new Set([hex('e')]))
+    expect(invalidated).toBe(1)
+    expect([...kept.keys()]).toEqual([hex('d')])
+  })
+})
