@@ -27,6 +27,11 @@ async function demoRedis(url: string | undefined): Promise<{ redis: Redis; url: 
   } catch {
     process.stderr.write(`no Redis answers at ${fallback}: starting a private redis-server for this demo\n`)
     const server = await startPrivateRedis()
+    // Interrupted (Ctrl-C, closed pipe): do not leave the private server behind.
+    const stopAndExit = (code: number) => () => void server.stop().finally(() => process.exit(code))
+    process.once('SIGINT', stopAndExit(130))
+    process.once('SIGTERM', stopAndExit(143))
+    process.stdout.once('error', stopAndExit(1))
     return { redis: await connectRedis(server.url), url: server.url, server }
   }
 }
