@@ -68,7 +68,9 @@ export function createEtherscanClient(options: EtherscanOptions) {
     connection: connection.duplicate(),
     prefix: `${options.prefix}:q`,
     concurrency: Math.max(1, Math.ceil(options.rate)),
-    limiter: { max: Math.max(1, Math.floor(options.rate)), duration: Math.round(1000 * (Math.max(1, Math.floor(options.rate)) / options.rate)) },
+    // One call per 1/rate seconds: evenly spaced, so no one-second window (fixed or sliding) of
+    // the API ever sees more than `rate` calls, and the limit is still used in full.
+    limiter: { max: 1, duration: Math.max(1, Math.floor(1000 / options.rate)) },
   })
   worker.on('error', () => undefined)
 
@@ -101,12 +103,13 @@ export function createEtherscanClient(options: EtherscanOptions) {
       stats.retried++
       throw new Error('Etherscan API sent a malformed body')
     }
-    if (params['module'] === 'proxy') {
+    const text = `${body.message ?? ''} ${typeof body.result === 'string' ? body.result : ''}`
+    if (params['module'] === 'proxy' && body.status === undefined) {
+      // Proxy answers are JSON-RPC shaped; errors (rate limit, NOTOK) come in the account shape.
       if (body.result === undefined) throw new Error('Etherscan proxy answer without result')
       return { result: body.result }
     }
     if (body.status === '1' && Array.isArray(body.result)) return body.result as AccountRecord[]
-    const text = `${body.message ?? ''} ${typeof body.result === 'string' ? body.result : ''}`
     if (/no transactions found|no records found|no token transfers found|no internal transactions found/i.test(text)) return []
     if (/rate limit/i.test(text)) {
       stats.rateLimited++
