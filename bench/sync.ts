@@ -2,7 +2,7 @@
  * Sync benchmark: a local anvil chain of ≥ 20,000 real transactions (ETH transfers, forwards with
  * internal calls, reverts, token logs), then
  *   1. block sync (BullMQ ingest jobs, batched JSON-RPC): blocks/s and transfers/s;
- *   2. lazy per-address walks: requests per expanded address for the node's per-address lookups
+ *   2. lazy per-address walks (2 hops downstream): API calls per expanded address (JSON-RPC calls in a batch count one each) for the node's per-address lookups
  *      and for the Etherscan-compatible API (a local server built from the chain's etl export);
  *   3. the Etherscan source's achieved calls/s as a share of the configured limit, and its
  *      rate-limit failures (the server enforces the same limit).
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     process.stdout.write('\nblock sync (anvil, batched JSON-RPC, 2 ingest workers × 2 jobs, 20 blocks per job)\n')
     process.stdout.write(`  blocks ${blocks}  transactions ${chain.transactions}  transfers ${stats.transfers}  in ${f(syncSeconds, 2)} s\n`)
     process.stdout.write(`  ${f(sync.blocksPerSecond)} blocks/s  ${f(sync.transfersPerSecond)} transfers/s  ${f(sync.transactionsPerSecond)} transactions/s  (${summary.rpc.requests} HTTP requests, ${summary.rpc.calls} calls)\n`)
-    process.stdout.write('\nlazy per-address walks: requests per expanded address\n')
+    process.stdout.write('\nlazy per-address walks (2 hops downstream): API calls per expanded address (JSON-RPC calls in a batch count one each)\n')
     for (const [name, s] of Object.entries(perSource)) process.stdout.write(`  ${name.padEnd(12)} expanded ${String(s.expanded).padStart(5)}  requests ${String(s.requests).padStart(6)}  per address ${f(s.requestsPerAddress, 2)}  (${f(s.seconds, 2)} s)\n`)
     process.stdout.write(`\nEtherscan source: ${etherscan.calls} calls, achieved ${f(achieved, 2)} calls/s of ${ETHERSCAN_RATE} configured = ${f(100 * etherscan.shareOfLimit)}%, rate-limited answers ${etherscan.rateLimitedAnswers}\n`)
 

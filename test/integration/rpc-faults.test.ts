@@ -59,6 +59,7 @@ describe('a node behind a proxy that fails 20% of requests', () => {
     // Capability detection must see the real node: probe it through the proxy only once it is up.
     const summary = await runSync(faulty, { ...base, rpcUrl: proxy.url, rpc: FAULTY_RPC })
     expect(summary.finalThrough).toBe(chain.lastBlock)
+    expect(summary.rpc.retries).toBeGreaterThan(0)
     const a = await adjacencySnapshot(redis, clean.keys.prefix)
     expect(a.size).toBeGreaterThan(30)
     expect(await adjacencySnapshot(redis, faulty.keys.prefix)).toEqual(a)

@@ -158,7 +158,7 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
       jobs,
       reorgs,
       seconds: (Date.now() - startedAt) / 1000,
-      rpc: client.stats,
+      rpc: totalStats([client.stats, ...workers.map((w) => w.client.stats)]),
     }
   } finally {
     await Promise.all(workers.map((w) => w.close()))
@@ -211,6 +211,19 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
     await pipeline.exec()
     return result.transfers
   }
+}
+
+/** The requests of the coordinator and of the in-process ingest workers together. */
+function totalStats(all: readonly RpcStats[]): RpcStats {
+  const total: RpcStats = { requests: 0, calls: 0, retries: 0, faults: {}, breakerOpened: 0 }
+  for (const s of all) {
+    total.requests += s.requests
+    total.calls += s.calls
+    total.retries += s.retries
+    total.breakerOpened += s.breakerOpened
+    for (const [kind, n] of Object.entries(s.faults)) total.faults[kind] = (total.faults[kind] ?? 0) + n
+  }
+  return total
 }
 
 async function highestTentative(c: IngestContext): Promise<number | null> {
