@@ -5,6 +5,7 @@ import { InputError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { ETH, type Address, type Asset, type Transfer } from '../types.ts'
 import { etlKindOf, readEtlFile, type EtlKind, type SkipReason } from './etl.ts'
+import { TxIndexTable } from './tx-index-table.ts'
 
 export interface FileSummary {
   file: string
@@ -78,7 +79,7 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
   const listed = new Set<string>(options.listedTokens)
   const assetIds = await store.internAssets([ETH, ...options.listedTokens] as Asset[])
   const importId = randomBytes(6).toString('hex')
-  const txIndexByHash = new Map<string, number>()
+  const txIndexByHash = new TxIndexTable()
   const receiptStatus = new Map<string, string>()
   const blockTimes = new Map<number, number>()
   const invalid: InputError[] = []

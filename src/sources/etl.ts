@@ -5,6 +5,7 @@ import Papa from 'papaparse'
 import { InputError } from '../errors.ts'
 import { ETH, type Address, type Transfer } from '../types.ts'
 import { ZERO_ADDRESS, traceSubIndex } from './trace-index.ts'
+import type { TxIndexTable } from './tx-index-table.ts'
 
 /**
  * ethereum-etl exports (the format of BigQuery's public Ethereum dataset): transactions.csv,
@@ -167,7 +168,7 @@ export function traceRow(ctx: RowContext): EtlRowResult {
  * emit a Transfer naming any sender, so unlisted tokens never count. The transaction index comes
  * from the row itself if the export has it, else from the transactions joined on the hash.
  */
-export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexByHash: ReadonlyMap<string, number>): EtlRowResult {
+export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexByHash: { get(hash: string): number | undefined }): EtlRowResult {
   const token = address(ctx, 'token_address', false)!
   const from = address(ctx, 'from_address', true)
   const to = address(ctx, 'to_address', true)
@@ -189,7 +190,7 @@ export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexBy
 
 export interface ReadOptions {
   listedTokens: ReadonlySet<string>
-  txIndexByHash: Map<string, number>
+  txIndexByHash: TxIndexTable
   /** Receipt statuses by transaction hash, from receipts files read earlier in the import. */
   receiptStatus?: Map<string, string>
   /** Count malformed rows under 'invalid' instead of failing the file. */

@@ -108,3 +108,18 @@ describe('labels, risk, configuration', () => {
     expect((error as Error).message).toMatch(/EXPOSURE_COUNTERPARTY_CAP/)
   })
 })
+
+describe('TxIndexTable', () => {
+  it('maps hashes to indices exactly through growth, including hashes that share their first bytes', async () => {
+    const { TxIndexTable } = await import('../../src/sources/tx-index-table.ts')
+    const table = new TxIndexTable(16)
+    const hashes = Array.from({ length: 5000 }, (_, i) => `0x${(i % 7).toString(16).padStart(8, '0')}${i.toString(16).padStart(56, '0')}`)
+    hashes.forEach((h, i) => table.set(h, i))
+    expect(table.count).toBe(5000)
+    hashes.forEach((h, i) => expect(table.get(h.toUpperCase().replace('0X', '0x'))).toBe(i))
+    expect(table.get(`0x${'ff'.repeat(32)}`)).toBeUndefined()
+    table.set(hashes[3]!, 77)
+    expect(table.get(hashes[3]!)).toBe(77)
+    expect(table.count).toBe(5000)
+  })
+})
