@@ -48,6 +48,7 @@ export interface WalkSummary {
 }
 
 const POLL_MS = 25
+const LOCK_MS = 30_000
 
 /**
  * Runs a walk to completion: resets the directions' labels, puts the seeds on the frontier, adds
@@ -59,8 +60,11 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
   const redis: Redis = store.redis
   const keys = store.keys
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
-  const lock = await redis.set(keys.walkLock, runId, 'PX', 3_600_000, 'NX')
-  if (lock !== 'OK') throw new BaseError('WALK_BUSY', `a walk is already running on store ${keys.prefix} (lock ${keys.walkLock}); wait for it or delete the lock if its coordinator died`, { value: keys.walkLock })
+  // The lock expires unless the coordinator keeps renewing it: a coordinator that died frees the
+  // store within LOCK_MS.
+  const lock = await redis.set(keys.walkLock, runId, 'PX', LOCK_MS, 'NX')
+  if (lock !== 'OK') throw new BaseError('WALK_BUSY', `a walk is already running on store ${keys.prefix} (lock ${keys.walkLock}); wait for it to finish (a lock whose coordinator died expires within ${LOCK_MS / 1000} s)`, { value: keys.walkLock })
+  let lockRenewedAt = Date.now()
   const startedAt = Date.now()
   const state = createWalkState(redis, keys)
   const queueConnection = redis.duplicate({ maxRetriesPerRequest: null })
@@ -102,6 +106,11 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
     let lastSignature = ''
     for (;;) {
       await sleep(POLL_MS)
+      if (Date.now() - lockRenewedAt > LOCK_MS / 3) {
+        if ((await redis.get(keys.walkLock)) !== runId) throw new BaseError('WALK_FAILED', `lost the walk lock ${keys.walkLock} (another coordinator took over?)`, { value: keys.walkLock })
+        await redis.pexpire(keys.walkLock, LOCK_MS)
+        lockRenewedAt = Date.now()
+      }
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
       const failed = counts.failed ?? 0
       if (failed > 0) {
