@@ -86,6 +86,28 @@ describe('exposure CLI on the etl sample', () => {
     expect(path.stdout).toMatch(/0x[0-9a-f]{64}/)
   })
 
+  it('trace --no-workers leaves the walk to separate `exposure worker` processes, with the same answers', async () => {
+    const prefix = testPrefix('sep')
+    const g = ['--redis-url', server.url, '--prefix', prefix]
+    expect((await runCli([...g, 'import', SAMPLE])).code).toBe(0)
+    expect((await runCli([...g, 'seeds', 'import', join(SAMPLE, 'seeds.csv')])).code).toBe(0)
+    expect((await runCli([...g, 'labels', 'import', join(SAMPLE, 'labels.csv')])).code).toBe(0)
+    const { spawn } = await import('node:child_process')
+    const { BIN } = await import('../support/cli.ts')
+    const worker = spawn(process.execPath, [BIN, ...g, 'worker'], { stdio: 'ignore' })
+    try {
+      const trace = await runCli([...g, 'trace', '--no-workers', '--json'])
+      expect(trace.code, trace.stderr).toBe(0)
+      expect(JSON.parse(trace.stdout).labelled.downstream).toBeGreaterThan(100)
+    } finally {
+      worker.kill('SIGTERM')
+    }
+    const expected = JSON.parse(await readFile(join(SAMPLE, 'expected.json'), 'utf8')).expected as Record<string, { downstream: number | null; upstream: number | null }>
+    const check = await runCli([...g, 'check', '--json', ...Object.keys(expected)])
+    const got = Object.fromEntries((JSON.parse(check.stdout) as { address: string; downstream: { hops: number } | null; upstream: { hops: number } | null }[]).map((r) => [r.address.toLowerCase(), { downstream: r.downstream?.hops ?? null, upstream: r.upstream?.hops ?? null }]))
+    expect(got).toEqual(expected)
+  })
+
   it('rejects a malformed CSV row with file:line, exit 2, and writes nothing', async () => {
     const prefix = testPrefix('bad')
     const folder = join(work, 'bad')
