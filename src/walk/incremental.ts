@@ -34,7 +34,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { execOrThrow, type GraphStore } from '../store/graph-store.ts'
-import { IN_SIZE, OUT_SIZE, splitNode } from '../store/records.ts'
+import { IN_SIZE, OUT_SIZE, readPosition, splitNode } from '../store/records.ts'
 import type { WalkState } from '../store/walk-state.ts'
 import type { Address, Direction } from '../types.ts'
 import { formatLabels, parseLabels, SEED_COST, type HopLabel } from './labels.ts'
@@ -68,6 +68,8 @@ export interface TraceSummary extends WalkSummary {
   invalidated: Partial<Record<Direction, number>>
   /** Addresses put back on the frontier around the invalidated region, per direction. */
   boundary: Partial<Record<Direction, number>>
+  /** Seconds spent before the walk proper: reading the labels, invalidating, the boundary, new seeds. */
+  prepareSeconds: number
 }
 
 export type TraceOptions = Omit<WalkOptions, 'start'>
@@ -159,12 +161,25 @@ export function invalidateLabels(labels: ReadonlyMap<string, readonly HopLabel[]
   return { kept, invalidated }
 }
 
-/** Counterparties of a node in the lists that expand into it: downstream its senders, upstream its recipients. */
-function feeders(direction: Direction, node: Buffer | null): Set<string> {
+/**
+ * Counterparties of a node in the lists that expand into it (downstream its senders, upstream its
+ * recipients), each with the cost bound a label needs to reach the node through them: downstream a
+ * label (h, c) of sender X extends over X → Z only when c ≤ the position of a transfer X → Z (the
+ * latest is the loosest bound); upstream a label of recipient Y extends over Z → Y only when
+ * c ≤ −position (the earliest transfer is the loosest). Dust is ignored here: a looser bound
+ * only puts an address on the frontier that then offers nothing new.
+ */
+function feeders(direction: Direction, node: Buffer | null): Map<string, number> {
   const { out, in: inn } = splitNode(node)
   const [list, size] = direction === 'downstream' ? [inn, IN_SIZE] : [out, OUT_SIZE]
-  const found = new Set<string>()
-  for (let offset = 0; offset < list.length; offset += size) found.add(list.toString('hex', offset + 6, offset + 26))
+  const found = new Map<string, number>()
+  for (let offset = 0; offset < list.length; offset += size) {
+    const neighbour = list.toString('hex', offset + 6, offset + 26)
+    const position = readPosition(list, offset)
+    const bound = direction === 'downstream' ? position : -position
+    const previous = found.get(neighbour)
+    if (previous === undefined || bound > previous) found.set(neighbour, bound)
+  }
   return found
 }
 
@@ -191,9 +206,9 @@ export async function invalidateRemoved(store: GraphStore, direction: Direction,
     const chunk = affected.slice(i, i + CHUNK)
     const nodes = await redis.mgetBuffer(...chunk.map((hex) => keys.node(`0x${hex}` as Address)))
     chunk.forEach((_, j) => {
-      for (const neighbour of feeders(direction, nodes[j] ?? null)) {
+      for (const [neighbour, bound] of feeders(direction, nodes[j] ?? null)) {
         const list = kept.get(neighbour) ?? labels.get(neighbour) ?? []
-        const least = Math.min(...list.filter((l) => l.hops < maxHops).map((l) => l.hops))
+        const least = Math.min(...list.filter((l) => l.hops < maxHops && l.cost <= bound).map((l) => l.hops))
         if (Number.isFinite(least)) boundary.set(neighbour, Math.min(least, boundary.get(neighbour) ?? least))
       }
     })
@@ -237,10 +252,12 @@ export async function traceWalk(store: GraphStore, options: TraceOptions, mode: 
   const invalidated: Partial<Record<Direction, number>> = {}
   const boundary: Partial<Record<Direction, number>> = {}
   let diffed = false
+  let prepareMs = 0
 
   const start = async (state: WalkState, seeds: readonly Address[], direction: Direction): Promise<void> => {
     startedFrom = seeds
     if (!eligibility.ok) return state.reset(direction, seeds)
+    const started = Date.now()
     if (!diffed) {
       const before = new Set((await redis.smembers(keys.walkBasisSeeds)) as Address[])
       const now = new Set(seeds)
@@ -252,6 +269,7 @@ export async function traceWalk(store: GraphStore, options: TraceOptions, mode: 
     invalidated[direction] = result.invalidated
     boundary[direction] = result.boundary
     await offerSeeds(state, direction, options.maxHops, added)
+    prepareMs += Date.now() - started
   }
 
   const summary = await runWalk(store, { ...options, start })
@@ -268,7 +286,7 @@ export async function traceWalk(store: GraphStore, options: TraceOptions, mode: 
   })
   for (let i = 0; i < startedFrom.length; i += 10_000) write.sadd(keys.walkBasisSeeds, ...startedFrom.slice(i, i + 10_000))
   await execOrThrow(write)
-  const result: TraceSummary = { ...summary, mode: eligibility.ok ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary }
+  const result: TraceSummary = { ...summary, mode: eligibility.ok ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary, prepareSeconds: prepareMs / 1000 }
   if (!eligibility.ok && mode.incremental === true) result.reason = eligibility.reason
   return result
 }

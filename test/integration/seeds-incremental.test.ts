@@ -144,7 +144,7 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
         }),
         runScenario,
       ),
-      { numRuns: 30, seed: 20261125, endOnFailure: true },
+      { numRuns: 60, seed: 20261125, endOnFailure: true },
     )
   })
 
@@ -172,6 +172,36 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
       await store.redis.hset(store.keys.meta, 'lastImport', 'later')
       expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).reason).toBe('transfers were imported since the last walk')
       expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).mode).toBe('incremental')
+    } finally {
+      await cleanup(prefix)
+    }
+  })
+})
+
+describe('the boundary after a removal', () => {
+  it('re-expands a surviving label whose cost equals the transfer position (funds through one transaction)', async () => {
+    // s2 → x and x → z in one transaction (position p5); s1 → z earlier (p4). With s1, z's 1-hop
+    // label (p4) dominates the 2-hop one through x (p5). Removing s1 must give z that label back:
+    // x is on the boundary only if a label with cost == position counts as extendable.
+    const prefix = testPrefix('edge')
+    const store = createGraphStore(redis, prefix)
+    const a = (c: string) => `0x${c.repeat(40)}` as Address
+    const [s1, s2, x, z] = [a('1'), a('2'), a('3'), a('4')]
+    const t = (from: Address, to: Address, block: number, hash: string, kind: 'tx' | 'trace', subIndex: number) =>
+      ({ from, to, amount: 10n ** 18n, asset: 'ETH' as const, blockNumber: block, transactionIndex: 0, txHash: `0x${hash.repeat(64)}` as `0x${string}`, kind, subIndex })
+    try {
+      const ids = await store.internAssets(['ETH'])
+      await store.stage('edge', [t(s2, x, 5, 'a', 'tx', 0), t(x, z, 5, 'a', 'trace', 1), t(s1, z, 4, 'b', 'tx', 0)], ids)
+      await store.commit('edge')
+      const options: TraceOptions = { redisUrl: server.url, directions: DIRS, maxHops: 3, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 1 }
+      await setSeeds(store, [s1, s2])
+      await traceWalk(store, options)
+      expect(parseLabels(await redis.hget(store.keys.walkLabels('downstream'), z.slice(2))).map((l) => l.hops)).toEqual([1])
+      await setSeeds(store, [s2])
+      const removed = await traceWalk(store, options, { incremental: true })
+      expect(removed.mode).toBe('incremental')
+      expect(removed.boundary.downstream).toBe(1)
+      expect(parseLabels(await redis.hget(store.keys.walkLabels('downstream'), z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}00000000` }])
     } finally {
       await cleanup(prefix)
     }
