@@ -50,11 +50,19 @@ export interface Options {
   etherscanRate: number
   /** Chain id sent to Etherscan API v2. Default 1. */
   chainId: number
+  /**
+   * True when `confirmations` came from a flag or EXPOSURE_CONFIRMATIONS rather than the default:
+   * then head − confirmations is the finality line even on a node with a `finalized` tag.
+   */
+  confirmationsExplicit: boolean
 }
+
+/** The options read from flags / environment / defaults (the rest are derived). */
+type ConfigKey = Exclude<keyof Options, 'confirmationsExplicit'>
 
 export const DEFAULT_STOP_CATEGORIES = ['exchange', 'dex', 'bridge', 'mixer', 'service'] as const
 
-const ENV_KEYS: Record<keyof Options, string> = {
+const ENV_KEYS: Record<ConfigKey, string> = {
   redisUrl: 'REDIS_URL',
   prefix: 'EXPOSURE_PREFIX',
   maxHops: 'EXPOSURE_MAX_HOPS',
@@ -101,7 +109,7 @@ const schema = z.object({
   chainId: positiveInt(2 ** 40),
 })
 
-const DEFAULTS: Record<keyof Options, string> = {
+const DEFAULTS: Record<ConfigKey, string> = {
   redisUrl: 'redis://127.0.0.1:6379',
   prefix: '{exposure}',
   maxHops: '4',
@@ -128,14 +136,14 @@ export type OptionInput = Partial<Record<keyof Options, string | number | undefi
 /** Builds the options once at start-up; throws INVALID_CONFIG naming every bad key. */
 export function buildOptions(flags: OptionInput = {}, env: Record<string, string | undefined> = {}): Options {
   const raw: Record<string, string> = {}
-  for (const key of Object.keys(ENV_KEYS) as (keyof Options)[]) {
+  for (const key of Object.keys(ENV_KEYS) as ConfigKey[]) {
     const flag = flags[key]
     raw[key] = flag !== undefined ? String(flag) : (env[ENV_KEYS[key]] ?? DEFAULTS[key])
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0]) as keyof Options
+      const key = String(issue.path[0]) as ConfigKey
       return `${key} (${ENV_KEYS[key]}=${JSON.stringify(raw[key])}): ${issue.message}`
     })
     throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.join('; ')}`, { field: problems.map((p) => p.split(' ')[0]).join(',') })
@@ -161,6 +169,7 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     etherscanApiKey: value.etherscanApiKey,
     etherscanRate: value.etherscanRate,
     chainId: value.chainId,
+    confirmationsExplicit: flags.confirmations !== undefined || env[ENV_KEYS.confirmations] !== undefined,
   }
   return Object.freeze(options)
 }

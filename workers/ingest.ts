@@ -41,7 +41,8 @@ export function startIngestWorker(options: IngestWorkerOptions) {
         const stored = await commands.get(keys.caps)
         caps = stored !== null ? (JSON.parse(stored) as RpcCapabilities) : await detectCapabilities(client, options.rpcUrl)
       }
-      const { hashes: _hashes, ...result } = await ingestRange({ store, client, caps, listedTokens: options.listedTokens, keys }, from, to, true)
+      const listedTokens = (job.data.listedTokens as Address[] | undefined) ?? options.listedTokens
+      const { hashes: _hashes, ...result } = await ingestRange({ store, client, caps, listedTokens, keys }, from, to, true)
       return result
     } catch (error) {
       if (isRetryable(error) || isExposureError(error, 'WALK_BUSY') || !isExposureError(error)) throw error

@@ -10,6 +10,12 @@ export interface IngestJobData {
   source: 'rpc'
   from: number
   to: number
+  /**
+   * Token contracts whose `Transfer` logs count, as the coordinator (`exposure sync`) was
+   * configured: a separate `exposure worker` then writes what the coordinator would have, whatever
+   * its own EXPOSURE_ASSETS says. Absent in older jobs: the worker's own configuration is used.
+   */
+  listedTokens?: string[]
 }
 
 export const INGEST_JOB_OPTIONS: JobsOptions = {

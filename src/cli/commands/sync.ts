@@ -22,12 +22,13 @@ export function registerSync(program: Command): void {
     .option('--to-block <n>', 'last block (default: the finalized block, or head − confirmations)')
     .option('--follow', 'keep following the head (Ctrl-C to stop); blocks above the finality line are written as tentative and rolled back on a reorg')
     .option('--rpc-url <url>', 'JSON-RPC endpoint (default RPC_URL)')
-    .option('--confirmations <n>', 'blocks below the head that count as final (default: the node\'s finalized tag, else 64)')
+    .option('--confirmations <n>', 'blocks below the head that count as final (default EXPOSURE_CONFIRMATIONS; unset: the node\'s finalized tag, else 64)')
     .option('--range <n>', 'blocks per ingest job (default 100, or EXPOSURE_SYNC_RANGE)')
-    .option('--workers <n>', 'in-process ingest workers (default 2)')
+    .option('--workers <n>', 'in-process ingest workers (default 2; 0: separate `exposure worker` processes run the ingest jobs)')
     .option('--json', 'print the summary as JSON')
     .action(async (flags: { fromBlock?: string; toBlock?: string; follow?: boolean; rpcUrl?: string; confirmations?: string; range?: string; workers?: string; json?: boolean }, command: Command) => {
-      const globals = command.optsWithGlobals()
+      // --workers here counts ingest workers (0 allowed), not the walk's EXPOSURE_WORKERS option.
+      const { workers: _ingestWorkers, ...globals } = command.optsWithGlobals()
       let fromBlock = blockFlag('from-block', flags.fromBlock)
       const toBlock = blockFlag('to-block', flags.toBlock)
       if (toBlock !== undefined && flags.follow) throw new InputError('INVALID_ARGUMENT', '--to-block and --follow exclude each other', { field: 'to-block', value: String(flags.toBlock) })
@@ -35,6 +36,8 @@ export function registerSync(program: Command): void {
       const confirmations = flags.confirmations === undefined ? undefined : blockFlag('confirmations', flags.confirmations)
       const workers = flags.workers === undefined ? 2 : blockFlag('workers', flags.workers)!
       await withContext({ ...globals, rpcUrl: flags.rpcUrl, syncRangeSize: flags.range, confirmations }, async ({ store, options }) => {
+        // The flag, else EXPOSURE_CONFIRMATIONS; with neither, the node's finalized tag decides.
+        const depth = options.confirmationsExplicit ? options.confirmations : undefined
         if (fromBlock === undefined) {
           const cursor = await readCursor(store.redis, syncKeys(store.keys.prefix))
           if (cursor === null) throw new InputError('INVALID_ARGUMENT', 'nothing synced yet: pass --from-block', { field: 'from-block' })
@@ -52,7 +55,7 @@ export function registerSync(program: Command): void {
           fromBlock,
           ...(toBlock === undefined ? {} : { toBlock }),
           follow: flags.follow ?? false,
-          ...(confirmations === undefined ? {} : { confirmations }),
+          ...(depth === undefined ? {} : { confirmations: depth }),
           rangeSize: options.syncRangeSize,
           workers,
           concurrency: options.concurrency,

@@ -1,24 +1,64 @@
 import type { Command } from 'commander'
+import { Redis } from 'ioredis'
 import { buildOptions } from '../../config.ts'
 import { InputError } from '../../errors.ts'
+import { createGraphStore } from '../../store/graph-store.ts'
 import { connectRedis, evictionWarning } from '../../store/redis.ts'
-import { runWalkWorkerProcess } from '../../../workers/walk.ts'
+import { createWalkSourceHook } from '../../sources/walk-source.ts'
+import { runWorkerProcess, type WorkerQueue } from '../../../workers/process.ts'
+
+const QUEUE_NAMES: readonly WorkerQueue[] = ['walk', 'ingest']
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('run a long-lived walk worker (BullMQ); SIGTERM/SIGINT let running jobs finish')
-    .option('--concurrency <n>', 'jobs at once (default 2)')
-    .option('--lock-duration <ms>', 'how long a job stays locked without a heartbeat: a killed worker\'s job is retried after about this long', '10000')
-    .action(async (flags: { concurrency?: string; lockDuration: string }, command: Command) => {
-      const options = buildOptions({ ...command.optsWithGlobals(), concurrency: flags.concurrency }, process.env)
+    .description('run long-lived BullMQ workers: walk jobs (exposure trace) and ingest jobs (exposure sync); SIGTERM/SIGINT let running jobs finish')
+    .option('--queues <list>', 'which queues to serve, comma-separated: walk, ingest (default both; ingest only when a node is configured)')
+    .option('--concurrency <n>', 'jobs at once per queue (default 2)')
+    .option('--rpc-url <url>', 'JSON-RPC endpoint for ingest jobs and lazy rpc walks (default RPC_URL)')
+    .option('--lock-duration <ms>', 'how long a walk job stays locked without a heartbeat: a killed worker\'s job is retried after about this long', '10000')
+    .action(async (flags: { queues?: string; concurrency?: string; rpcUrl?: string; lockDuration: string }, command: Command) => {
+      const options = buildOptions({ ...command.optsWithGlobals(), concurrency: flags.concurrency, rpcUrl: flags.rpcUrl }, process.env)
+      let queues: WorkerQueue[]
+      if (flags.queues === undefined) {
+        queues = options.rpcUrl === '' ? ['walk'] : ['walk', 'ingest']
+        if (options.rpcUrl === '') process.stderr.write('note: no node configured (RPC_URL / --rpc-url): serving walk jobs only\n')
+      } else {
+        const names = flags.queues.split(',').map((q) => q.trim()).filter((q) => q.length > 0)
+        const bad = names.find((q) => !(QUEUE_NAMES as readonly string[]).includes(q))
+        if (bad !== undefined || names.length === 0) throw new InputError('INVALID_ARGUMENT', `--queues must list walk and/or ingest: ${JSON.stringify(flags.queues)}`, { field: 'queues', value: flags.queues })
+        queues = [...new Set(names)] as WorkerQueue[]
+        if (queues.includes('ingest') && options.rpcUrl === '') throw new InputError('INVALID_CONFIG', 'ingest jobs need a node: pass --rpc-url or set RPC_URL', { field: 'rpcUrl' })
+      }
+      const lockDuration = Number(flags.lockDuration)
+      if (!Number.isInteger(lockDuration) || lockDuration < 500) throw new InputError('INVALID_ARGUMENT', `--lock-duration must be an integer number of milliseconds ≥ 500: ${JSON.stringify(flags.lockDuration)}`, { field: 'lock-duration', value: flags.lockDuration })
       // Fail fast with a clear message if Redis is not there, before BullMQ starts retrying.
       const probe = await connectRedis(options.redisUrl)
       const warning = await evictionWarning(probe)
       if (warning) process.stderr.write(`${warning}\n`)
       probe.disconnect()
-      const lockDuration = Number(flags.lockDuration)
-      if (!Number.isInteger(lockDuration) || lockDuration < 500) throw new InputError('INVALID_ARGUMENT', `--lock-duration must be an integer number of milliseconds ≥ 500: ${JSON.stringify(flags.lockDuration)}`, { field: 'lock-duration', value: flags.lockDuration })
-      await runWalkWorkerProcess({ redisUrl: options.redisUrl, prefix: options.prefix, concurrency: options.concurrency, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)) })
+      // Lazy walks (exposure trace --source rpc|etherscan): the walk meta says which source; the
+      // URLs and the API key are this process's own configuration.
+      const hookRedis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 })
+      const hook = createWalkSourceHook(createGraphStore(hookRedis, options.prefix), {
+        redisUrl: options.redisUrl,
+        rpcUrl: options.rpcUrl,
+        etherscanUrl: options.etherscanUrl,
+        etherscanApiKey: options.etherscanApiKey,
+        etherscanRate: options.etherscanRate,
+        chainId: options.chainId,
+        listedTokens: options.listedTokens,
+        confirmations: options.confirmations,
+        confirmationsExplicit: options.confirmationsExplicit,
+      })
+      await runWorkerProcess({
+        queues,
+        walk: { redisUrl: options.redisUrl, prefix: options.prefix, concurrency: options.concurrency, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)), beforeExpand: hook.beforeExpand },
+        ingest: { redisUrl: options.redisUrl, prefix: options.prefix, rpcUrl: options.rpcUrl, listedTokens: options.listedTokens, concurrency: options.concurrency, rpc: { concurrency: options.rpcConcurrency } },
+        onClose: async () => {
+          await hook.close()
+          hookRedis.disconnect()
+        },
+      })
     })
 }

@@ -100,7 +100,7 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
   /** Queues the final ranges [from, to] and waits until every one is written. */
   async function syncFinal(from: number, to: number): Promise<void> {
     if (to < from) return
-    const ranges = splitRange(from, to, options.rangeSize).map((r) => ({ source: 'rpc' as const, ...r }))
+    const ranges = splitRange(from, to, options.rangeSize).map((r) => ({ source: 'rpc' as const, ...r, listedTokens: [...options.listedTokens] }))
     await queue.clean(0, 0, 'failed')
     await addIngestJobs(queue, ranges)
     jobs += ranges.length

@@ -1,0 +1,176 @@
+/**
+ * Where a walk reads each expanded address's transfers from:
+ *   store      what `exposure import` / `exposure sync` wrote (default);
+ *   rpc        the node's per-address lookups (trace_filter, trace_transaction, eth_getLogs by
+ *              topic), fetched lazily before each expansion;
+ *   etherscan  the Etherscan-compatible account API (txlist, txlistinternal, tokentx), likewise.
+ *
+ * The coordinator (`exposure trace --source …`) fixes the block range once, at the start, and
+ * writes the choice into the walk meta (fields `source`, `sourceThrough`, `sourceAssets`), so
+ * every worker (in-process or a separate `exposure worker`) fetches the same range. Only the
+ * choice rides along: URLs and the API key come from each worker's own configuration.
+ */
+import { BaseError, InputError } from '../errors.ts'
+import type { GraphStore } from '../store/graph-store.ts'
+import type { Address } from '../types.ts'
+import { createEtherscanClient, type EtherscanClient } from './etherscan/client.ts'
+import { createEtherscanSource } from './etherscan/source.ts'
+import { createLazyHistory, type AddressHistorySource, type LazyHistory } from './lazy-history.ts'
+import { createRpcAddressSource } from './rpc/address-history.ts'
+import { detectCapabilities } from './rpc/capabilities.ts'
+import { createRpcClient } from './rpc/client.ts'
+import { readCursor, syncKeys } from './rpc/ingest.ts'
+
+export const WALK_SOURCES = ['store', 'rpc', 'etherscan'] as const
+export type WalkSourceName = (typeof WALK_SOURCES)[number]
+
+/** What a process knows about the live sources (from its own flags/environment). */
+export interface WalkSourceConfig {
+  redisUrl: string
+  rpcUrl: string
+  etherscanUrl: string
+  etherscanApiKey: string
+  etherscanRate: number
+  chainId: number
+  listedTokens: readonly Address[]
+  /** Head − confirmations is final when the node has no `finalized` tag, or always when explicit. */
+  confirmations: number
+  confirmationsExplicit: boolean
+}
+
+/** Which blocks a walk's answers cover. */
+export interface WalkCoverage {
+  source: WalkSourceName
+  /** Last block the answers cover; null: an etl import only (no finality line known). */
+  throughBlock: number | null
+  /** One line for people. */
+  detail: string
+}
+
+export function parseWalkSource(value: string): WalkSourceName {
+  if ((WALK_SOURCES as readonly string[]).includes(value)) return value as WalkSourceName
+  throw new InputError('INVALID_ARGUMENT', `--source must be one of ${WALK_SOURCES.join(', ')}: ${JSON.stringify(value)}`, { field: 'source', value })
+}
+
+/** Names the missing setting of a source (exit 2), before anything is written. */
+export function requireSourceConfig(source: WalkSourceName, config: WalkSourceConfig): void {
+  if (source === 'rpc' && config.rpcUrl === '') throw new InputError('INVALID_CONFIG', '--source rpc needs a node: pass --rpc-url or set RPC_URL', { field: 'rpcUrl' })
+  if (source === 'etherscan') {
+    if (config.etherscanUrl === '') throw new InputError('INVALID_CONFIG', '--source etherscan needs the API base URL: set ETHERSCAN_URL', { field: 'etherscanUrl' })
+    if (config.etherscanApiKey === '') throw new InputError('INVALID_CONFIG', '--source etherscan needs an API key: set ETHERSCAN_API_KEY', { field: 'etherscanApiKey' })
+  }
+}
+
+/**
+ * Decides the block range of a walk and records the choice in the walk meta. For rpc: the node's
+ * `finalized` block (or head − confirmations); for etherscan: the API's head − confirmations;
+ * for store: the RPC sync's cursor, or none (etl imports).
+ */
+export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage> {
+  requireSourceConfig(source, config)
+  let coverage: WalkCoverage
+  if (source === 'store') {
+    const cursor = await readCursor(store.redis, syncKeys(store.keys.prefix))
+    coverage = cursor === null
+      ? { source, throughBlock: null, detail: 'the store as imported (etl files: no finality line known)' }
+      : { source, throughBlock: cursor, detail: `the store: RPC sync final through block ${cursor}` }
+  } else if (source === 'rpc') {
+    const client = createRpcClient({ url: config.rpcUrl })
+    const caps = await detectCapabilities(client, config.rpcUrl)
+    if (!caps.traceFilter && !caps.otterscan) {
+      throw new BaseError('RPC_ERROR', `the node at ${client.url} offers neither trace_filter nor ots_*: per-address lookups are not possible; sync blocks (exposure sync) and walk with --source store`, { field: 'rpcUrl', value: client.url })
+    }
+    const final = !config.confirmationsExplicit && caps.finalized !== null ? caps.finalized : caps.head - config.confirmations
+    if (final < 0) throw new InputError('INVALID_ARGUMENT', `the node's head ${caps.head} has no final block yet (${config.confirmations} confirmations)`, { field: 'confirmations', value: String(config.confirmations) })
+    coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the node's per-address lookups (${!config.confirmationsExplicit && caps.finalized !== null ? 'finalized tag' : `head ${caps.head} - ${config.confirmations} confirmations`})` }
+  } else {
+    const client = etherscanClient(config, store.keys.prefix)
+    try {
+      const head = await client.blockNumber()
+      const final = head - config.confirmations
+      if (final < 0) throw new InputError('INVALID_ARGUMENT', `the API's head ${head} has no final block yet (${config.confirmations} confirmations)`, { field: 'confirmations', value: String(config.confirmations) })
+      coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the Etherscan-compatible API (head ${head} - ${config.confirmations} confirmations)` }
+    } finally {
+      await client.close()
+    }
+  }
+  await store.redis.hset(store.keys.walkMeta, {
+    source,
+    sourceThrough: coverage.throughBlock === null ? '' : String(coverage.throughBlock),
+    sourceAssets: config.listedTokens.join(','),
+  })
+  return coverage
+}
+
+/** The coverage recorded by the last walk (prepareWalkSource), or null for walks before sources existed. */
+export async function readWalkCoverage(store: GraphStore): Promise<{ source: WalkSourceName; throughBlock: number | null } | null> {
+  const [source, through] = await store.redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough')
+  if (source === null || source === undefined || !(WALK_SOURCES as readonly string[]).includes(source)) return null
+  return { source: source as WalkSourceName, throughBlock: through === null || through === undefined || through === '' ? null : Number(through) }
+}
+
+function etherscanClient(config: WalkSourceConfig, prefix: string): EtherscanClient {
+  return createEtherscanClient({ baseUrl: config.etherscanUrl, apiKey: config.etherscanApiKey, chainId: config.chainId, rate: config.etherscanRate, redisUrl: config.redisUrl, prefix })
+}
+
+export interface WalkSourceHook {
+  /** The walk's beforeExpand: fetches the claimed addresses' histories when the walk meta asks for a live source. */
+  beforeExpand(addresses: readonly Address[]): Promise<unknown>
+  /** Per-address requests made so far by this process (node calls or API calls). */
+  requests(): number
+  /** Addresses fetched so far by this process. */
+  fetched(): number
+  close(): Promise<void>
+}
+
+/**
+ * The lazy-history hook a walk worker runs before every expansion. It reads the walk meta each
+ * time (one HMGET): a walk with `--source store` costs nothing more, and a worker that serves
+ * walks with different sources follows each one. A worker without the setting the walk needs
+ * fails the job with a message naming it.
+ */
+export function createWalkSourceHook(store: GraphStore, config: WalkSourceConfig): WalkSourceHook {
+  /** One source per (source, asset list): a worker serving walks with other assets builds another. */
+  const built = new Map<string, { lazy: LazyHistory; source: AddressHistorySource; close(): Promise<void> }>()
+  let currentThrough = 0
+
+  function build(name: 'rpc' | 'etherscan', assets: readonly Address[]) {
+    requireSourceConfig(name, config)
+    let source: AddressHistorySource
+    let close = async () => undefined as void
+    if (name === 'rpc') {
+      source = createRpcAddressSource(createRpcClient({ url: config.rpcUrl }), assets)
+    } else {
+      const client = etherscanClient(config, store.keys.prefix)
+      source = createEtherscanSource(client, assets)
+      close = client.close
+    }
+    const lazy = createLazyHistory(store, source, { throughBlock: async () => currentThrough, listedTokens: assets })
+    return { lazy, source, close }
+  }
+
+  async function beforeExpand(addresses: readonly Address[]): Promise<unknown> {
+    const [source, through, assetList] = await store.redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough', 'sourceAssets')
+    if (source !== 'rpc' && source !== 'etherscan') return undefined
+    if (through === null || through === '') throw new BaseError('WALK_FAILED', `walk meta names source ${source} without a block range`)
+    const assets = (assetList ?? '').split(',').filter((a) => a.length > 0) as Address[]
+    const key = `${source}|${assets.join(',')}`
+    let entry = built.get(key)
+    if (!entry) {
+      entry = build(source, assets)
+      built.set(key, entry)
+    }
+    currentThrough = Number(through)
+    return entry.lazy.ensure(addresses)
+  }
+
+  const sum = (f: (e: { lazy: LazyHistory; source: AddressHistorySource }) => number) => [...built.values()].reduce((a, e) => a + f(e), 0)
+  return {
+    beforeExpand,
+    requests: () => sum((e) => e.source.requests()),
+    fetched: () => sum((e) => e.lazy.fetched()),
+    close: async () => {
+      await Promise.all([...built.values()].map((e) => e.close()))
+    },
+  }
+}

@@ -1,0 +1,57 @@
+import { startIngestWorker, type IngestWorkerOptions } from './ingest.ts'
+import { startWalkWorker, type WalkWorkerOptions } from './walk.ts'
+
+export type WorkerQueue = 'walk' | 'ingest'
+
+export interface WorkerProcessOptions {
+  queues: readonly WorkerQueue[]
+  walk: WalkWorkerOptions
+  /** Needed when `queues` holds 'ingest'. */
+  ingest?: IngestWorkerOptions
+  /** Called once while closing (after the workers closed): release what the options hold (lazy sources). */
+  onClose?: () => Promise<void>
+}
+
+/**
+ * `exposure worker`: one process running a walk worker and/or an ingest worker. SIGTERM/SIGINT
+ * close every worker (running jobs finish, nothing new is taken) and the process exits 0.
+ */
+export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
+  const started: { name: WorkerQueue; close(): Promise<void>; ready(): Promise<unknown> }[] = []
+  if (options.queues.includes('walk')) {
+    const w = startWalkWorker(options.walk)
+    started.push({ name: 'walk', close: w.close, ready: () => w.worker.waitUntilReady() })
+  }
+  if (options.queues.includes('ingest')) {
+    if (!options.ingest) throw new Error('ingest worker options missing')
+    const w = startIngestWorker(options.ingest)
+    started.push({ name: 'ingest', close: w.close, ready: () => w.worker.waitUntilReady() })
+  }
+  const names = started.map((s) => s.name).join('+')
+  // Handlers first: a SIGTERM that arrives while BullMQ is still connecting must close cleanly too.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      console.error(`${names} worker: ${signal}, finishing running jobs`)
+      Promise.all(started.map((s) => s.close()))
+        .then(() => options.onClose?.())
+        .then(resolve, resolve)
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+  await Promise.race([Promise.all(started.map((s) => s.ready())), stopped])
+  for (const s of started) {
+    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : `concurrency ${options.ingest?.concurrency ?? 2}, node ${safeOrigin(options.ingest?.rpcUrl ?? '')}`
+    console.error(`${s.name} worker ready (prefix ${options.walk.prefix}, ${detail})`)
+  }
+  await stopped
+}
+
+/** The node's origin only: a URL path or query may carry an API key. */
+export function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return '(invalid URL)'
+  }
+}
