@@ -26,6 +26,9 @@ export const LABEL_CATEGORIES = [
   'gambling',
   'nft',
   'mining',
+  // A generic service (DESIGN.md's stop list names it): custodians, payment processors, anything
+  // where many users' funds mix that fits no narrower category.
+  'service',
   'mev',
   'wallet',
   'token',
@@ -38,7 +41,7 @@ export const LABEL_CATEGORIES = [
 export type LabelCategory = (typeof LABEL_CATEGORIES)[number]
 
 /** Categories that are services (hubs where many users' funds mix): candidates for the stop list. */
-export const SERVICE_CATEGORIES: readonly LabelCategory[] = ['mixer', 'bridge', 'exchange', 'dex', 'lending', 'staking', 'defi', 'payment', 'gambling', 'nft', 'mining']
+export const SERVICE_CATEGORIES: readonly LabelCategory[] = ['mixer', 'bridge', 'exchange', 'dex', 'lending', 'staking', 'defi', 'payment', 'gambling', 'nft', 'mining', 'service']
 
 /**
  * When an address carries several slugs, the category earliest in this list wins (e.g. Tornado
@@ -84,6 +87,7 @@ const SLUGS: Record<LabelCategory, readonly string[]> = {
   gambling: ['gambling', 'etheroll', 'fomo3d', 'zethr'],
   nft: ['opensea', 'rarible', 'looksrare', 'superrare', 'nifty-gateway', 'sudoswap', 'marketplace', 'zora', 'art-blocks', 'blur'],
   mining: ['mining', 'miningpoolhub', 'f2pool', 'ethermine', 'sparkpool'],
+  service: ['service', 'custodian', 'payment-processor'],
   mev: ['mev-bot', 'mev-builder', 'backrunning-bots', 'mev-protection'],
   wallet: ['multisig', 'safe-formerly-gnosis-safe', 'authereum', 'wallet-app', 'multisig-owner'],
   token: ['token-sale', 'ico-wallets', 'stablecoin', 'spam-token', 'airdrop-distributor', 'wrapped-bitcoin', 'tbtc'],
