@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander'
-import { InputError } from '../../errors.ts'
+import { BaseError, InputError } from '../../errors.ts'
+import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSourceConfig, WALK_SOURCES } from '../../sources/walk-source.ts'
 import { traceWalk } from '../../walk/incremental.ts'
 import { DIRECTIONS, type Direction } from '../../types.ts'
 import { withContext } from '../context.ts'
@@ -16,13 +17,33 @@ export function registerTrace(program: Command): void {
     .option('--concurrency <n>', 'jobs per worker at once')
     .option('--batch-size <n>', 'frontier addresses per job')
     .option('--incremental', 'walk only what changed in the seed set since the last complete walk, when that walk had the same parameters and no transfers or labels changed since (else a full walk; the summary says which)')
+    .addOption(new Option('--source <source>', 'where expanded addresses\' transfers come from: store (what import/sync wrote), rpc (the node\'s per-address lookups, fetched lazily; RPC_URL), etherscan (the account API, fetched lazily; ETHERSCAN_URL, ETHERSCAN_API_KEY)').choices([...WALK_SOURCES]).default('store'))
+    .option('--rpc-url <url>', 'JSON-RPC endpoint for --source rpc (default RPC_URL)')
     .option('--json', 'print the summary as JSON')
-    .action(async (flags: { hops?: string; direction: string; workers?: string | boolean; concurrency?: string; batchSize?: string; incremental?: boolean; json?: boolean }, command: Command) => {
+    .action(async (flags: { hops?: string; direction: string; workers?: string | boolean; concurrency?: string; batchSize?: string; incremental?: boolean; source: string; rpcUrl?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals()
+      const source = parseWalkSource(flags.source)
       const workerFlag = flags.workers === false ? undefined : flags.workers === true ? undefined : flags.workers
-      await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize }, async ({ store, options }) => {
+      await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl }, async ({ store, options }) => {
         const directions: Direction[] = flags.direction === 'both' ? [...DIRECTIONS] : [flags.direction as Direction]
+        const sourceConfig = {
+          redisUrl: options.redisUrl,
+          rpcUrl: options.rpcUrl,
+          etherscanUrl: options.etherscanUrl,
+          etherscanApiKey: options.etherscanApiKey,
+          etherscanRate: options.etherscanRate,
+          chainId: options.chainId,
+          listedTokens: options.listedTokens,
+          confirmations: options.confirmations,
+          confirmationsExplicit: options.confirmationsExplicit,
+        }
+        requireSourceConfig(source, sourceConfig)
         if ((await store.redis.hlen(store.keys.seeds)) === 0) throw new InputError('INVALID_ARGUMENT', 'the store has no seeds: import some first (exposure seeds import <file>)', { field: 'seeds' })
+        // The source choice goes into the walk meta, which a running walk's workers read: not while one runs.
+        if ((await store.redis.exists(store.keys.walkLock)) === 1) throw new BaseError('WALK_BUSY', `a walk is already running on store ${store.keys.prefix} (lock ${store.keys.walkLock}); wait for it to finish`, { value: store.keys.walkLock })
+        const coverage = await prepareWalkSource(store, source, sourceConfig)
+        // In-process workers fetch lazily through the same hook as `exposure worker` processes.
+        const hook = createWalkSourceHook(store, sourceConfig)
         const bar = progressBar('walking  |{bar}| {labelled} addresses labelled | frontier {frontier}')
         const summary = await traceWalk(store, {
           redisUrl: options.redisUrl,
@@ -34,18 +55,30 @@ export function registerTrace(program: Command): void {
           dust: options.dust,
           workers: flags.workers === false ? 0 : options.workers,
           concurrency: options.concurrency,
+          ...(source === 'store' ? {} : { beforeExpand: hook.beforeExpand }),
           onProgress: (p) => {
             const labelled = Object.values(p.labelled).reduce((a, b) => a + b, 0)
             bar.update(labelled, labelled + p.frontier, { labelled: formatCount(labelled), frontier: formatCount(p.frontier) })
           },
-        }, { incremental: flags.incremental === true }).finally(() => bar.stop())
-        if (flags.json) return printJson({ ...summary, maxHops: options.maxHops, directions })
+        }, { incremental: flags.incremental === true }).finally(async () => {
+          bar.stop()
+          await hook.close()
+        })
+        if (source !== 'store') {
+          // The histories fetched during the walk are its own input, not a later change of the store.
+          const lastImport = await store.redis.hget(store.keys.meta, 'lastImport')
+          await store.redis.hset(store.keys.walkMeta, 'storeVersion', lastImport ?? '')
+        }
+        const lazy = source === 'store' ? undefined : { requests: hook.requests(), addressesFetched: hook.fetched() }
+        if (flags.json) return printJson({ ...summary, maxHops: options.maxHops, directions, coverage, ...(lazy ? { lazy } : {}) })
         printTable(
           ['direction', 'addresses within ' + options.maxHops + ' hops', 'seeds'],
           directions.map((d) => [d, formatCount(summary.labelled[d]), summary.seeds]),
         )
         process.stdout.write(`walk ${summary.runId} (${summary.mode}${summary.mode === 'incremental' ? `: +${summary.added} / -${summary.removed} seeds` : ''}) complete in ${summary.seconds.toFixed(2)} s\n`)
         if (summary.reason !== undefined) process.stdout.write(`full walk: ${summary.reason}\n`)
+        process.stdout.write(`answers cover ${coverage.detail}${coverage.throughBlock === null ? '' : `; final up to block ${coverage.throughBlock}`}\n`)
+        if (lazy) process.stdout.write(`lazy ${source} history: ${formatCount(lazy.addressesFetched)} addresses fetched here, ${formatCount(lazy.requests)} requests (in-process workers only)\n`)
       })
     })
 }
