@@ -5,6 +5,7 @@ import { callScriptBuffer } from '../store/scripts.ts'
 import { OUT_SIZE, decodeRecord } from '../store/records.ts'
 import type { Address, Asset, Direction, DirectionalExposure, ExposureResult, PathStep, Seed } from '../types.ts'
 import { riskOf, type RiskPolicy } from './risk.ts'
+import { syncKeys } from '../sources/rpc/ingest.ts'
 
 export interface WalkInfo {
   runId: string | null
@@ -14,6 +15,12 @@ export interface WalkInfo {
   finishedAt: string | null
   /** True when an import landed after the walk started: answers may be stale. */
   storeChanged: boolean
+  /**
+   * The last block the answers are final up to: the block range the walk read (its lazy source's
+   * finality line, or the RPC sync's cursor when it walked the store); null when the store came
+   * from etl imports only (no finality line is known).
+   */
+  finalBlock: number | null
 }
 
 export interface ExposureWithSeed extends DirectionalExposure {
@@ -23,6 +30,8 @@ export interface ExposureWithSeed extends DirectionalExposure {
 export interface CheckResult extends ExposureResult {
   downstream: ExposureWithSeed | null
   upstream: ExposureWithSeed | null
+  /** See WalkInfo.finalBlock. */
+  finalBlock: number | null
 }
 
 /**
@@ -34,7 +43,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
   let assets: Asset[] | null = null
 
   async function walkInfo(): Promise<WalkInfo> {
-    const [meta, lastImport] = await Promise.all([redis.hgetall(keys.walkMeta), redis.hget(keys.meta, 'lastImport')])
+    const [meta, lastImport, cursor] = await Promise.all([redis.hgetall(keys.walkMeta), redis.hget(keys.meta, 'lastImport'), redis.get(syncKeys(keys.prefix).cursor)])
     const params = meta.params ? (JSON.parse(meta.params) as { maxHops?: number }) : {}
     return {
       runId: meta.runId ?? null,
@@ -43,6 +52,8 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
       maxHops: params.maxHops ?? null,
       finishedAt: meta.finishedAt ?? null,
       storeChanged: meta.storeVersion !== undefined && (lastImport ?? '') !== meta.storeVersion,
+      // Walks record their block range (sources/walk-source.ts); older walks: the sync cursor now.
+      finalBlock: meta.source !== undefined ? (meta.sourceThrough ? Number(meta.sourceThrough) : null) : cursor === null || Number(cursor) < 0 ? null : Number(cursor),
     }
   }
 
@@ -67,6 +78,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
           risk: riskOf(riskPolicy, downstream?.hops ?? null, upstream?.hops ?? null),
           downstream: downstream ?? null,
           upstream: upstream ?? null,
+          finalBlock: info.finalBlock,
         }
       }),
     )

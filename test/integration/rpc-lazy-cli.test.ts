@@ -68,10 +68,11 @@ async function seededStore(name: string): Promise<{ prefix: string; env: Record<
   return { prefix, env }
 }
 
-async function answers(env: Record<string, string>): Promise<Map<string, { downstream: number | null; upstream: number | null }>> {
+async function answers(env: Record<string, string>, finalBlock?: number | null): Promise<Map<string, { downstream: number | null; upstream: number | null }>> {
   const check = await runCli(['check', '--json', ...expected.keys()], env)
   expect(check.code, check.stderr).toBe(0)
-  const results = JSON.parse(check.stdout) as { address: string; downstream: { hops: number; path: unknown[] } | null; upstream: { hops: number; path: unknown[] } | null }[]
+  const results = JSON.parse(check.stdout) as { address: string; downstream: { hops: number; path: unknown[] } | null; upstream: { hops: number; path: unknown[] } | null; finalBlock: number | null }[]
+  if (finalBlock !== undefined) for (const r of results) expect(r.finalBlock, r.address).toBe(finalBlock)
   for (const r of results) {
     if (r.downstream && r.downstream.hops > 0) expect(r.downstream.path).toHaveLength(r.downstream.hops)
     if (r.upstream && r.upstream.hops > 0) expect(r.upstream.path).toHaveLength(r.upstream.hops)
@@ -93,7 +94,23 @@ describe('exposure trace --source (lazy per-address history)', () => {
     const trace = await runCli(['trace', '--json'], env)
     expect(trace.code, trace.stderr).toBe(0)
     expect(JSON.parse(trace.stdout).coverage).toEqual({ source: 'store', throughBlock: null, detail: expect.stringContaining('etl') })
-    expect(reached(await answers(env))).toBe(0)
+    expect(reached(await answers(env, null))).toBe(0)
+    const status = await runCli(['status'], env)
+    expect(status.stdout).toMatch(/answers final up to\s*│?\s*no finality line/)
+  })
+
+  it('--source store after `exposure sync --to-block`: answers final up to the synced block (check --json, status)', async () => {
+    const { env } = await seededStore('synced')
+    const to = chain.lastBlock - 3
+    const sync = await runCli(['sync', '--from-block', '0', '--to-block', String(to), '--rpc-url', anvil.url, '--json'], env)
+    expect(sync.code, sync.stderr).toBe(0)
+    const trace = await runCli(['trace', '--json'], env)
+    expect(trace.code, trace.stderr).toBe(0)
+    expect(JSON.parse(trace.stdout).coverage).toMatchObject({ source: 'store', throughBlock: to })
+    const got = await answers(env, to)
+    expect(reached(got)).toBeGreaterThan(5)
+    const status = await runCli(['status', '--json'], env)
+    expect(JSON.parse(status.stdout).walk.finalBlock).toBe(to)
   })
 
   it('--source rpc with in-process workers: the reference\'s hops, coverage through the final block', async () => {
@@ -104,7 +121,9 @@ describe('exposure trace --source (lazy per-address history)', () => {
     expect(summary.coverage).toMatchObject({ source: 'rpc', throughBlock: chain.lastBlock })
     expect(summary.lazy.addressesFetched).toBeGreaterThan(5)
     expect(summary.lazy.requests).toBeGreaterThan(summary.lazy.addressesFetched)
-    expect(await answers(env)).toEqual(expected)
+    expect(await answers(env, chain.lastBlock)).toEqual(expected)
+    const status = await runCli(['status'], env)
+    expect(status.stdout).toMatch(new RegExp(`answers final up to\\s*│?\\s*block ${chain.lastBlock}`))
     // No "imported after the last walk" warning: the fetched histories are the walk's own input.
     const check = await runCli(['check', chain.seeds[0]!], env)
     expect(check.stderr).not.toContain('imported after')
@@ -138,7 +157,7 @@ describe('exposure trace --source (lazy per-address history)', () => {
     }
     expect(fake.counts.ok + fake.counts.empty - okBefore).toBeGreaterThan(10)
     expect(stderr).not.toContain(API_KEY)
-    expect(await answers(env)).toEqual(expected)
+    expect(await answers(env, chain.lastBlock)).toEqual(expected)
     // Nothing under the store's prefix holds the key (walk meta, job data, lazy cursors).
     let cursor = '0'
     let scanned = 0

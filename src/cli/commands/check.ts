@@ -32,7 +32,7 @@ function publicExposure(e: ExposureWithSeed | null) {
 }
 
 export function toJson(results: readonly CheckResult[]) {
-  return results.map((r) => ({ address: r.address, risk: r.risk, downstream: publicExposure(r.downstream), upstream: publicExposure(r.upstream) }))
+  return results.map((r) => ({ address: r.address, risk: r.risk, downstream: publicExposure(r.downstream), upstream: publicExposure(r.upstream), finalBlock: r.finalBlock }))
 }
 
 export function registerCheck(program: Command): void {

@@ -43,6 +43,7 @@ export function registerStatus(program: Command): void {
             ['service labels', formatCount(stats.labels)],
             ['last import', stats.lastImport ?? '-'],
             ['last walk', walk.runId ? `${walk.runId}: ${walk.status}, ${walk.directions.join('+')}, ${walk.maxHops} hops, finished ${walk.finishedAt ?? '-'}` : 'never'],
+            ['answers final up to', walk.runId === null ? '-' : walk.finalBlock === null ? 'no finality line (etl imports)' : `block ${walk.finalBlock}`],
             ['rpc sync', sync === null ? 'never' : `final through block ${sync.finalThrough ?? '-'}; node: ${describeCapabilities(sync.capabilities)}`],
             ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
             ['redis memory', `${(Number(memory.used_memory ?? 0) / 1048576).toFixed(1)} MiB (policy ${memory.maxmemory_policy ?? '?'})`],
