@@ -3,7 +3,8 @@
  * internal calls, reverts, token logs), then
  *   1. block sync (BullMQ ingest jobs, batched JSON-RPC): blocks/s and transfers/s;
  *   2. lazy per-address walks (2 hops downstream): API calls per expanded address (JSON-RPC calls in a batch count one each) for the node's per-address lookups
- *      and for the Etherscan-compatible API (a local server built from the chain's etl export);
+ *      (trace_filter, and Otterscan's ots_searchTransactionsBefore; both trace a block once when
+ *      two or more of the address's transactions sit in it) and for the Etherscan-compatible API (a local server built from the chain's etl export);
  *   3. the Etherscan source's achieved calls/s as a share of the configured limit, and its
  *      rate-limit failures (the server enforces the same limit).
  * Prints tables and writes bench/results/sync.json.
@@ -22,6 +23,7 @@ import { exportEtl } from '../src/sources/export-etl.ts'
 import { createLazyHistory } from '../src/sources/lazy-history.ts'
 import { createRpcAddressSource } from '../src/sources/rpc/address-history.ts'
 import { createRpcClient } from '../src/sources/rpc/client.ts'
+import { createOtsAddressSource } from '../src/sources/rpc/ots-history.ts'
 import { createEtherscanClient } from '../src/sources/etherscan/client.ts'
 import { createEtherscanSource } from '../src/sources/etherscan/source.ts'
 import { runWalk } from '../src/walk/run-walk.ts'
@@ -86,6 +88,16 @@ async function main(): Promise<void> {
     t = performance.now()
     await runWalk(rpcStore, { ...walkOptions, directions: ['downstream'], beforeExpand: (a) => rpcLazy.ensure(a) })
     perSource['rpc-address'] = { expanded: rpcLazy.fetched(), requests: rpcSource.requests(), requestsPerAddress: rpcSource.requests() / Math.max(1, rpcLazy.fetched()), seconds: (performance.now() - t) / 1000 }
+
+    const otsStore = createGraphStore(redis, '{bench-ots}')
+    await otsStore.putSeeds(chain.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'bench' })))
+    const otsSource = createOtsAddressSource(createRpcClient({ url: anvil.url }), listed)
+    const otsLazy = createLazyHistory(otsStore, otsSource, { throughBlock: chain.lastBlock, listedTokens: listed })
+    t = performance.now()
+    await runWalk(otsStore, { ...walkOptions, directions: ['downstream'], beforeExpand: (a) => otsLazy.ensure(a) })
+    perSource['rpc-ots'] = { expanded: otsLazy.fetched(), requests: otsSource.requests(), requestsPerAddress: otsSource.requests() / Math.max(1, otsLazy.fetched()), seconds: (performance.now() - t) / 1000 }
+    const [rpcLabels, otsLabels] = await Promise.all([redis.hlen(`${rpcStore.keys.prefix}:walk:downstream:labels`), redis.hlen(`${otsStore.keys.prefix}:walk:downstream:labels`)])
+    process.stdout.write(`lazy walks: trace_filter store ${rpcLabels} labelled keys, ots store ${otsLabels}\n`)
 
     const fake = await startFakeEtherscan(rows, { apiKey: API_KEY, rate: ETHERSCAN_RATE, head: chain.lastBlock })
     const esStore = createGraphStore(redis, '{bench-es}')

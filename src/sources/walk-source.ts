@@ -17,6 +17,7 @@ import { createEtherscanClient, type EtherscanClient } from './etherscan/client.
 import { createEtherscanSource } from './etherscan/source.ts'
 import { createLazyHistory, type AddressHistorySource, type LazyHistory } from './lazy-history.ts'
 import { createRpcAddressSource } from './rpc/address-history.ts'
+import { createOtsAddressSource } from './rpc/ots-history.ts'
 import { detectCapabilities } from './rpc/capabilities.ts'
 import { createRpcClient } from './rpc/client.ts'
 import { readCursor, syncKeys } from './rpc/ingest.ts'
@@ -69,6 +70,8 @@ export function requireSourceConfig(source: WalkSourceName, config: WalkSourceCo
 export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage> {
   requireSourceConfig(source, config)
   let coverage: WalkCoverage
+  /** rpc: trace_filter where the node has it (fewest calls per address, bench/sync.ts), else ots_*. */
+  let method = ''
   if (source === 'store') {
     const cursor = await readCursor(store.redis, syncKeys(store.keys.prefix))
     coverage = cursor === null
@@ -80,9 +83,10 @@ export async function prepareWalkSource(store: GraphStore, source: WalkSourceNam
     if (!caps.traceFilter && !caps.otterscan) {
       throw new BaseError('RPC_ERROR', `the node at ${client.url} offers neither trace_filter nor ots_*: per-address lookups are not possible; sync blocks (exposure sync) and walk with --source store`, { field: 'rpcUrl', value: client.url })
     }
+    method = caps.traceFilter ? 'trace_filter' : 'ots'
     const final = !config.confirmationsExplicit && caps.finalized !== null ? caps.finalized : caps.head - config.confirmations
     if (final < 0) throw new InputError('INVALID_ARGUMENT', `the node's head ${caps.head} has no final block yet (${config.confirmations} confirmations)`, { field: 'confirmations', value: String(config.confirmations) })
-    coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the node's per-address lookups (${!config.confirmationsExplicit && caps.finalized !== null ? 'finalized tag' : `head ${caps.head} - ${config.confirmations} confirmations`})` }
+    coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the node's per-address lookups (${method === 'ots' ? 'ots_searchTransactionsBefore' : 'trace_filter'}, ${!config.confirmationsExplicit && caps.finalized !== null ? 'finalized tag' : `head ${caps.head} - ${config.confirmations} confirmations`})` }
   } else {
     const client = etherscanClient(config, store.keys.prefix)
     try {
@@ -98,6 +102,7 @@ export async function prepareWalkSource(store: GraphStore, source: WalkSourceNam
     source,
     sourceThrough: coverage.throughBlock === null ? '' : String(coverage.throughBlock),
     sourceAssets: config.listedTokens.join(','),
+    sourceMethod: method,
   })
   return coverage
 }
@@ -134,12 +139,13 @@ export function createWalkSourceHook(store: GraphStore, config: WalkSourceConfig
   const built = new Map<string, { lazy: LazyHistory; source: AddressHistorySource; close(): Promise<void> }>()
   let currentThrough = 0
 
-  function build(name: 'rpc' | 'etherscan', assets: readonly Address[]) {
+  function build(name: 'rpc' | 'etherscan', assets: readonly Address[], method: string) {
     requireSourceConfig(name, config)
     let source: AddressHistorySource
     let close = async () => undefined as void
     if (name === 'rpc') {
-      source = createRpcAddressSource(createRpcClient({ url: config.rpcUrl }), assets)
+      const client = createRpcClient({ url: config.rpcUrl })
+      source = method === 'ots' ? createOtsAddressSource(client, assets) : createRpcAddressSource(client, assets)
     } else {
       const client = etherscanClient(config, store.keys.prefix)
       source = createEtherscanSource(client, assets)
@@ -150,14 +156,14 @@ export function createWalkSourceHook(store: GraphStore, config: WalkSourceConfig
   }
 
   async function beforeExpand(addresses: readonly Address[]): Promise<unknown> {
-    const [source, through, assetList] = await store.redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough', 'sourceAssets')
+    const [source, through, assetList, method] = await store.redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod')
     if (source !== 'rpc' && source !== 'etherscan') return undefined
     if (through === null || through === '') throw new BaseError('WALK_FAILED', `walk meta names source ${source} without a block range`)
     const assets = (assetList ?? '').split(',').filter((a) => a.length > 0) as Address[]
-    const key = `${source}|${assets.join(',')}`
+    const key = `${source}|${method ?? ''}|${assets.join(',')}`
     let entry = built.get(key)
     if (!entry) {
-      entry = build(source, assets)
+      entry = build(source, assets, method ?? '')
       built.set(key, entry)
     }
     currentThrough = Number(through)

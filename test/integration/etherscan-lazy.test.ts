@@ -15,6 +15,7 @@ import { exportEtl } from '../../src/sources/export-etl.ts'
 import { createLazyHistory } from '../../src/sources/lazy-history.ts'
 import { createRpcAddressSource } from '../../src/sources/rpc/address-history.ts'
 import { createRpcClient } from '../../src/sources/rpc/client.ts'
+import { createOtsAddressSource } from '../../src/sources/rpc/ots-history.ts'
 import { runSync } from '../../src/sources/rpc/sync.ts'
 import { createGraphStore } from '../../src/store/graph-store.ts'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
@@ -116,5 +117,18 @@ describe('lazy per-address sources give the block sync\'s answer', () => {
     expect(judged.problems).toEqual([])
     expect(judged.hops).toEqual(synced.hops)
     expect(lazy.fetched()).toBeGreaterThan(5)
+  })
+
+  it('node Otterscan lookups (ots_searchTransactionsBefore paged, traces per block, getLogs by topic): same hops', async () => {
+    const store = createGraphStore(redis, testPrefix('ots'))
+    const client = createRpcClient({ url: anvil.url })
+    // A small page forces paging (and re-reading a block a page ended inside); a block holds at most 10 transactions.
+    const source = createOtsAddressSource(client, listed, { pageSize: 12 })
+    const lazy = createLazyHistory(store, source, { throughBlock: chain.lastBlock, listedTokens: listed })
+    const judged = await judgeWalk(store, server.url, rows, chain.seeds, chain.labels, listed, 4, { beforeExpand: (a) => lazy.ensure(a) })
+    expect(judged.problems).toEqual([])
+    expect(judged.hops).toEqual(synced.hops)
+    expect(lazy.fetched()).toBeGreaterThan(5)
+    expect(client.stats.calls).toBeGreaterThan(lazy.fetched() * 3)
   })
 })

@@ -3,8 +3,10 @@
  *   trace_filter {fromAddress:[a]} and {toAddress:[a]}  every call trace from / to the address,
  *       the top-level one standing for the external transaction (a top-level call with value and
  *       no error is exactly a successful external transaction with value and a recipient);
- *   trace_transaction(h)                                 for transactions with an internal call of
+ *   trace_transaction(h) / trace_block(n)                for transactions with an internal call of
  *       the address: the ancestor rule (a call rolled back by a reverted parent) needs the tree;
+ *       one trace_block per block where two or more such transactions sit (a busy contract's
+ *       history costs a call per block, not per transaction);
  *   eth_getLogs {address: listed, topics: [Transfer, a]} and [Transfer, null, a]  token transfers.
  */
 import { ETH, type Address, type Transfer } from '../../types.ts'
@@ -36,18 +38,8 @@ export function createRpcAddressSource(client: RpcClient, listedTokens: readonly
         out.push({ from: t.from, to: t.to, amount: t.value, asset: ETH, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, txHash: t.transactionHash, kind: 'tx', subIndex: 0 })
       }
       // Internal calls: decide with the whole transaction's tree.
-      const hashes = [...new Set(traces.filter((t) => t.traceAddress.length > 0 && t.type === 'call').map((t) => String(t.transactionHash)))]
-      const trees = await client.batch<ParityTrace[]>(hashes.map((h) => ({ method: 'trace_transaction', params: [h] })))
-      const seen = new Set<string>()
-      for (const tree of trees) {
-        for (const t of transfersFromDecodedTraces(decodeParityTraces(tree))) {
-          if (t.from !== address && t.to !== address) continue
-          const key = `${t.txHash}/${t.subIndex}`
-          if (seen.has(key)) continue
-          seen.add(key)
-          out.push(t)
-        }
-      }
+      const internal = traces.filter((t) => t.traceAddress.length > 0 && t.type === 'call').map((t) => ({ hash: String(t.transactionHash), block: Number(t.blockNumber) }))
+      out.push(...(await internalTransfers(client, address, internal)))
       const logs = [...(sent as RpcLog[]), ...(received as RpcLog[])]
       const logKeys = new Set<string>()
       for (const t of transfersFromLogs(logs, listed)) {
@@ -60,4 +52,41 @@ export function createRpcAddressSource(client: RpcClient, listedTokens: readonly
       return out
     },
   }
+}
+
+/**
+ * The internal transfers of `address` in the given transactions, decided on whole trees: one
+ * trace_block for a block holding two or more of them, else trace_transaction.
+ */
+export async function internalTransfers(client: RpcClient, address: Address, txs: readonly { hash: string; block: number }[]): Promise<Transfer[]> {
+  const byBlock = new Map<number, Set<string>>()
+  for (const { hash, block } of txs) (byBlock.get(block) ?? byBlock.set(block, new Set()).get(block)!).add(hash.toLowerCase())
+  const calls: { method: string; params: unknown[] }[] = []
+  const wanted: (ReadonlySet<string>)[] = []
+  for (const [block, hashes] of byBlock) {
+    if (hashes.size >= 2) {
+      calls.push({ method: 'trace_block', params: [toHex(block)] })
+      wanted.push(hashes)
+    } else {
+      for (const h of hashes) {
+        calls.push({ method: 'trace_transaction', params: [h] })
+        wanted.push(hashes)
+      }
+    }
+  }
+  const trees = calls.length === 0 ? [] : await client.batch<ParityTrace[]>(calls)
+  const out: Transfer[] = []
+  const seen = new Set<string>()
+  trees.forEach((tree, i) => {
+    const hashes = wanted[i]!
+    const mine = tree.filter((t) => t.transactionHash !== null && t.transactionHash !== undefined && hashes.has(String(t.transactionHash).toLowerCase()))
+    for (const t of transfersFromDecodedTraces(decodeParityTraces(mine))) {
+      if (t.from !== address && t.to !== address) continue
+      const key = `${t.txHash}/${t.subIndex}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      out.push(t)
+    }
+  })
+  return out
 }
