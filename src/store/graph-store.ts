@@ -3,11 +3,23 @@ import { BaseError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer } from '../types.ts'
 import { storeKeys, type StoreKeys } from './keys.ts'
 import { IN_SIZE, OUT_SIZE, decodeRecord, joinNode, sortUnique, splitNode, writeInRecord, writeOutRecord } from './records.ts'
-import { callScript, defineScripts, pipeScript } from './scripts.ts'
+import { callScript, defineScripts } from './scripts.ts'
 
-/** How many staged addresses one commit round trip merges. */
+/** How many addresses one commit round trip merges. */
 const COMMIT_CHUNK = 1_000
+/** Staging partitions per import (by the address's first byte). */
+const PARTITIONS = 256
+const ENTRY_OUT = 0
+const ENTRY_IN = 1
+/** A staging entry: kind byte, owner address, record. */
+const OUT_ENTRY = 1 + 20 + OUT_SIZE
+const IN_ENTRY = 1 + 20 + IN_SIZE
 
+function partitionOf(address: Address): number {
+  return Number.parseInt(address.slice(2, 4), 16)
+}
+
+/** Progress of a commit, in staging partitions. */
 export interface CommitProgress {
   addressesDone: number
   addressesTotal: number
@@ -53,56 +65,62 @@ export function createGraphStore(redis: Redis, prefix: string) {
   }
 
   /**
-   * Appends transfers to import `importId`'s staging area, grouped by address (one APPEND per
-   * address and direction per call).
+   * Appends transfers to import `importId`'s staging area: PARTITIONS strings, an address's
+   * records in the partition of its first byte. Each entry is the owner's address and one record
+   * (out or in). One script call per batch, however many addresses it touches; and the keyspace
+   * never holds a staging key per address (those would inflate Redis' main dictionary for good).
    */
   async function stage(importId: string, transfers: readonly Transfer[], assetIds: ReadonlyMap<Asset, number>): Promise<void> {
     if (transfers.length === 0) return
-    // Two passes: count records per address, then write them all into two buffers at their
-    // offsets. No per-record allocation: imports are bounded by garbage collection otherwise.
-    const outCount = new Map<Address, number>()
-    const inCount = new Map<Address, number>()
+    // Two passes: size every partition, then write all entries into one buffer at their offsets
+    // (no per-record allocation: imports are bounded by garbage collection otherwise).
+    const sizes = new Array<number>(PARTITIONS).fill(0)
     for (const t of transfers) {
-      outCount.set(t.from, (outCount.get(t.from) ?? 0) + 1)
-      inCount.set(t.to, (inCount.get(t.to) ?? 0) + 1)
+      sizes[partitionOf(t.from)]! += OUT_ENTRY
+      sizes[partitionOf(t.to)]! += IN_ENTRY
     }
-    const outOffset = offsets(outCount, OUT_SIZE)
-    const inOffset = offsets(inCount, IN_SIZE)
-    const outs = Buffer.allocUnsafe(transfers.length * OUT_SIZE)
-    const ins = Buffer.allocUnsafe(transfers.length * IN_SIZE)
+    const starts = new Array<number>(PARTITIONS)
+    const next = new Array<number>(PARTITIONS)
+    let total = 0
+    for (let p = 0; p < PARTITIONS; p++) {
+      starts[p] = total
+      next[p] = total
+      total += sizes[p]!
+    }
+    const buffer = Buffer.allocUnsafe(total)
     for (const t of transfers) {
       const assetId = assetIds.get(t.asset)
       if (assetId === undefined) throw new BaseError('INTERNAL', `asset ${t.asset} was not interned before staging`)
       const fields = { counterparty: t.to, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex }
-      const o = outOffset.get(t.from)!
-      writeOutRecord(outs, o.next, fields)
-      o.next += OUT_SIZE
+      const pf = partitionOf(t.from)
+      let at = next[pf]!
+      buffer[at] = ENTRY_OUT
+      buffer.write(t.from.slice(2), at + 1, 20, 'hex')
+      writeOutRecord(buffer, at + 21, fields)
+      next[pf] = at + OUT_ENTRY
       fields.counterparty = t.from
-      const i = inOffset.get(t.to)!
-      writeInRecord(ins, i.next, fields)
-      i.next += IN_SIZE
+      const pt = partitionOf(t.to)
+      at = next[pt]!
+      buffer[at] = ENTRY_IN
+      buffer.write(t.to.slice(2), at + 1, 20, 'hex')
+      writeInRecord(buffer, at + 21, fields)
+      next[pt] = at + IN_ENTRY
     }
     const keyList: string[] = []
     const blobs: Buffer[] = []
-    for (const [address, o] of outOffset) {
-      keyList.push(keys.stage(importId, 'o', address))
-      blobs.push(outs.subarray(o.start, o.next))
+    for (let p = 0; p < PARTITIONS; p++) {
+      if (sizes[p] === 0) continue
+      keyList.push(keys.stagePartition(importId, p))
+      blobs.push(buffer.subarray(starts[p]!, starts[p]! + sizes[p]!))
     }
-    for (const [address, i] of inOffset) {
-      keyList.push(keys.stage(importId, 'i', address))
-      blobs.push(ins.subarray(i.start, i.next))
-    }
-    const pipeline = redis.pipeline()
-    for (let k = 0; k < keyList.length; k += 5_000) pipeScript(pipeline, 'append-many', keyList.slice(k, k + 5_000), blobs.slice(k, k + 5_000))
-    const touched = [...new Set<string>([...outOffset.keys(), ...inOffset.keys()])]
-    for (let k = 0; k < touched.length; k += 10_000) pipeline.sadd(keys.stageAddresses(importId), ...touched.slice(k, k + 10_000))
-    await execOrThrow(pipeline)
+    await callScript(redis, 'append-many', keyList, blobs)
   }
 
   /**
-   * Merges import `importId`'s staging area into the store: for every touched address, the
-   * existing and staged records are sorted, de-duplicated (re-imports change nothing) and written
-   * back with a fresh counterparty count. Holds the import lock so two commits never interleave.
+   * Merges import `importId`'s staging area into the store, one partition at a time (memory is
+   * bounded by the import's size / PARTITIONS): for every address in it, the existing and staged
+   * records are sorted, de-duplicated (re-imports change nothing) and written back with a fresh
+   * counterparty count. Holds the import lock so two commits never interleave.
    */
   async function commit(importId: string, onProgress?: (p: CommitProgress) => void): Promise<CommitResult> {
     const lockValue = importId
@@ -110,77 +128,78 @@ export function createGraphStore(redis: Redis, prefix: string) {
     if (locked !== 'OK') throw new BaseError('WALK_BUSY', 'another import is committing into this store; try again when it is done', { field: 'lock', value: keys.importLock })
     try {
       const transfersBefore = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
-      const total = await redis.scard(keys.stageAddresses(importId))
+      let addresses = 0
       let done = 0
-      let cursor = '0'
-      // Two chunks in flight: one merging in JS while Redis reads or writes the other.
+      // Two partitions in flight: one merging in JS while Redis reads or writes the other.
       let previous: Promise<void> = Promise.resolve()
-      const seen = new Set<string>() // SSCAN may return a member twice
-      do {
-        const [next, found] = await redis.sscan(keys.stageAddresses(importId), cursor, 'COUNT', COMMIT_CHUNK)
-        cursor = next
-        const members = found.filter((m) => !seen.has(m))
-        for (const m of members) seen.add(m)
-        if (members.length > 0) {
-          const merging = mergeChunk(importId, members as Address[])
-          await previous
-          previous = merging.then(() => {
-            done += members.length
-            onProgress?.({ addressesDone: done, addressesTotal: total })
-          })
-        }
-      } while (cursor !== '0')
+      for (let p = 0; p < PARTITIONS; p++) {
+        const merging = mergePartition(importId, p)
+        await previous
+        previous = merging.then((count) => {
+          addresses += count
+          onProgress?.({ addressesDone: ++done, addressesTotal: PARTITIONS })
+        })
+      }
       await previous
-      await redis.multi().del(keys.stageAddresses(importId)).hset(keys.meta, 'lastImport', new Date().toISOString()).exec()
+      await redis.hset(keys.meta, 'lastImport', new Date().toISOString())
       const transfersAfter = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
-      return { addresses: total, transfersBefore, transfersAfter }
+      return { addresses, transfersBefore, transfersAfter }
     } finally {
       // Release only our own lock.
       if ((await redis.get(keys.importLock)) === lockValue) await redis.del(keys.importLock)
     }
   }
 
-  async function mergeChunk(importId: string, addresses: readonly Address[]): Promise<void> {
-    const readKeys = addresses.flatMap((a) => [keys.node(a), keys.stage(importId, 'o', a), keys.stage(importId, 'i', a)])
-    const replies = await redis.mgetBuffer(...readKeys)
-    const writes: (string | Buffer)[] = []
-    let transferDelta = 0
-    let addressDelta = 0
-    addresses.forEach((a, index) => {
-      const old = replies[index * 3] ?? null
-      const stagedOut = replies[index * 3 + 1] ?? null
-      const stagedIn = replies[index * 3 + 2] ?? null
-      const before = splitNode(old)
-      const out = sortUnique(stagedOut === null ? before.out : Buffer.concat([before.out, stagedOut]), OUT_SIZE)
-      const inn = sortUnique(stagedIn === null ? before.in : Buffer.concat([before.in, stagedIn]), IN_SIZE)
-      const node = joinNode(a, out, inn)
-      if (node !== null) writes.push(keys.node(a), node)
-      transferDelta += (out.length - before.out.length) / OUT_SIZE
-      if (old === null && node !== null) addressDelta++
-    })
-    // One MSET and one DEL per chunk: the store's keys share one hash tag, so multi-key commands
-    // stay legal on a Redis Cluster too.
-    const write = redis.multi()
-    if (writes.length > 0) write.mset(...writes)
-    write.del(...addresses.flatMap((a) => [keys.stage(importId, 'o', a), keys.stage(importId, 'i', a)]))
-    write.hincrby(keys.meta, 'transfers', transferDelta)
-    write.hincrby(keys.meta, 'addresses', addressDelta)
-    await execOrThrow(write)
+  /** Merges one staged partition; returns how many addresses it touched. */
+  async function mergePartition(importId: string, partition: number): Promise<number> {
+    const stagedKey = keys.stagePartition(importId, partition)
+    const staged = await redis.getBuffer(stagedKey)
+    if (staged === null) return 0
+    const byOwner = new Map<string, { outs: Buffer[]; ins: Buffer[] }>()
+    for (let at = 0; at < staged.length; ) {
+      const isOut = staged[at] === ENTRY_OUT
+      const size = isOut ? OUT_SIZE : IN_SIZE
+      const owner = staged.toString('hex', at + 1, at + 21)
+      let lists = byOwner.get(owner)
+      if (!lists) byOwner.set(owner, (lists = { outs: [], ins: [] }))
+      ;(isOut ? lists.outs : lists.ins).push(staged.subarray(at + 21, at + 21 + size))
+      at += 21 + size
+    }
+    const owners = [...byOwner.keys()].map((hex) => `0x${hex}` as Address)
+    for (let start = 0; start < owners.length; start += COMMIT_CHUNK) {
+      const chunk = owners.slice(start, start + COMMIT_CHUNK)
+      const nodes = await redis.mgetBuffer(...chunk.map((a) => keys.node(a)))
+      const writes: (string | Buffer)[] = []
+      let transferDelta = 0
+      let addressDelta = 0
+      chunk.forEach((a, index) => {
+        const old = nodes[index] ?? null
+        const before = splitNode(old)
+        const lists = byOwner.get(a.slice(2))!
+        const out = sortUnique(Buffer.concat([before.out, ...lists.outs]), OUT_SIZE)
+        const inn = sortUnique(Buffer.concat([before.in, ...lists.ins]), IN_SIZE)
+        const node = joinNode(a, out, inn)
+        if (node !== null) writes.push(keys.node(a), node)
+        transferDelta += (out.length - before.out.length) / OUT_SIZE
+        if (old === null && node !== null) addressDelta++
+      })
+      // One MSET per chunk: the store's keys share one hash tag, so multi-key commands stay
+      // legal on a Redis Cluster too.
+      const write = redis.multi()
+      if (writes.length > 0) write.mset(...writes)
+      write.hincrby(keys.meta, 'transfers', transferDelta)
+      write.hincrby(keys.meta, 'addresses', addressDelta)
+      await execOrThrow(write)
+    }
+    // Only now: a crash before this point leaves the partition staged, and re-running the commit
+    // (or the import) merges it again without counting anything twice.
+    await redis.del(stagedKey)
+    return owners.length
   }
 
   /** Drops an import's staging area (after a failed import: nothing reaches the store). */
   async function abort(importId: string): Promise<void> {
-    let cursor = '0'
-    do {
-      const [next, members] = await redis.sscan(keys.stageAddresses(importId), cursor, 'COUNT', COMMIT_CHUNK)
-      cursor = next
-      if (members.length > 0) {
-        const pipeline = redis.pipeline()
-        for (const a of members as Address[]) pipeline.del(keys.stage(importId, 'o', a), keys.stage(importId, 'i', a))
-        await execOrThrow(pipeline)
-      }
-    } while (cursor !== '0')
-    await redis.del(keys.stageAddresses(importId))
+    await redis.del(...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)))
   }
 
   /**
@@ -241,17 +260,6 @@ export function createGraphStore(redis: Redis, prefix: string) {
 }
 
 export type GraphStore = ReturnType<typeof createGraphStore>
-
-/** Consecutive byte ranges, one per address, for `count` records of `size` bytes each. */
-function offsets(counts: ReadonlyMap<Address, number>, size: number): Map<Address, { start: number; next: number }> {
-  const ranges = new Map<Address, { start: number; next: number }>()
-  let at = 0
-  for (const [address, count] of counts) {
-    ranges.set(address, { start: at, next: at })
-    at += count * size
-  }
-  return ranges
-}
 
 /** Runs a pipeline and throws the first command error (ioredis reports them per command). */
 export async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {

@@ -13,9 +13,8 @@ import type { Address, Direction } from '../types.ts'
  *   P:seeds:version        string  version number of the seed set: +1 on every change (store/seed-versions.ts)
  *   P:seeds:history        list    JSON SeedChange per version, oldest first: time, action, source, added/removed/updated
  *   P:labels               hash    0x-address → JSON ServiceLabel (label, category, source)
- *   P:stage:<id>:o:<hex40> string  records staged by import <id>, merged into P:o at commit
- *   P:stage:<id>:i:<hex40> string
- *   P:stage:<id>:addrs     set     addresses staged by import <id>
+ *   P:stage:<id>:p:<0-255> string  records staged by import <id>, by the address's first byte;
+ *                                  entries: kind u8 (0 out, 1 in), owner 20 bytes, record
  *   P:lock:import          string  held by the import that is committing (one at a time)
  *   P:walk:meta            hash    current walk: runId, status, params (JSON), startedAt, finishedAt
  *   P:walk:lock            string  held by the running walk's coordinator
@@ -37,8 +36,7 @@ export interface StoreKeys {
   seedVersion: string
   seedHistory: string
   labels: string
-  stage(importId: string, direction: 'o' | 'i', address: Address): string
-  stageAddresses(importId: string): string
+  stagePartition(importId: string, partition: number): string
   stagePattern: string
   importLock: string
   walkMeta: string
@@ -64,8 +62,7 @@ export function storeKeys(prefix: string): StoreKeys {
     seedVersion: `${prefix}:seeds:version`,
     seedHistory: `${prefix}:seeds:history`,
     labels: `${prefix}:labels`,
-    stage: (id, d, a) => `${prefix}:stage:${id}:${d}:${hex(a)}`,
-    stageAddresses: (id) => `${prefix}:stage:${id}:addrs`,
+    stagePartition: (id, p) => `${prefix}:stage:${id}:p:${p}`,
     stagePattern: `${prefix}:stage:*`,
     importLock: `${prefix}:lock:import`,
     walkMeta: `${prefix}:walk:meta`,
