@@ -68,6 +68,33 @@ export function requireSourceConfig(source: WalkSourceName, config: WalkSourceCo
  * for store: the RPC sync's cursor, or none (etl imports).
  */
 export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage> {
+  const { coverage, method } = await resolveWalkSource(store, source, config)
+  await recordWalkSource(store, coverage, config.listedTokens, method)
+  return coverage
+}
+
+/** The walk meta fields a store walk records (no lazy source, the sync cursor as its range): every walk path that does not fetch. */
+export async function recordStoreSource(store: GraphStore): Promise<WalkCoverage> {
+  const { coverage } = await resolveWalkSource(store, 'store', { rpcUrl: '', etherscanUrl: '', etherscanApiKey: '' } as WalkSourceConfig)
+  await recordWalkSource(store, coverage, [], '')
+  return coverage
+}
+
+/** Writes a walk's source choice into the walk meta, which every worker reads before it expands. */
+export async function recordWalkSource(store: GraphStore, coverage: WalkCoverage, assets: readonly Address[], method: string): Promise<void> {
+  await store.redis.hset(store.keys.walkMeta, {
+    source: coverage.source,
+    sourceThrough: coverage.throughBlock === null ? '' : String(coverage.throughBlock),
+    sourceAssets: assets.join(','),
+    sourceMethod: method,
+  })
+}
+
+/**
+ * The block range a source covers now and, for rpc, the per-address method the node offers,
+ * without recording anything (prepareWalkSource records it for a walk; check --source reads it).
+ */
+export async function resolveWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<{ coverage: WalkCoverage; method: string }> {
   requireSourceConfig(source, config)
   let coverage: WalkCoverage
   /** rpc: trace_filter where the node has it (fewest calls per address, bench/sync.ts), else ots_*. */
@@ -98,13 +125,7 @@ export async function prepareWalkSource(store: GraphStore, source: WalkSourceNam
       await client.close()
     }
   }
-  await store.redis.hset(store.keys.walkMeta, {
-    source,
-    sourceThrough: coverage.throughBlock === null ? '' : String(coverage.throughBlock),
-    sourceAssets: config.listedTokens.join(','),
-    sourceMethod: method,
-  })
-  return coverage
+  return { coverage, method }
 }
 
 /** The coverage recorded by the last walk (prepareWalkSource), or null for walks before sources existed. */
@@ -116,6 +137,26 @@ export async function readWalkCoverage(store: GraphStore): Promise<{ source: Wal
 
 function etherscanClient(config: WalkSourceConfig, prefix: string): EtherscanClient {
   return createEtherscanClient({ baseUrl: config.etherscanUrl, apiKey: config.etherscanApiKey, chainId: config.chainId, rate: config.etherscanRate, redisUrl: config.redisUrl, prefix })
+}
+
+/**
+ * A live per-address source and its lazy history into the store (each address fetched once
+ * through `throughBlock`): what a walk worker builds from the walk meta, and `check --source`.
+ */
+export function openLazySource(store: GraphStore, name: 'rpc' | 'etherscan', config: WalkSourceConfig, assets: readonly Address[], method: string, throughBlock: number | (() => Promise<number>)): { lazy: LazyHistory; source: AddressHistorySource; close(): Promise<void> } {
+  requireSourceConfig(name, config)
+  let source: AddressHistorySource
+  let close = async () => undefined as void
+  if (name === 'rpc') {
+    const client = createRpcClient({ url: config.rpcUrl })
+    source = method === 'ots' ? createOtsAddressSource(client, assets) : createRpcAddressSource(client, assets)
+  } else {
+    const client = etherscanClient(config, store.keys.prefix)
+    source = createEtherscanSource(client, assets)
+    close = client.close
+  }
+  const lazy = createLazyHistory(store, source, { throughBlock, listedTokens: assets })
+  return { lazy, source, close }
 }
 
 export interface WalkSourceHook {
@@ -140,19 +181,7 @@ export function createWalkSourceHook(store: GraphStore, config: WalkSourceConfig
   let currentThrough = 0
 
   function build(name: 'rpc' | 'etherscan', assets: readonly Address[], method: string) {
-    requireSourceConfig(name, config)
-    let source: AddressHistorySource
-    let close = async () => undefined as void
-    if (name === 'rpc') {
-      const client = createRpcClient({ url: config.rpcUrl })
-      source = method === 'ots' ? createOtsAddressSource(client, assets) : createRpcAddressSource(client, assets)
-    } else {
-      const client = etherscanClient(config, store.keys.prefix)
-      source = createEtherscanSource(client, assets)
-      close = client.close
-    }
-    const lazy = createLazyHistory(store, source, { throughBlock: async () => currentThrough, listedTokens: assets })
-    return { lazy, source, close }
+    return openLazySource(store, name, config, assets, method, async () => currentThrough)
   }
 
   async function beforeExpand(addresses: readonly Address[]): Promise<unknown> {

@@ -1,0 +1,162 @@
+/**
+ * `exposure check --source rpc|etherscan`: screening with a live per-address source.
+ *
+ * Per address and direction, the answer is the last walk's label when that walk is exact for the
+ * source's chain: it completed that direction, it read the same source lazily (walk meta `source`),
+ * and over the same block range. Such a walk fetched the history of every address it expanded, and
+ * an expansion reads nothing else, so its labels (and its "none" for an address it never reached)
+ * are what a walk over the whole chain gives: searching again could only confirm them.
+ * Otherwise (no walk, a walk over the store, a walk that skipped the direction or did not finish)
+ * the address is searched on demand (walk/on-demand.ts), fetching histories through the same
+ * lazy-history machinery as the walk, so each lands in the store once. Parameters (hops, stop
+ * categories, counterparty cap, dust) are the last walk's, or the configuration's without one.
+ */
+import { getAddress } from 'ethers'
+import { BaseError } from '../errors.ts'
+import type { GraphStore } from '../store/graph-store.ts'
+import { HEADER_SIZE, OUT_SIZE, SHARED_SIZE, decodeRecord, lowerBound, splitNode } from '../store/records.ts'
+import type { LazyHistory } from '../sources/lazy-history.ts'
+import type { Address, Asset, Direction, PathStep, Seed } from '../types.ts'
+import { createChecker, type CheckResult, type ExposureWithSeed } from './check.ts'
+import { riskOf, type RiskPolicy } from './risk.ts'
+import { searchExposure, type SearchAnswer } from './on-demand.ts'
+
+export interface OnDemandParams {
+  maxHops: number
+  stopCategories: readonly string[]
+  counterpartyCap: number
+  /** asset ('ETH' or token address) → minimum amount (decimal string) */
+  dust: Readonly<Record<string, string>>
+}
+
+export interface OnDemandConfig {
+  /** The source's name as the walk meta records it ('rpc', 'etherscan', …). */
+  source: string
+  /** Fetches histories through `throughBlock`; null reads the store as it is. */
+  lazy: LazyHistory | null
+  /** The block range's last block (answers' finalBlock). */
+  throughBlock: number | null
+  /** Parameters when the store holds no walk. */
+  defaults: OnDemandParams
+}
+
+export type AnsweredBy = 'walk' | 'search'
+
+export interface OnDemandResult extends CheckResult {
+  answeredBy: Record<Direction, AnsweredBy>
+}
+
+/** Reads the last walk's state: which directions its labels answer exactly for this source and range, and its parameters. */
+export async function onDemandPlan(store: GraphStore, config: Pick<OnDemandConfig, 'source' | 'throughBlock' | 'defaults'>): Promise<{ exact: Direction[]; params: OnDemandParams }> {
+  const meta = await store.redis.hgetall(store.keys.walkMeta)
+  const walked = meta.params ? (JSON.parse(meta.params) as Partial<OnDemandParams>) : null
+  const params: OnDemandParams = walked && walked.maxHops !== undefined
+    ? { maxHops: walked.maxHops, stopCategories: walked.stopCategories ?? [], counterpartyCap: walked.counterpartyCap ?? config.defaults.counterpartyCap, dust: walked.dust ?? {} }
+    : config.defaults
+  const sameRange = meta.source === config.source && meta.sourceThrough === (config.throughBlock === null ? '' : String(config.throughBlock))
+  const exact = meta.status === 'complete' && sameRange ? ((meta.directions ?? '').split(',').filter((d) => d === 'downstream' || d === 'upstream') as Direction[]) : []
+  return { exact, params }
+}
+
+export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy, config: OnDemandConfig) {
+  const { redis, keys } = store
+  const labelled = createChecker(store, riskPolicy)
+  let seeds: Set<string> | null = null
+  let expandedTotal = 0
+
+  async function check(addresses: readonly Address[]): Promise<OnDemandResult[]> {
+    const { exact, params } = await onDemandPlan(store, config)
+    seeds = new Set((await redis.hkeys(keys.seeds)).map((a) => a.slice(2).toLowerCase()))
+    // The asset table grows when a fetch interns the listed tokens (append-only: ids stay): re-read after every fetch.
+    const assets: Asset[] = []
+    const dust: (bigint | undefined)[] = []
+    const refresh = async () => {
+      assets.splice(0, assets.length, ...(await store.loadAssets()))
+      dust.splice(0, dust.length, ...assets.map((asset) => (params.dust[asset] === undefined ? undefined : BigInt(params.dust[asset]!))))
+    }
+    await refresh()
+    const fromWalk = exact.length > 0 ? await labelled.check(addresses) : null
+    const results: OnDemandResult[] = []
+    // One address at a time: the searches of a batch share the fetched histories through the store.
+    for (const [i, address] of addresses.entries()) {
+      const answers = {} as Record<Direction, ExposureWithSeed | null>
+      const answeredBy = {} as Record<Direction, AnsweredBy>
+      for (const direction of ['downstream', 'upstream'] as const) {
+        if (exact.includes(direction)) {
+          answers[direction] = fromWalk![i]![direction]
+          answeredBy[direction] = 'walk'
+        } else {
+          answers[direction] = await search(direction, address, params, dust, assets, refresh)
+          answeredBy[direction] = 'search'
+        }
+      }
+      results.push({
+        address: getAddress(address),
+        risk: riskOf(riskPolicy, answers.downstream?.hops ?? null, answers.upstream?.hops ?? null),
+        downstream: answers.downstream,
+        upstream: answers.upstream,
+        finalBlock: config.throughBlock,
+        answeredBy,
+      })
+    }
+    return results
+  }
+
+  async function search(direction: Direction, address: Address, params: OnDemandParams, dust: (bigint | undefined)[], assets: readonly Asset[], refresh: () => Promise<void>): Promise<ExposureWithSeed | null> {
+    const stop = new Set(params.stopCategories)
+    const { answer, expanded } = await searchExposure(direction, address.slice(2), params.maxHops, dust, {
+      isSeed: (hex) => seeds!.has(hex),
+      load: async (hexes) => {
+        if (config.lazy && (await config.lazy.ensure(hexes.map((h) => `0x${h}` as Address))).fetched > 0) await refresh()
+        const [nodes, services] = await Promise.all([redis.mgetBuffer(...hexes.map((h) => keys.node(`0x${h}`))), redis.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))])
+        return hexes.map((hex, i) => {
+          const node = nodes[i] ?? null
+          const service = services[i]
+          const category = service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null
+          const counterparties = node !== null && node.length >= HEADER_SIZE ? node.readUInt32BE(0) : 0
+          return { hex, node, passable: seeds!.has(hex) || ((category === null || !stop.has(category)) && counterparties <= params.counterpartyCap) }
+        })
+      },
+    })
+    expandedTotal += expanded
+    return answer === null ? null : describe(answer, assets)
+  }
+
+  /** The answer as check.ts gives it: steps with tx hashes and block times, the seed's provenance. */
+  async function describe(answer: SearchAnswer, assets: readonly Asset[]): Promise<ExposureWithSeed> {
+    const senders = [...new Set(answer.steps.map((s) => s.fromHex))]
+    const nodes = senders.length === 0 ? [] : await redis.mgetBuffer(...senders.map((h) => keys.node(`0x${h}`)))
+    const outs = new Map(senders.map((h, i) => [h, splitNode(nodes[i] ?? null).out]))
+    const path: PathStep[] = answer.steps.map((s) => {
+      const raw = s.record.length === OUT_SIZE ? s.record : findOut(outs.get(s.fromHex)!, s.record, s.toHex)
+      if (raw === null) throw new BaseError('INTERNAL', `on-demand witness: transfer 0x${s.fromHex} → 0x${s.toHex} not in the sender's out-records`, { value: `0x${s.fromHex}` })
+      const r = decodeRecord(raw, 0, OUT_SIZE)
+      if (r.counterparty !== `0x${s.toHex}`) throw new BaseError('INTERNAL', `on-demand witness: record of 0x${s.fromHex} names ${r.counterparty}, not 0x${s.toHex}`)
+      const asset = assets[r.assetId] ?? 'ETH'
+      return { from: getAddress(`0x${s.fromHex}`), to: getAddress(`0x${s.toHex}`), txHash: r.txHash ?? '', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, asset: asset === 'ETH' ? 'ETH' : getAddress(asset), amount: r.amount.toString() }
+    })
+    if (path.length > 0) {
+      const times = await redis.hmget(keys.blockTimes, ...path.map((s) => String(s.blockNumber)))
+      path.forEach((s, i) => {
+        if (times[i] !== null && times[i] !== undefined) s.timestamp = Number(times[i])
+      })
+    }
+    const seedJson = await redis.hget(keys.seeds, `0x${answer.seedHex}`)
+    return { hops: answer.hops, seed: getAddress(`0x${answer.seedHex}`), path, seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null }
+  }
+
+  return { check, expanded: () => expandedTotal }
+}
+
+/** The sender's out-record of an in-record of `toHex` (same position, asset, amount; the recipient where the in-record has the sender). */
+function findOut(out: Buffer, inRecord: Buffer, toHex: string): Buffer | null {
+  const want = Buffer.concat([inRecord.subarray(0, 6), Buffer.from(toHex, 'hex'), inRecord.subarray(26, SHARED_SIZE)])
+  const position = inRecord.readUInt32BE(0) * 65536 + inRecord.readUInt16BE(4)
+  const n = out.length / OUT_SIZE
+  for (let i = lowerBound(out, OUT_SIZE, position); i < n; i++) {
+    const record = out.subarray(i * OUT_SIZE, (i + 1) * OUT_SIZE)
+    if (record.subarray(0, SHARED_SIZE).equals(want)) return record
+    if (record.readUInt32BE(0) * 65536 + record.readUInt16BE(4) !== position) return null
+  }
+  return null
+}
