@@ -87,7 +87,8 @@ describe('sync --follow', () => {
     try {
       // The two old-branch blocks are above the finality line: written as tentative.
       await waitFor('the old branch', async () => (await blocksOf(store.keys.prefix, oldBranch)).length === 2)
-      expect(events.some((e) => e.type === 'tentative' && e.to === forkPoint + 2)).toBe(true)
+      // The event follows the commit that wrote the blocks: wait for it rather than race it.
+      await waitFor('the tentative event', () => events.some((e) => e.type === 'tentative' && e.to === forkPoint + 2))
 
       expect(await rpc<boolean>(anvil.url, 'evm_revert', [snapshot])).toBe(true)
       expect(await head()).toBe(forkPoint)
@@ -98,6 +99,11 @@ describe('sync --follow', () => {
       await waitFor('finality of the new branch', async () => Number(await redis.get(`${store.keys.prefix}:sync:rpc:cursor`)) === newHead - 3)
       const reorg = events.find((e) => e.type === 'reorg')!
       expect(reorg).toMatchObject({ type: 'reorg', from: forkPoint + 1, transfersRemoved: 2 })
+    } catch (error) {
+      // Stop the follower before the file's teardown closes Redis under it.
+      abort.abort()
+      await running.catch(() => undefined)
+      throw error
     } finally {
       abort.abort()
     }
