@@ -6,6 +6,7 @@ import { createWalkState, type WalkState } from '../store/walk-state.ts'
 import { addWalkTokens, createWalkQueue, initialJobId, type WalkJobData } from '../queues/walk-queue.ts'
 import type { Address, Direction } from '../types.ts'
 import { startWalkWorker } from '../../workers/walk.ts'
+import { recordStoreSource } from '../sources/walk-source.ts'
 import type { BeforeExpand } from './walk-job.ts'
 
 export interface WalkOptions {
@@ -30,7 +31,13 @@ export interface WalkOptions {
    * reaches the same fixpoint as a clean walk.
    */
   start?: (state: WalkState, seeds: readonly Address[], direction: Direction) => Promise<void>
-  /** Lazy-history hook for the in-process workers (src/sources/lazy-history.ts). Default none. */
+  /**
+   * Lazy-history hook for the in-process workers (src/sources/lazy-history.ts). Default none.
+   * Without one the walk is a store walk and records source 'store' in the walk meta itself (seed
+   * changes' incremental walks, the demo, …), so that separate `exposure worker` processes never
+   * fetch for it with the source of an earlier lazy walk; with one, the caller records its source
+   * (sources/walk-source.ts prepareWalkSource, as `exposure trace --source` does).
+   */
   beforeExpand?: BeforeExpand
 }
 
@@ -83,6 +90,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       dust,
     })
     await queue.clean(0, 0, 'failed')
+    if (!options.beforeExpand) await recordStoreSource(store)
     await redis.hset(keys.walkMeta, {
       runId,
       status: 'running',
