@@ -47,13 +47,13 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
     if (addresses.length === 0) return { fetched: 0 }
     const through = typeof options.throughBlock === 'number' ? options.throughBlock : await options.throughBlock()
     const covered = await store.redis.hmget(throughKey, ...addresses.map((a) => a.slice(2)))
-    const todo = addresses.filter((_, i) => covered[i] === null || Number(covered[i]) < through)
-    if (todo.length === 0) return { fetched: 0 }
+    const unfetched = addresses.filter((_, i) => covered[i] === null || Number(covered[i]) < through)
+    if (unfetched.length === 0) return { fetched: 0 }
     assetIds ??= await store.internAssets([ETH, ...options.listedTokens] as Asset[])
     const transfers: Transfer[] = []
     const limit = options.concurrency ?? 4
-    for (let i = 0; i < todo.length; i += limit) {
-      const batch = todo.slice(i, i + limit)
+    for (let i = 0; i < unfetched.length; i += limit) {
+      const batch = unfetched.slice(i, i + limit)
       const results = await Promise.all(
         batch.map((a) => {
           const from = covered[addresses.indexOf(a)]
@@ -70,9 +70,9 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
       throw error
     }
     await commitWhenFree(() => store.commit(importId))
-    await store.redis.hset(throughKey, Object.fromEntries(todo.map((a) => [a.slice(2), String(through)])))
-    count += todo.length
-    return { fetched: todo.length }
+    await store.redis.hset(throughKey, Object.fromEntries(unfetched.map((a) => [a.slice(2), String(through)])))
+    count += unfetched.length
+    return { fetched: unfetched.length }
   }
 
   return { ensure, fetched: () => count }

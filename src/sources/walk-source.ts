@@ -10,6 +10,7 @@
  * every worker (in-process or a separate `exposure worker`) fetches the same range. Only the
  * choice rides along: URLs and the API key come from each worker's own configuration.
  */
+import type { Options } from '../config.ts'
 import { BaseError, InputError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import type { Address } from '../types.ts'
@@ -37,6 +38,21 @@ export interface WalkSourceConfig {
   /** Head − confirmations is final when the node has no `finalized` tag, or always when explicit. */
   confirmations: number
   confirmationsExplicit: boolean
+}
+
+/** The live-source part of the resolved options (each process uses its own keys and URLs). */
+export function walkSourceConfig(options: Options): WalkSourceConfig {
+  return {
+    redisUrl: options.redisUrl,
+    rpcUrl: options.rpcUrl,
+    etherscanUrl: options.etherscanUrl,
+    etherscanApiKey: options.etherscanApiKey,
+    etherscanRate: options.etherscanRate,
+    chainId: options.chainId,
+    listedTokens: options.listedTokens,
+    confirmations: options.confirmations,
+    confirmationsExplicit: options.confirmationsExplicit,
+  }
 }
 
 /** Which blocks a walk's answers cover. */

@@ -3,7 +3,7 @@ import { formatUnits } from 'ethers'
 import { parseAddress } from '../../seeds/address.ts'
 import { LISTED_TOKENS } from '../../sources/assets.ts'
 import type { Address, PathStep, Seed } from '../../types.ts'
-import { openLazySource, parseWalkSource, requireSourceConfig, resolveWalkSource, WALK_SOURCES, type WalkSourceConfig, type WalkSourceName } from '../../sources/walk-source.ts'
+import { openLazySource, parseWalkSource, requireSourceConfig, resolveWalkSource, WALK_SOURCES, type WalkSourceConfig, type WalkSourceName, walkSourceConfig } from '../../sources/walk-source.ts'
 import { createChecker, type CheckResult, type ExposureWithSeed } from '../../walk/check.ts'
 import { createOnDemandChecker, type AnsweredBy } from '../../walk/on-demand-check.ts'
 import { withContext, type Context } from '../context.ts'
@@ -31,17 +31,7 @@ async function answer(ctx: Context, addresses: readonly Address[]): Promise<Chec
  */
 async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>, addresses: readonly Address[]): Promise<(CheckResult & { answeredBy?: Record<'downstream' | 'upstream', AnsweredBy> })[]> {
   const { store, options } = ctx
-  const config: WalkSourceConfig = {
-    redisUrl: options.redisUrl,
-    rpcUrl: options.rpcUrl,
-    etherscanUrl: options.etherscanUrl,
-    etherscanApiKey: options.etherscanApiKey,
-    etherscanRate: options.etherscanRate,
-    chainId: options.chainId,
-    listedTokens: options.listedTokens,
-    confirmations: options.confirmations,
-    confirmationsExplicit: options.confirmationsExplicit,
-  }
+  const config: WalkSourceConfig = walkSourceConfig(options)
   requireSourceConfig(source, config)
   const { redis, keys } = store
   const [metaSource, metaThrough, metaAssets, metaMethod, metaVersion] = await redis.hmget(keys.walkMeta, 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion')

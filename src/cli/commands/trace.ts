@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { BaseError, InputError } from '../../errors.ts'
-import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSourceConfig, WALK_SOURCES } from '../../sources/walk-source.ts'
+import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSourceConfig, WALK_SOURCES, walkSourceConfig } from '../../sources/walk-source.ts'
 import { traceWalk } from '../../walk/incremental.ts'
 import { DIRECTIONS, type Direction } from '../../types.ts'
 import { withContext } from '../context.ts'
@@ -26,17 +26,7 @@ export function registerTrace(program: Command): void {
       const workerFlag = flags.workers === false ? undefined : flags.workers === true ? undefined : flags.workers
       await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl }, async ({ store, options }) => {
         const directions: Direction[] = flags.direction === 'both' ? [...DIRECTIONS] : [flags.direction as Direction]
-        const sourceConfig = {
-          redisUrl: options.redisUrl,
-          rpcUrl: options.rpcUrl,
-          etherscanUrl: options.etherscanUrl,
-          etherscanApiKey: options.etherscanApiKey,
-          etherscanRate: options.etherscanRate,
-          chainId: options.chainId,
-          listedTokens: options.listedTokens,
-          confirmations: options.confirmations,
-          confirmationsExplicit: options.confirmationsExplicit,
-        }
+        const sourceConfig = walkSourceConfig(options)
         requireSourceConfig(source, sourceConfig)
         if ((await store.redis.hlen(store.keys.seeds)) === 0) throw new InputError('INVALID_ARGUMENT', 'the store has no seeds: import some first (exposure seeds import <file>)', { field: 'seeds' })
         // The source choice goes into the walk meta, which a running walk's workers read: not while one runs.

@@ -4,7 +4,7 @@ import { buildOptions } from '../../config.ts'
 import { InputError } from '../../errors.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
 import { connectRedis, evictionWarning } from '../../store/redis.ts'
-import { createWalkSourceHook } from '../../sources/walk-source.ts'
+import { createWalkSourceHook, walkSourceConfig } from '../../sources/walk-source.ts'
 import { runWorkerProcess, type WorkerQueue } from '../../../workers/process.ts'
 
 const QUEUE_NAMES: readonly WorkerQueue[] = ['walk', 'ingest']
@@ -40,17 +40,7 @@ export function registerWorker(program: Command): void {
       // Lazy walks (exposure trace --source rpc|etherscan): the walk meta says which source; the
       // URLs and the API key are this process's own configuration.
       const hookRedis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 })
-      const hook = createWalkSourceHook(createGraphStore(hookRedis, options.prefix), {
-        redisUrl: options.redisUrl,
-        rpcUrl: options.rpcUrl,
-        etherscanUrl: options.etherscanUrl,
-        etherscanApiKey: options.etherscanApiKey,
-        etherscanRate: options.etherscanRate,
-        chainId: options.chainId,
-        listedTokens: options.listedTokens,
-        confirmations: options.confirmations,
-        confirmationsExplicit: options.confirmationsExplicit,
-      })
+      const hook = createWalkSourceHook(createGraphStore(hookRedis, options.prefix), walkSourceConfig(options))
       await runWorkerProcess({
         queues,
         walk: { redisUrl: options.redisUrl, prefix: options.prefix, concurrency: options.concurrency, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)), beforeExpand: hook.beforeExpand },
