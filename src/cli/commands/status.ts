@@ -34,9 +34,8 @@ export function registerStatus(program: Command): void {
         const status = { store: { prefix: store.keys.prefix, ...stats }, walk, jobs, sync, redis: { usedMemory: Number(memory.used_memory ?? 0), maxmemoryPolicy: memory.maxmemory_policy ?? null, warning } }
         if (flags.json) return printJson(status)
         printTable(
-          ['', ''],
+          ['store', store.keys.prefix],
           [
-            ['store', store.keys.prefix],
             ['transfers', formatCount(stats.transfers)],
             ['addresses', formatCount(stats.addresses)],
             ['seeds', formatCount(stats.seeds)],
