@@ -188,7 +188,10 @@ export function parseDust(text: string): Record<string, bigint> {
       throw new InputError('INVALID_CONFIG', `invalid dust entry ${JSON.stringify(part)}: expected ASSET=AMOUNT with ASSET 'ETH' or a token address and AMOUNT in base units`, { field: 'dust', value: part })
     }
     const asset = match[1] === 'ETH' ? 'ETH' : match[1]!.toLowerCase()
-    dust[asset] = BigInt(match[2]!)
+    const floor = BigInt(match[2]!)
+    // In-records keep amounts to 2^64-1 (store/records.ts): 18.4 ETH, far above any dust.
+    if (floor >= 1n << 64n) throw new InputError('INVALID_CONFIG', `dust floor ${part} is too large: floors must be below 2^64 base units (18.4 ETH at 18 decimals)`, { field: 'dust', value: part })
+    dust[asset] = floor
   }
   return dust
 }

@@ -14,7 +14,7 @@ import type { Address, Asset, TransferKind } from '../types.ts'
  *
  * Identical records are stored once: that is what makes re-imports idempotent.
  *
- * OUT record (76 bytes), in the sender's node:
+ * OUT record (74 bytes), in the sender's node:
  *   0  block          u32 BE
  *   4  txIndex        u16 BE
  *   6  to             20 bytes
@@ -22,21 +22,24 @@ import type { Address, Asset, TransferKind } from '../types.ts'
  *  27  amount         u96 BE (saturates at 2^96-1 ≈ 7.9e28: more than all ether in wei, 1.2e26,
  *                     and any real amount of a listed token)
  *  39  txHash         32 bytes
- *  71  kind           u8   (0 tx, 1 trace, 2 log)
- *  72  subIndex       u32 BE
+ *  71  kind, subIndex u24 BE: kind in the top 2 bits (0 tx, 1 trace, 2 log), subIndex in the low 22
+ *                     (a log index, or trace-index.ts's number for an internal call: < 2^22)
  *
- * IN record (39 bytes), in the recipient's node: the first 39 bytes of the OUT record with `to`
- * replaced by `from`. The tx hash is not repeated (32 bytes per transfer saved); a witness path
- * finds it in the sender's out-records by binary search on the position.
+ * IN record (35 bytes), in the recipient's node: position, `from` where the OUT record has `to`,
+ * asset, and the amount as u64 saturating at 2^64-1. The tx hash is not repeated, and the amount
+ * is cut to what the walk needs from an in-record: the dust test `amount < floor`, exact for every
+ * floor below 2^64 (config refuses larger floors). A witness path finds the full out-record (tx
+ * hash, exact amount) in the sender's node by binary search on the position (outMatchesIn).
  */
 export const HEADER_SIZE = 8
-export const OUT_SIZE = 76
-export const IN_SIZE = 39
-/** The bytes an OUT record shares with its IN record (position, counterparty, asset, amount). */
-export const SHARED_SIZE = 39
+export const OUT_SIZE = 74
+export const IN_SIZE = 35
 const POS_SIZE = 6
 const AMOUNT_OFFSET = 27
 const MAX_AMOUNT = (1n << 96n) - 1n
+const MAX_IN_AMOUNT = (1n << 64n) - 1n
+/** Largest sub-index a record holds (22 bits). */
+export const MAX_SUB_INDEX = 0x3fffff
 
 export const KIND_CODES: Record<TransferKind, number> = { tx: 0, trace: 1, log: 2 }
 export const KINDS: readonly TransferKind[] = ['tx', 'trace', 'log']
@@ -74,6 +77,24 @@ export function readAmount(buf: Buffer, offset: number): bigint {
   return (BigInt(buf.readUInt32BE(offset)) << 64n) | buf.readBigUInt64BE(offset + 4)
 }
 
+/** The amount of a record: exact in an OUT record, saturated at 2^64-1 in an IN record. */
+export function recordAmount(buf: Buffer, offset: number, size: number): bigint {
+  return size === OUT_SIZE ? readAmount(buf, offset + AMOUNT_OFFSET) : buf.readBigUInt64BE(offset + AMOUNT_OFFSET)
+}
+
+/**
+ * True when the OUT record at `outOffset` (in the sender's node) is the transfer an IN record
+ * (in the recipient's node, `recipient` its 20 address bytes) stands for: same position, asset
+ * and recipient, and the OUT amount saturated as IN amounts are.
+ */
+export function outMatchesIn(out: Buffer, outOffset: number, inRecord: Buffer, recipient: Buffer): boolean {
+  if (out.compare(inRecord, 0, POS_SIZE, outOffset, outOffset + POS_SIZE) !== 0) return false
+  if (out.compare(recipient, 0, 20, outOffset + POS_SIZE, outOffset + POS_SIZE + 20) !== 0) return false
+  if (out[outOffset + 26] !== inRecord[26]) return false
+  const amount = readAmount(out, outOffset + AMOUNT_OFFSET)
+  return (amount > MAX_IN_AMOUNT ? MAX_IN_AMOUNT : amount) === inRecord.readBigUInt64BE(AMOUNT_OFFSET)
+}
+
 export interface RecordFields {
   counterparty: Address
   blockNumber: number
@@ -88,14 +109,16 @@ export interface RecordFields {
 /** Writes one OUT record (counterparty = recipient) into `buf` at `offset`. */
 export function writeOutRecord(buf: Buffer, offset: number, f: RecordFields): void {
   writeCommon(buf, offset, f)
+  writeAmount(buf, offset + AMOUNT_OFFSET, f.amount)
   buf.write(f.txHash.slice(2), offset + 39, 32, 'hex')
-  buf.writeUInt8(KIND_CODES[f.kind], offset + 71)
-  buf.writeUInt32BE(f.subIndex >>> 0, offset + 72)
+  if (!Number.isInteger(f.subIndex) || f.subIndex < 0 || f.subIndex > MAX_SUB_INDEX) throw new RangeError(`sub-index ${f.subIndex} does not fit 22 bits (${f.txHash})`)
+  buf.writeUIntBE(KIND_CODES[f.kind] * 0x400000 + f.subIndex, offset + 71, 3)
 }
 
 /** Writes one IN record (counterparty = sender) into `buf` at `offset`. */
 export function writeInRecord(buf: Buffer, offset: number, f: RecordFields): void {
   writeCommon(buf, offset, f)
+  buf.writeBigUInt64BE(f.amount > MAX_IN_AMOUNT ? MAX_IN_AMOUNT : f.amount, offset + AMOUNT_OFFSET)
 }
 
 function writeCommon(buf: Buffer, offset: number, f: RecordFields): void {
@@ -103,7 +126,6 @@ function writeCommon(buf: Buffer, offset: number, f: RecordFields): void {
   buf.writeUInt16BE(f.transactionIndex, offset + 4)
   writeAddress(buf, offset + POS_SIZE, f.counterparty)
   buf.writeUInt8(f.assetId, offset + 26)
-  writeAmount(buf, offset + AMOUNT_OFFSET, f.amount)
 }
 
 export interface DecodedRecord {
@@ -127,12 +149,13 @@ export function decodeRecord(buf: Buffer, offset: number, size: number): Decoded
     transactionIndex,
     counterparty: readAddress(buf, offset + POS_SIZE),
     assetId: buf.readUInt8(offset + 26),
-    amount: readAmount(buf, offset + AMOUNT_OFFSET),
+    amount: recordAmount(buf, offset, size),
   }
   if (size === OUT_SIZE) {
+    const kindSub = buf.readUIntBE(offset + 71, 3)
     base.txHash = `0x${buf.toString('hex', offset + 39, offset + 71)}`
-    base.kind = KINDS[buf.readUInt8(offset + 71)] ?? 'tx'
-    base.subIndex = buf.readUInt32BE(offset + 72)
+    base.kind = KINDS[Math.floor(kindSub / 0x400000)] ?? 'tx'
+    base.subIndex = kindSub % 0x400000
   }
   return base
 }

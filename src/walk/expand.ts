@@ -1,4 +1,4 @@
-import { IN_SIZE, OUT_SIZE, lowerBound, readAmount, upperBound } from '../store/records.ts'
+import { IN_SIZE, OUT_SIZE, lowerBound, recordAmount, upperBound } from '../store/records.ts'
 import type { Direction } from '../types.ts'
 import { makeKey, type HopLabel } from './labels.ts'
 
@@ -58,9 +58,10 @@ function positionAt(buf: Buffer, offset: number): number {
   return buf.readUInt32BE(offset) * 65536 + buf.readUInt16BE(offset + 4)
 }
 
-function belowDust(buf: Buffer, offset: number, dust: readonly (bigint | undefined)[]): boolean {
+/** In-records hold amounts saturated at 2^64-1: exact for the floors config accepts (< 2^64). */
+function belowDust(buf: Buffer, offset: number, size: number, dust: readonly (bigint | undefined)[]): boolean {
   const floor = dust[buf.readUInt8(offset + 26)]
-  return floor !== undefined && floor > 0n && readAmount(buf, offset + 27) < floor
+  return floor !== undefined && floor > 0n && recordAmount(buf, offset, size) < floor
 }
 
 /** Downstream: for each recipient, the first out-record at position ≥ from. */
@@ -69,7 +70,7 @@ function scanOut(buf: Buffer, from: number, dust: readonly (bigint | undefined)[
   const n = buf.length / OUT_SIZE
   for (let i = lowerBound(buf, OUT_SIZE, from); i < n; i++) {
     const offset = i * OUT_SIZE
-    if (hasDust && belowDust(buf, offset, dust)) continue
+    if (hasDust && belowDust(buf, offset, OUT_SIZE, dust)) continue
     const to = buf.toString('hex', offset + 6, offset + 26)
     if (!hits.has(to)) hits.set(to, { position: positionAt(buf, offset), index: i })
   }
@@ -81,7 +82,7 @@ function scanIn(buf: Buffer, until: number, dust: readonly (bigint | undefined)[
   const hits = new Map<string, Hit>()
   for (let i = upperBound(buf, IN_SIZE, until) - 1; i >= 0; i--) {
     const offset = i * IN_SIZE
-    if (hasDust && belowDust(buf, offset, dust)) continue
+    if (hasDust && belowDust(buf, offset, IN_SIZE, dust)) continue
     const from = buf.toString('hex', offset + 6, offset + 26)
     const position = positionAt(buf, offset)
     const hit = hits.get(from)

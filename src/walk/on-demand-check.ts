@@ -14,7 +14,7 @@
 import { getAddress } from 'ethers'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
-import { HEADER_SIZE, OUT_SIZE, SHARED_SIZE, decodeRecord, lowerBound, splitNode } from '../store/records.ts'
+import { HEADER_SIZE, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, splitNode } from '../store/records.ts'
 import type { LazyHistory } from '../sources/lazy-history.ts'
 import type { Address, Asset, Direction, PathStep, Seed } from '../types.ts'
 import { createChecker, type CheckResult, type ExposureWithSeed } from './check.ts'
@@ -150,12 +150,12 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
 
 /** The sender's out-record of an in-record of `toHex` (same position, asset, amount; the recipient where the in-record has the sender). */
 function findOut(out: Buffer, inRecord: Buffer, toHex: string): Buffer | null {
-  const want = Buffer.concat([inRecord.subarray(0, 6), Buffer.from(toHex, 'hex'), inRecord.subarray(26, SHARED_SIZE)])
+  const recipient = Buffer.from(toHex, 'hex')
   const position = inRecord.readUInt32BE(0) * 65536 + inRecord.readUInt16BE(4)
   const n = out.length / OUT_SIZE
   for (let i = lowerBound(out, OUT_SIZE, position); i < n; i++) {
     const record = out.subarray(i * OUT_SIZE, (i + 1) * OUT_SIZE)
-    if (record.subarray(0, SHARED_SIZE).equals(want)) return record
+    if (outMatchesIn(record, 0, inRecord, recipient)) return record
     if (record.readUInt32BE(0) * 65536 + record.readUInt16BE(4) !== position) return null
   }
   return null

@@ -108,6 +108,27 @@ describe('exposure CLI on the etl sample', () => {
     expect(got).toEqual(expected)
   })
 
+  it('witness paths carry exact amounts above 2^64 (in-records keep them saturated) in both directions', async () => {
+    const prefix = testPrefix('big')
+    const g = ['--redis-url', server.url, '--prefix', prefix]
+    const folder = join(work, 'big')
+    await import('node:fs/promises').then((fs) => fs.mkdir(folder))
+    const [w, s, x] = ['0x' + '1'.repeat(40), '0x' + '2'.repeat(40), '0x' + '3'.repeat(40)]
+    const header = 'hash,block_number,transaction_index,from_address,to_address,value,receipt_status'
+    const big = '123456789012345678901234' // 1.2e23 wei > 2^64
+    await writeFile(join(folder, 'transactions.csv'), [header, `0x${'a'.repeat(64)},10,0,${w},${s},${big},1`, `0x${'b'.repeat(64)},10,1,${w},${s},${big.slice(0, -1)}5,1`, `0x${'c'.repeat(64)},11,0,${s},${x},${big},1`].join('\n'))
+    await writeFile(join(folder, 'seeds.csv'), `address,label,source\n${s},seed,test\n`)
+    expect((await runCli([...g, 'import', folder])).code).toBe(0)
+    expect((await runCli([...g, 'seeds', 'import', join(folder, 'seeds.csv')])).code).toBe(0)
+    expect((await runCli([...g, 'trace'])).code).toBe(0)
+    const check = await runCli([...g, 'check', '--json', w, x])
+    const [forW, forX] = JSON.parse(check.stdout) as { upstream: { path: { txHash: string; amount: string }[] } | null; downstream: { path: { txHash: string; amount: string }[] } | null }[]
+    // Two transfers W→S at equal saturated in-amounts but different exact amounts: the witness is
+    // one of them, with its own hash and exact amount.
+    expect([[`0x${'a'.repeat(64)}`, big], [`0x${'b'.repeat(64)}`, `${big.slice(0, -1)}5`]]).toContainEqual([forW!.upstream!.path[0]!.txHash, forW!.upstream!.path[0]!.amount])
+    expect(forX!.downstream!.path[0]).toMatchObject({ txHash: `0x${'c'.repeat(64)}`, amount: big })
+  })
+
   it('rejects a malformed CSV row with file:line, exit 2, and writes nothing', async () => {
     const prefix = testPrefix('bad')
     const folder = join(work, 'bad')

@@ -123,3 +123,26 @@ describe('TxIndexTable', () => {
     expect(table.count).toBe(5000)
   })
 })
+
+describe('compact records', () => {
+  it('keeps kind and a 22-bit sub-index in 3 bytes, and refuses a larger sub-index', () => {
+    const b = Buffer.alloc(OUT_SIZE)
+    writeOutRecord(b, 0, { counterparty: B, blockNumber: 1, transactionIndex: 2, assetId: 3, amount: 4n, txHash: HASH, kind: 'log', subIndex: 0x3fffff })
+    expect(decodeRecord(b, 0, OUT_SIZE)).toMatchObject({ kind: 'log', subIndex: 0x3fffff, assetId: 3, amount: 4n })
+    expect(() => writeOutRecord(b, 0, { counterparty: B, blockNumber: 1, transactionIndex: 2, assetId: 3, amount: 4n, txHash: HASH, kind: 'trace', subIndex: 0x400000 })).toThrow(RangeError)
+  })
+
+  it('in-records saturate amounts at 2^64-1 and still match their out-record; dust floors ≥ 2^64 are refused', async () => {
+    const { outMatchesIn } = await import('../../src/store/records.ts')
+    const big = 1n << 70n
+    const o = out(A, 5, 1, big)
+    const i = inn(B, 5, 1, big)
+    expect(decodeRecord(i, 0, IN_SIZE).amount).toBe((1n << 64n) - 1n)
+    expect(decodeRecord(o, 0, OUT_SIZE).amount).toBe(big)
+    expect(outMatchesIn(o, 0, i, Buffer.from(A.slice(2), 'hex'))).toBe(true)
+    expect(outMatchesIn(out(A, 5, 1, 7n), 0, i, Buffer.from(A.slice(2), 'hex'))).toBe(false)
+    expect(outMatchesIn(o, 0, i, Buffer.from(C.slice(2), 'hex'))).toBe(false)
+    expect(() => parseDust('ETH=18446744073709551616')).toThrow(/below 2\^64/)
+    expect(parseDust('ETH=18446744073709551615').ETH).toBe((1n << 64n) - 1n)
+  })
+})

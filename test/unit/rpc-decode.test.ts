@@ -333,16 +333,17 @@ describe('trace counting rules on real payloads with one field changed', () => {
 })
 
 describe('traceSubIndex', () => {
-  it('is FNV-1a 32-bit of the comma-joined trace address, plus one', () => {
+  it('is FNV-1a 32-bit of the comma-joined trace address, mod 2^22-1, plus one', () => {
     // Independent FNV-1a values (offset basis 0x811c9dc5, prime 0x01000193).
-    expect(traceSubIndex([])).toBe(0x811c9dc5 + 1)
-    expect(traceSubIndex([0])).toBe(0x350ca8af + 1)
-    expect(traceSubIndex([1])).toBe(0x340ca71c + 1)
-    expect(traceSubIndex([0, 0])).toBe(0x5d85402b + 1)
-    expect(traceSubIndex([12, 3])).toBe(0xe694a093 + 1)
+    const expected = (fnv: number) => (fnv % 0x3fffff) + 1
+    expect(traceSubIndex([])).toBe(expected(0x811c9dc5))
+    expect(traceSubIndex([0])).toBe(expected(0x350ca8af))
+    expect(traceSubIndex([1])).toBe(expected(0x340ca71c))
+    expect(traceSubIndex([0, 0])).toBe(expected(0x5d85402b))
+    expect(traceSubIndex([12, 3])).toBe(expected(0xe694a093))
   })
 
-  it('is ≥ 1 and fits a u32, and separates every trace address of up to 3 levels of 10 calls', () => {
+  it('is ≥ 1 and fits the 22 bits of a record, and separates every trace address of up to 3 levels of 10 calls', () => {
     const seen = new Map<number, string>()
     const paths: number[][] = []
     for (let a = 0; a < 10; a++) {
@@ -354,7 +355,7 @@ describe('traceSubIndex', () => {
     }
     for (const path of paths) {
       const s = traceSubIndex(path)
-      expect(Number.isInteger(s) && s >= 1 && s <= 0xffffffff).toBe(true)
+      expect(Number.isInteger(s) && s >= 1 && s <= 0x3fffff).toBe(true)
       expect(seen.get(s), `${path} collides`).toBeUndefined()
       seen.set(s, path.join(','))
     }

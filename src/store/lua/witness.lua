@@ -14,11 +14,11 @@
 -- ARGV[1] start hex40
 -- ARGV[2] 'down' (key indexes the predecessor's out-list) or 'up' (the successor's in-list)
 -- ARGV[3] store prefix (node keys are prefix .. ':n:' .. hex40: header u32 counterparties, u32
---         outCount, then outCount 76-byte out-records, then 39-byte in-records; records.ts)
+--         outCount, then outCount 74-byte out-records, then 35-byte in-records; records.ts)
 -- Returns { seedJson or false, then per step from the start to the seed: hex40, hops, cost,
---           neighbour hex40, out-record (80 bytes) or false, block time or false }
+--           neighbour hex40, out-record (74 bytes) or false, block time or false }
 --         or {} when the address is unreached.
-local HEADER, OUT, IN, SHARED = 8, 76, 39, 39
+local HEADER, OUT, IN = 8, 74, 35
 local up = ARGV[2] == 'up'
 local prefix = ARGV[3]
 
@@ -27,14 +27,21 @@ local function position(record)
 end
 
 -- Upstream: the in-record names the sender; its out-record (with the tx hash) is found by binary
--- search on the position in the sender's sorted out-list, then an exact match of the first 43 bytes.
+-- search on the position in the sender's sorted out-records, then a match of position, recipient
+-- and asset (the first 27 bytes) and of the amount as in-records keep it (u96 saturated to u64).
 local function outCount(key)
   local header = redis.call('GETRANGE', key, 4, 7)
   if #header < 4 then return 0 end
   return struct.unpack('>I4', header)
 end
 
-local function findOut(key, want)
+-- The 8 amount bytes an in-record holds for an out-record's 12 (saturated at 2^64-1).
+local function inAmount(record)
+  if string.sub(record, 28, 31) ~= '\0\0\0\0' then return string.rep('\255', 8) end
+  return string.sub(record, 32, 39)
+end
+
+local function findOut(key, want, wantAmount)
   local n = outCount(key)
   local wantPos = position(want)
   local lo, hi = 0, n
@@ -46,7 +53,7 @@ local function findOut(key, want)
   for i = lo, n - 1 do
     local off = HEADER + i * OUT
     local record = redis.call('GETRANGE', key, off, off + OUT - 1)
-    if string.sub(record, 1, SHARED) == want then return record end
+    if string.sub(record, 1, 27) == want and inAmount(record) == wantAmount then return record end
     if position(record) ~= wantPos then return false end
   end
   return false
@@ -91,8 +98,8 @@ for _ = 1, 64 do
     local inRecord = redis.call('GETRANGE', neighbourKey, off, off + IN - 1)
     if #inRecord == IN then
       -- The out-record starts like the in-record, with the recipient where the sender was.
-      local want = string.sub(inRecord, 1, 6) .. hexToBytes(neighbour) .. string.sub(inRecord, 27, SHARED)
-      record = findOut(prefix .. ':n:' .. addr, want)
+      local want = string.sub(inRecord, 1, 6) .. hexToBytes(neighbour) .. string.sub(inRecord, 27, 27)
+      record = findOut(prefix .. ':n:' .. addr, want, string.sub(inRecord, 28, 35))
     else
       record = false
     end
