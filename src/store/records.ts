@@ -170,12 +170,14 @@ export function sortUnique(records: Buffer, size: number): Buffer {
   if (!Number.isInteger(n)) throw new RangeError(`record buffer of ${records.length} bytes is not a multiple of ${size}`)
   // Buffer#compare(target, tStart, tEnd, sStart, sEnd) compares the *source* range with the target.
   const compare = (a: number, b: number): number => records.compare(records, b * size, (b + 1) * size, a * size, (a + 1) * size)
-  let sorted = true
-  for (let i = 1; i < n && sorted; i++) {
-    if (compare(i - 1, i) > 0) sorted = false
-  }
-  const order = Array.from({ length: n }, (_, i) => i)
-  if (!sorted) order.sort(compare)
+  // Merged lists are a few sorted runs (what the node held, then each file's rows in chain
+  // order): merge the runs instead of sorting from scratch when there are few.
+  const runs: number[] = [0]
+  for (let i = 1; i < n; i++) if (compare(i - 1, i) > 0) runs.push(i)
+  let order: number[]
+  if (runs.length === 1) order = Array.from({ length: n }, (_, i) => i)
+  else if (runs.length <= 8) order = mergeRuns(runs, n, compare)
+  else order = Array.from({ length: n }, (_, i) => i).sort(compare)
   const out = Buffer.allocUnsafe(records.length)
   let written = 0
   let previous = -1
@@ -186,6 +188,32 @@ export function sortUnique(records: Buffer, size: number): Buffer {
     previous = index
   }
   return out.subarray(0, written * size)
+}
+
+/** Merges ascending runs (starting at `starts`, the last ending at n) pairwise into one order. */
+function mergeRuns(starts: readonly number[], n: number, compare: (a: number, b: number) => number): number[] {
+  let lists: number[][] = starts.map((start, k) => Array.from({ length: (starts[k + 1] ?? n) - start }, (_, i) => start + i))
+  while (lists.length > 1) {
+    const next: number[][] = []
+    for (let k = 0; k < lists.length; k += 2) {
+      const a = lists[k]!
+      const b = lists[k + 1]
+      if (!b) {
+        next.push(a)
+        continue
+      }
+      const merged: number[] = new Array(a.length + b.length)
+      let i = 0
+      let j = 0
+      let m = 0
+      while (i < a.length && j < b.length) merged[m++] = compare(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!
+      while (i < a.length) merged[m++] = a[i++]!
+      while (j < b.length) merged[m++] = b[j++]!
+      next.push(merged)
+    }
+    lists = next
+  }
+  return lists[0]!
 }
 
 /** Index of the first record whose position is ≥ `position` (a buffer of sorted records only). */
