@@ -136,15 +136,19 @@ export type OptionInput = Partial<Record<keyof Options, string | number | undefi
 /** Builds the options once at start-up; throws INVALID_CONFIG naming every bad key. */
 export function buildOptions(flags: OptionInput = {}, env: Record<string, string | undefined> = {}): Options {
   const raw: Record<string, string> = {}
+  const origin: Record<string, string> = {}
   for (const key of Object.keys(ENV_KEYS) as ConfigKey[]) {
     const flag = flags[key]
     raw[key] = flag !== undefined ? String(flag) : (env[ENV_KEYS[key]] ?? DEFAULTS[key])
+    origin[key] = flag !== undefined ? 'flag' : env[ENV_KEYS[key]] !== undefined ? ENV_KEYS[key] : 'default'
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0]) as ConfigKey
-      return `${key} (${ENV_KEYS[key]}=${JSON.stringify(raw[key])}): ${issue.message}`
+      // Name where the bad value came from: a flag, the environment variable, or a default.
+      const from = origin[key] === 'flag' ? `flag, ${ENV_KEYS[key]} otherwise` : origin[key] === 'default' ? 'default' : ENV_KEYS[key]
+      return `${key} (${from}: ${JSON.stringify(raw[key])}): ${issue.message}`
     })
     throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.join('; ')}`, { field: problems.map((p) => p.split(' ')[0]).join(',') })
   }
