@@ -1,22 +1,18 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
 import { createLazyHistory, type AddressHistorySource } from '../../src/sources/lazy-history.ts'
 import { recordWalkSource } from '../../src/sources/walk-source.ts'
 import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
-import { connectRedis, type Redis } from '../../src/store/redis.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { createOnDemandChecker } from '../../src/walk/on-demand-check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import { ETH, type Address, type Asset, type Direction, type Transfer } from '../../src/types.ts'
-import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
 import { generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
-import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+import { testPrefix } from '../support/redis-server.ts'
+import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
 
 /**
  * On-demand screening (walk/on-demand.ts through walk/on-demand-check.ts) against the independent
@@ -33,21 +29,7 @@ import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.
  * Every address of the graph is screened; hops must equal the reference's and every witness be a
  * valid time-respecting path of exactly that length.
  */
-let server: TestRedis
-let redis: Redis
-let dir: string
-
-beforeAll(async () => {
-  server = await startRedis()
-  redis = await connectRedis(server.url)
-  dir = await mkdtemp(join(tmpdir(), 'on-demand-'))
-})
-
-afterAll(async () => {
-  redis?.disconnect()
-  await server?.stop()
-  await rm(dir, { recursive: true, force: true })
-})
+const harness = useRedisAndTempDir('on-demand')
 
 type Mode = 'none' | 'partial' | 'lazy-down' | 'lazy-both'
 
@@ -77,22 +59,17 @@ function chainSource(transfers: readonly Transfer[]): AddressHistorySource & { f
 }
 
 async function clear(prefix: string): Promise<void> {
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
+  await dropPrefix(harness.redis, prefix)
 }
 
 async function runScenario(s: Scenario): Promise<{ searched: number; fromWalk: number; reached: number; walkMissed: number }> {
   const etl = generateEtl(s.graphSeed)
-  const files = join(dir, `g${s.graphSeed}-${Math.random().toString(36).slice(2, 8)}`)
-  await mkdir(files)
-  await writeFile(join(files, 'transactions.csv'), toCsv(etl.transactions, TX_COLUMNS))
-  await writeFile(join(files, 'traces.csv'), toCsv(etl.traces, TRACE_COLUMNS))
-  await writeFile(join(files, 'token_transfers.csv'), toCsv(etl.tokenTransfers, TOKEN_COLUMNS))
+  const files = await writeEtlFolder(harness.dir, `g${s.graphSeed}`, etl)
   const listed = [etl.listedToken as Address]
 
   // The chain: the full import, read back as transfers.
   const chainPrefix = testPrefix('chain')
-  const chainStore = createGraphStore(redis, chainPrefix)
+  const chainStore = createGraphStore(harness.redis, chainPrefix)
   await importEtl(chainStore, [files], { listedTokens: listed })
   const transfers: Transfer[] = []
   for await (const t of chainStore.transfers()) transfers.push(t)
@@ -103,13 +80,13 @@ async function runScenario(s: Scenario): Promise<{ searched: number; fromWalk: n
   const source = chainSource(transfers)
 
   const prefix = testPrefix('od')
-  const store: GraphStore = createGraphStore(redis, prefix)
+  const store: GraphStore = createGraphStore(harness.redis, prefix)
   await store.putSeeds(etl.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
   await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
   const dust = s.ethDust > 0n ? { ETH: s.ethDust } : {}
   const lazy = createLazyHistory(store, source, { throughBlock: through, listedTokens: listed })
   const walk = (directions: Direction[], beforeExpand?: (a: readonly Address[]) => Promise<unknown>) =>
-    runWalk(store, { redisUrl: server.url, directions, maxHops: s.maxHops, batchSize: 8, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: s.counterpartyCap, dust, workers: 1, concurrency: 2, ...(beforeExpand ? { beforeExpand } : {}) })
+    runWalk(store, { redisUrl: harness.server.url, directions, maxHops: s.maxHops, batchSize: 8, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: s.counterpartyCap, dust, workers: 1, concurrency: 2, ...(beforeExpand ? { beforeExpand } : {}) })
   if (s.mode === 'partial') {
     const ids = await store.internAssets([ETH, ...listed] as Asset[])
     const part = transfers.filter((_, i) => (i * 7919 + s.graphSeed) % 100 < s.keep)

@@ -1,19 +1,15 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
 import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
-import { connectRedis, type Redis } from '../../src/store/redis.ts'
 import { invalidateLabels, traceWalk, type TraceOptions } from '../../src/walk/incremental.ts'
 import { parseLabels } from '../../src/walk/labels.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import type { Address, Direction } from '../../src/types.ts'
-import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
 import { generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, rowAddresses } from '../support/reference-walk.ts'
-import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+import { testPrefix } from '../support/redis-server.ts'
+import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
 
 /**
  * Incremental walks equal clean walks, label for label: on random trap-laden temporal graphs, a
@@ -21,21 +17,7 @@ import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.
  * cost and predecessor key of every label, both directions) of a clean walk with S ∪ A; then
  * removing R incrementally exactly those of a clean walk with (S ∪ A) \ R.
  */
-let server: TestRedis
-let redis: Redis
-let dir: string
-
-beforeAll(async () => {
-  server = await startRedis()
-  redis = await connectRedis(server.url)
-  dir = await mkdtemp(join(tmpdir(), 'seeds-incremental-'))
-})
-
-afterAll(async () => {
-  redis?.disconnect()
-  await server?.stop()
-  await rm(dir, { recursive: true, force: true })
-})
+const harness = useRedisAndTempDir('seeds-incremental')
 
 const DIRS: Direction[] = ['downstream', 'upstream']
 
@@ -50,8 +32,7 @@ async function setSeeds(store: GraphStore, seeds: readonly string[]): Promise<vo
 }
 
 async function cleanup(prefix: string): Promise<void> {
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
+  await dropPrefix(harness.redis, prefix)
 }
 
 interface Scenario {
@@ -67,11 +48,7 @@ interface Scenario {
 
 async function runScenario(s: Scenario): Promise<void> {
   const etl = generateEtl(s.graphSeed)
-  const files = join(dir, `g${s.graphSeed}-${Math.random().toString(36).slice(2, 8)}`)
-  await mkdir(files)
-  await writeFile(join(files, 'transactions.csv'), toCsv(etl.transactions, TX_COLUMNS))
-  await writeFile(join(files, 'traces.csv'), toCsv(etl.traces, TRACE_COLUMNS))
-  await writeFile(join(files, 'token_transfers.csv'), toCsv(etl.tokenTransfers, TOKEN_COLUMNS))
+  const files = await writeEtlFolder(harness.dir, `g${s.graphSeed}`, etl)
 
   // S: the generator's seeds plus some others; A: further addresses (stop nodes and hubs included);
   // R: some of S ∪ A (original seeds and added ones alike).
@@ -85,15 +62,15 @@ async function runScenario(s: Scenario): Promise<void> {
 
   const incPrefix = testPrefix('inc')
   const cleanPrefix = testPrefix('clean')
-  const inc = createGraphStore(redis, incPrefix)
-  const clean = createGraphStore(redis, cleanPrefix)
+  const inc = createGraphStore(harness.redis, incPrefix)
+  const clean = createGraphStore(harness.redis, cleanPrefix)
   try {
     for (const store of [inc, clean]) {
       await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
       await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
     }
     const options: TraceOptions = {
-      redisUrl: server.url,
+      redisUrl: harness.server.url,
       directions: DIRS,
       maxHops: s.maxHops,
       batchSize: s.batchSize,
@@ -150,17 +127,13 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
 
   it('falls back to a full walk when parameters, labels or transfers changed', async () => {
     const etl = generateEtl(77)
-    const files = join(dir, 'fallback')
-    await mkdir(files)
-    await writeFile(join(files, 'transactions.csv'), toCsv(etl.transactions, TX_COLUMNS))
-    await writeFile(join(files, 'traces.csv'), toCsv(etl.traces, TRACE_COLUMNS))
-    await writeFile(join(files, 'token_transfers.csv'), toCsv(etl.tokenTransfers, TOKEN_COLUMNS))
+    const files = await writeEtlFolder(harness.dir, 'fallback', etl)
     const prefix = testPrefix('fallback')
-    const store = createGraphStore(redis, prefix)
+    const store = createGraphStore(harness.redis, prefix)
     try {
       await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
       await setSeeds(store, etl.seeds)
-      const options: TraceOptions = { redisUrl: server.url, directions: DIRS, maxHops: 3, batchSize: 16, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 2 }
+      const options: TraceOptions = { redisUrl: harness.server.url, directions: DIRS, maxHops: 3, batchSize: 16, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 2 }
       expect((await traceWalk(store, options, { incremental: true })).reason).toBe('no complete walk recorded in this store')
       expect((await traceWalk(store, options, { incremental: true })).mode).toBe('incremental')
       const other = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
@@ -184,7 +157,7 @@ describe('the boundary after a removal', () => {
     // label (p4) dominates the 2-hop one through x (p5). Removing s1 must give z that label back:
     // x is on the boundary only if a label with cost == position counts as extendable.
     const prefix = testPrefix('edge')
-    const store = createGraphStore(redis, prefix)
+    const store = createGraphStore(harness.redis, prefix)
     const a = (c: string) => `0x${c.repeat(40)}` as Address
     const [s1, s2, x, z] = [a('1'), a('2'), a('3'), a('4')]
     const t = (from: Address, to: Address, block: number, hash: string, kind: 'tx' | 'trace', subIndex: number) =>
@@ -193,15 +166,15 @@ describe('the boundary after a removal', () => {
       const ids = await store.internAssets(['ETH'])
       await store.stage('edge', [t(s2, x, 5, 'a', 'tx', 0), t(x, z, 5, 'a', 'trace', 1), t(s1, z, 4, 'b', 'tx', 0)], ids)
       await store.commit('edge')
-      const options: TraceOptions = { redisUrl: server.url, directions: DIRS, maxHops: 3, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 1 }
+      const options: TraceOptions = { redisUrl: harness.server.url, directions: DIRS, maxHops: 3, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 1 }
       await setSeeds(store, [s1, s2])
       await traceWalk(store, options)
-      expect(parseLabels(await redis.hget(store.keys.walkLabels('downstream'), z.slice(2))).map((l) => l.hops)).toEqual([1])
+      expect(parseLabels(await harness.redis.hget(store.keys.walkLabels('downstream'), z.slice(2))).map((l) => l.hops)).toEqual([1])
       await setSeeds(store, [s2])
       const removed = await traceWalk(store, options, { incremental: true })
       expect(removed.mode).toBe('incremental')
       expect(removed.boundary.downstream).toBe(1)
-      expect(parseLabels(await redis.hget(store.keys.walkLabels('downstream'), z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}00000000` }])
+      expect(parseLabels(await harness.redis.hget(store.keys.walkLabels('downstream'), z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}00000000` }])
     } finally {
       await cleanup(prefix)
     }

@@ -1,19 +1,15 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
 import { createGraphStore } from '../../src/store/graph-store.ts'
-import { connectRedis, type Redis } from '../../src/store/redis.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import type { Address, Direction } from '../../src/types.ts'
-import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
 import { generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
-import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+import { testPrefix } from '../support/redis-server.ts'
+import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
 
 /**
  * The queue walk (CSV import → Redis → BullMQ workers) against the independent in-process
@@ -21,21 +17,7 @@ import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.
  * counts, batch sizes, counterparty caps, dust floors and hop limits. Every answer must be equal,
  * and every witness path must be a real time-respecting path of the stated length.
  */
-let server: TestRedis
-let redis: Redis
-let dir: string
-
-beforeAll(async () => {
-  server = await startRedis()
-  redis = await connectRedis(server.url)
-  dir = await mkdtemp(join(tmpdir(), 'walk-property-'))
-})
-
-afterAll(async () => {
-  redis?.disconnect()
-  await server?.stop()
-  await rm(dir, { recursive: true, force: true })
-})
+const harness = useRedisAndTempDir('walk-property')
 
 interface Scenario {
   graphSeed: number
@@ -49,20 +31,16 @@ interface Scenario {
 
 async function runScenario(s: Scenario): Promise<void> {
   const etl = generateEtl(s.graphSeed)
-  const files = join(dir, `g${s.graphSeed}-${Math.random().toString(36).slice(2, 8)}`)
-  await import('node:fs/promises').then((fs) => fs.mkdir(files))
-  await writeFile(join(files, 'transactions.csv'), toCsv(etl.transactions, TX_COLUMNS))
-  await writeFile(join(files, 'traces.csv'), toCsv(etl.traces, TRACE_COLUMNS))
-  await writeFile(join(files, 'token_transfers.csv'), toCsv(etl.tokenTransfers, TOKEN_COLUMNS))
+  const files = await writeEtlFolder(harness.dir, `g${s.graphSeed}`, etl)
 
   const prefix = testPrefix('prop')
-  const store = createGraphStore(redis, prefix)
+  const store = createGraphStore(harness.redis, prefix)
   await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
   await store.putSeeds(etl.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
   await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
   const dust = s.ethDust > 0n ? { ETH: s.ethDust } : {}
   await runWalk(store, {
-    redisUrl: server.url,
+    redisUrl: harness.server.url,
     directions: ['downstream', 'upstream'],
     maxHops: s.maxHops,
     batchSize: s.batchSize,
@@ -91,8 +69,7 @@ async function runScenario(s: Scenario): Promise<void> {
       }
     }
   })
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
+  await dropPrefix(harness.redis, prefix)
   expect(problems, `scenario ${JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`).toEqual([])
 }
 
