@@ -14,8 +14,20 @@ export type ErrorCode =
   | 'FILE_NOT_FOUND'
   // faults: exit status 1
   | 'STORE_UNAVAILABLE'
+  /** Redis refused a write for lack of memory (maxmemory), or the commit would not fit. */
+  | 'STORE_FULL'
+  /** Another live process holds what this one needs (an import commit, a walk). */
+  | 'STORE_BUSY'
+  /** The store changed under an operation in a way it cannot continue from (Redis lost its data). */
+  | 'STORE_VANISHED'
   | 'WALK_FAILED'
   | 'WALK_BUSY'
+  /** No complete walk is published: an answer would be unknown, which must never read as 'none'. */
+  | 'NO_WALK'
+  /** A walk job's run is no longer the running walk (it was interrupted or replaced): the job stops, writing nothing. */
+  | 'WALK_STOPPED'
+  /** SIGINT/SIGTERM: the command stopped cleanly (exit status 130). */
+  | 'INTERRUPTED'
   | 'INTERNAL'
   // RPC / API sources (faults: exit status 1). RATE_LIMITED and UNAVAILABLE are retryable;
   // PRUNED (the node no longer holds that history) is not.
@@ -78,7 +90,8 @@ function formatMessage(shortMessage: string, details: ErrorDetails): string {
   return `${where}${shortMessage}${rest.length > 0 ? ` (${rest.join(', ')})` : ''}`
 }
 
-/** Exit status for a thrown value: 2 bad input, 1 anything else. */
-export function exitCodeFor(error: unknown): 1 | 2 {
+/** Exit status for a thrown value: 2 bad input, 130 interrupted (as a shell reports SIGINT), 1 anything else. */
+export function exitCodeFor(error: unknown): 1 | 2 | 130 {
+  if (isExposureError(error, 'INTERRUPTED')) return 130
   return isExposureError(error) && error.isBadInput ? 2 : 1
 }

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
-import { QUEUES } from './names.ts'
+import { EVENTS_MAX_LEN, QUEUES } from './names.ts'
 
 /**
  * An ingest job: "read blocks [from, to] from the node and write them as final". Idempotent (the
@@ -26,7 +26,10 @@ export const INGEST_JOB_OPTIONS: JobsOptions = {
 }
 
 export function createIngestQueue(connection: ConnectionOptions, prefix: string): Queue<IngestJobData> {
-  return new Queue<IngestJobData>(QUEUES.ingest, { connection, prefix })
+  const queue = new Queue<IngestJobData>(QUEUES.ingest, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } })
+  // Connection errors surface through the commands that use the queue; an unheard 'error' event would crash the process.
+  queue.on('error', () => undefined)
+  return queue
 }
 
 /** Deterministic, without ':' (BullMQ forbids it in custom ids). */

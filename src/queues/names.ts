@@ -5,3 +5,9 @@ export const QUEUES = {
   /** Reads a block range from a node into the store (`exposure sync`). */
   ingest: 'ingest',
 } as const
+
+/**
+ * Events kept in each queue's events stream (BullMQ keeps 10,000 by default, each with its job's
+ * return value): nothing here reads old events, so a short stream bounds the memory it takes.
+ */
+export const EVENTS_MAX_LEN = 1_000

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
 import type { Direction } from '../types.ts'
-import { QUEUES } from './names.ts'
+import { EVENTS_MAX_LEN, QUEUES } from './names.ts'
 
 /**
  * A walk job is a *token*: "expand up to batchSize addresses from this direction's frontier".
@@ -28,7 +28,10 @@ export const WALK_JOB_OPTIONS: JobsOptions = {
 }
 
 export function createWalkQueue(connection: ConnectionOptions, prefix: string): Queue<WalkJobData> {
-  return new Queue<WalkJobData>(QUEUES.walk, { connection, prefix })
+  const queue = new Queue<WalkJobData>(QUEUES.walk, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } })
+  // Connection errors surface through the commands that use the queue; an unheard 'error' event would crash the process.
+  queue.on('error', () => undefined)
+  return queue
 }
 
 /**

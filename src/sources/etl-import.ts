@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { InputError } from '../errors.ts'
-import type { GraphStore } from '../store/graph-store.ts'
+import { basename, join } from 'node:path'
+import { BaseError, InputError, isExposureError } from '../errors.ts'
+import { failpoint } from '../failpoints.ts'
+import type { CommitResult, GraphStore } from '../store/graph-store.ts'
+import type { Holder } from '../store/holder.ts'
 import { ETH, type Address, type Asset, type Transfer } from '../types.ts'
-import { etlKindOf, readEtlFile, type EtlKind, type SkipReason } from './etl.ts'
+import { etlKindOf, readEtlFile, type EtlKind, type EtlRowResult, type SkipReason } from './etl.ts'
 import { TxIndexTable } from './tx-index-table.ts'
 
 export interface FileSummary {
@@ -16,20 +18,31 @@ export interface FileSummary {
 }
 
 export interface ImportSummary {
+  /** The import's id (what `--resume` / `--abort` name). */
+  importId: string
   files: FileSummary[]
   rows: number
   /** Rows that became transfers under the counting rules. */
   transfersCounted: number
   /** Transfers the store did not hold before (a re-import adds none). */
   transfersAdded: number
+  /** Addresses whose transfers changed. */
   addresses: number
+  /** False when the store already held everything (a re-import): nothing was written. */
+  changed: boolean
+  /** Token transfers joined to transactions stored earlier (this or an earlier import brought them). */
+  tokensResolved: number
+  /** Token transfers of listed tokens still waiting for their transactions (kept in the store). */
+  tokensPending: number
+  /** Token transfers whose transaction cannot be told apart in its block (never guessed). */
+  tokensAmbiguous: number
   /** The first malformed rows, when `skipInvalid` (the count is in skipped.invalid). */
   invalid: InputError[]
   seconds: number
 }
 
 export interface ImportProgress {
-  phase: 'read' | 'commit'
+  phase: 'read' | 'prepare' | 'apply'
   file?: string
   done: number
   total: number
@@ -40,6 +53,10 @@ export interface ImportOptions {
   listedTokens: readonly Address[]
   skipInvalid?: boolean
   onProgress?: (progress: ImportProgress) => void
+  /** Stops reading (the staging is dropped) or the commit before its commit point. */
+  signal?: AbortSignal
+  /** Called once when another process is writing the store and this import waits for it. */
+  onWait?: (holder: Holder) => void
 }
 
 const KIND_ORDER: readonly EtlKind[] = ['receipts', 'transactions', 'traces', 'token_transfers']
@@ -78,7 +95,8 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
   const files = await resolveEtlFiles(paths)
   const listed = new Set<string>(options.listedTokens)
   const assetIds = await store.internAssets([ETH, ...options.listedTokens] as Asset[])
-  const importId = randomBytes(6).toString('hex')
+  const importId = `etl${randomBytes(5).toString('hex')}`
+  await store.beginImport(importId, 'etl', describeFiles(files.map((f) => f.file)))
   const txIndexByHash = new TxIndexTable()
   const receiptStatus = new Map<string, string>()
   const blockTimes = new Map<number, number>()
@@ -104,39 +122,112 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
         onBytes: (bytes) => options.onProgress?.({ phase: 'read', file, done: bytesBefore + bytes, total: totalBytes, transfers: transfersCounted }),
       })
       for await (const batch of reader) {
+        if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `import interrupted while reading ${file}: nothing of it reached the store`, { file })
         const transfers: Transfer[] = []
+        const transactions: { block: number; hash: string; index: number }[] = []
+        const waiting: NonNullable<EtlRowResult['pendingToken']>[] = []
         for (const result of batch) {
           summary.rows++
           if (result.receipt) receiptStatus.set(result.receipt.hash, result.receipt.status)
           if (result.txIndex) {
             txIndexByHash.set(result.txIndex.hash, result.txIndex.index)
+            transactions.push({ block: result.txIndex.block, hash: result.txIndex.hash, index: result.txIndex.index })
             if (result.txIndex.timestamp !== undefined) blockTimes.set(result.txIndex.block, result.txIndex.timestamp)
           }
+          if (result.pendingToken) waiting.push(result.pendingToken)
           if (result.transfer) transfers.push(result.transfer)
           else if (result.skip) summary.skipped[result.skip] = (summary.skipped[result.skip] ?? 0) + 1
         }
         summary.transfers += transfers.length
         transfersCounted += transfers.length
         await staging
-        staging = store.stage(importId, transfers, assetIds)
+        staging = (async () => {
+          await store.stage(importId, transfers, assetIds)
+          // What token transfers need to join in any order: every transaction's index, and the
+          // token transfers whose transaction this command has not seen (they wait in the store).
+          await store.stageJoin(importId, { transactions, tokens: waiting }, assetIds)
+        })()
+        // Awaited with the next batch; until then a rejection (Redis out of memory) must not count as unhandled.
+        staging.catch(() => undefined)
       }
       bytesBefore += size
     }
     await staging
+    if (blockTimes.size > 0) await store.stageJoin(importId, { blockTimes })
+    // Every file read: from here the import can be resumed (exposure import --resume) if this process dies.
+    await store.imports.setState(importId, 'staged')
   } catch (error) {
     await staging.catch(() => undefined)
-    await store.abort(importId)
+    await store.abort(importId).catch(() => undefined)
     throw error
   }
-  const committed = await store.commit(importId, (p) => options.onProgress?.({ phase: 'commit', done: p.addressesDone, total: p.addressesTotal, transfers: transfersCounted }))
-  if (blockTimes.size > 0) await store.putBlockTimes(blockTimes)
+  failpoint('import:staged')
+  const committed = await commitImport(store, importId, options, transfersCounted)
+  for (const s of summaries) {
+    // Token transfers that were waiting are counted where they ended up.
+    if (s.kind === 'token_transfers' && s.skipped['unknown-transaction'] !== undefined) {
+      const still = Math.min(s.skipped['unknown-transaction'], committed.tokensPending)
+      if (still === 0) delete s.skipped['unknown-transaction']
+      else s.skipped['unknown-transaction'] = still
+    }
+  }
   return {
+    importId,
     files: summaries,
     rows: summaries.reduce((sum, s) => sum + s.rows, 0),
     transfersCounted,
     transfersAdded: committed.transfersAfter - committed.transfersBefore,
     addresses: committed.addresses,
+    changed: committed.changed,
+    tokensResolved: committed.tokensResolved,
+    tokensPending: committed.tokensPending,
+    tokensAmbiguous: committed.tokensAmbiguous,
     invalid,
     seconds: (Date.now() - startedAt) / 1000,
   }
+}
+
+async function commitImport(store: GraphStore, importId: string, options: Pick<ImportOptions, 'onProgress' | 'signal' | 'onWait'>, transfers: number): Promise<CommitResult> {
+  try {
+    return await store.commit(importId, {
+      onProgress: (p) => options.onProgress?.({ phase: p.phase, done: p.done, total: p.total, transfers }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onWait ? { onWait: options.onWait } : {}),
+    })
+  } catch (error) {
+    // Before the commit point nothing reached the store: an interrupted import is dropped, so a
+    // Ctrl-C leaves nothing behind; a refused one (memory) stays staged for --resume.
+    if (isExposureError(error, 'INTERRUPTED')) await store.abort(importId).catch(() => undefined)
+    throw error
+  }
+}
+
+/**
+ * Commits (`resume`) or drops (`abort`) a staged import that was interrupted before its commit
+ * point. Without an id: the only such import, if there is exactly one.
+ */
+export async function finishStagedImport(store: GraphStore, action: 'resume' | 'abort', importId: string | undefined, options: Pick<ImportOptions, 'onProgress' | 'signal' | 'onWait'> = {}): Promise<{ importId: string; result: CommitResult | null }> {
+  const candidates = (await store.imports.list()).filter((i) => i.kind === 'etl' && i.state !== 'committing' && !i.alive)
+  let chosen = importId
+  if (chosen === undefined) {
+    if (candidates.length === 0) throw new InputError('INVALID_ARGUMENT', `no interrupted import in store ${store.keys.prefix}`, { field: action })
+    if (candidates.length > 1) throw new InputError('INVALID_ARGUMENT', `${candidates.length} interrupted imports in store ${store.keys.prefix} (${candidates.map((c) => c.id).join(', ')}): name one`, { field: action })
+    chosen = candidates[0]!.id
+  } else if (!candidates.some((c) => c.id === chosen)) {
+    throw new InputError('INVALID_ARGUMENT', `no interrupted import ${chosen} in store ${store.keys.prefix}${candidates.length > 0 ? ` (there is ${candidates.map((c) => c.id).join(', ')})` : ''}`, { field: action, value: chosen })
+  }
+  if (action === 'abort') {
+    await store.abort(chosen)
+    return { importId: chosen, result: null }
+  }
+  const info = candidates.find((c) => c.id === chosen)!
+  if (info.state === 'staging') throw new InputError('INVALID_ARGUMENT', `import ${chosen} was interrupted while reading its files: it cannot be resumed; '--abort ${chosen}' drops it, then run the import again`, { field: 'resume', value: chosen })
+  // Take the import over: it is ours now.
+  await store.beginImport(chosen, 'etl', info.detail)
+  return { importId: chosen, result: await commitImport(store, chosen, options, 0) }
+}
+
+function describeFiles(files: readonly string[]): string {
+  const names = files.map((f) => basename(f))
+  return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`
 }

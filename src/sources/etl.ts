@@ -46,6 +46,11 @@ export interface EtlRowResult {
   txIndex?: { hash: string; index: number; block: number; timestamp?: number }
   /** receipts rows yield the status of their transaction. */
   receipt?: { hash: string; status: string }
+  /**
+   * A token transfer of a listed token whose transaction index is not known to this command: it
+   * waits in the store until its transaction arrives (store/tx-index.ts).
+   */
+  pendingToken?: Omit<Transfer, 'transactionIndex' | 'kind' | 'subIndex' | 'timestamp'> & { logIndex: number }
 }
 
 export function etlKindOf(file: string): EtlKind | null {
@@ -184,7 +189,7 @@ export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexBy
   if (from === null || from === ZERO_ADDRESS) return { skip: 'no-sender' }
   if (to === null) return { skip: 'no-recipient' }
   const transactionIndex = ownIndex ?? txIndexByHash.get(txHash)
-  if (transactionIndex === undefined) return { skip: 'unknown-transaction' }
+  if (transactionIndex === undefined) return { skip: 'unknown-transaction', pendingToken: { from, to, amount, asset: token, blockNumber, txHash, logIndex } }
   return { transfer: { from, to, amount, asset: token, blockNumber, transactionIndex, txHash, kind: 'log', subIndex: logIndex } }
 }
 

@@ -1,16 +1,16 @@
 import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
-import type { Address, Asset, Seed, ServiceLabel, Transfer } from '../types.ts'
+import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
+import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
+import { createHolder, defaultActor, type Holder } from './holder.ts'
 import { storeKeys, type StoreKeys } from './keys.ts'
-import { IN_SIZE, OUT_SIZE, decodeRecord, joinNode, sortUnique, splitNode, writeInRecord, writeOutRecord } from './records.ts'
+import { storeError } from './memory.ts'
+import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts } from './scripts.ts'
+import { encodePendingToken, txEntry, type PendingToken } from './tx-index.ts'
 
-/** How many addresses one commit round trip merges. */
-const COMMIT_CHUNK = 1_000
-/** Staging partitions per import (by the address's first byte). */
-const PARTITIONS = 256
-const ENTRY_OUT = 0
-const ENTRY_IN = 1
+export type { CommitOptions, CommitProgress, CommitResult } from './commit.ts'
+
 /** A staging entry: kind byte, owner address, record. */
 const OUT_ENTRY = 1 + 20 + OUT_SIZE
 const IN_ENTRY = 1 + 20 + IN_SIZE
@@ -24,35 +24,52 @@ function hexDigit(code: number): number {
   return code <= 57 ? code - 48 : code - 87
 }
 
-/** Progress of a commit, in staging partitions. */
-export interface CommitProgress {
-  addressesDone: number
-  addressesTotal: number
-}
-
-export interface CommitResult {
-  /** Distinct addresses whose lists were merged. */
-  addresses: number
-  /** Transfers (out-records) in the store before and after. */
-  transfersBefore: number
-  transfersAfter: number
-}
-
 export interface StoreStats {
   transfers: number
   addresses: number
   seeds: number
   labels: number
   lastImport: string | null
+  /** +1 per commit that changed the graph. */
+  version: number
+  labelsVersion: number
+  storeId: string | null
+}
+
+/** A record to stage, with its asset already an id of the store's asset table. */
+interface StagedTransfer {
+  from: Address
+  to: Address
+  amount: bigint
+  assetId: number
+  blockNumber: number
+  transactionIndex: number
+  txHash: `0x${string}`
+  kind: TransferKind
+  subIndex: number
+}
+
+/** The exact-amount side table's field for a transfer whose amount a record cannot hold. */
+export function amountKey(txHash: string, kind: TransferKind, subIndex: number, from: string, to: string): string {
+  const kindSub = ({ tx: 0, trace: 1, log: 2 } as const)[kind] * 0x400000 + subIndex
+  return `${txHash.slice(2)}${kindSub.toString(16).padStart(6, '0')}${from.slice(2)}${to.slice(2)}`
+}
+
+export interface GraphStoreOptions {
+  /** What this process is doing, for lock and import holders' messages. Default: the command line. */
+  actor?: string
 }
 
 /**
  * The graph store: transfers indexed by address and direction, seeds, labels. Imports write into
- * a staging area first and merge at commit, so a failed import writes nothing to the store.
+ * a staging area first and are committed exactly once through a journal (commit.ts).
  */
-export function createGraphStore(redis: Redis, prefix: string) {
+export function createGraphStore(redis: Redis, prefix: string, storeOptions: GraphStoreOptions = {}) {
   defineScripts(redis)
   const keys: StoreKeys = storeKeys(prefix)
+  let holderPromise: Promise<Holder> | null = null
+  const holder = () => (holderPromise ??= createHolder(redis, storeOptions.actor ?? defaultActor()))
+  const imports = createImports(redis, keys, holder, stageResolved)
 
   async function loadAssets(): Promise<Asset[]> {
     const table = await redis.lrange(keys.assets, 0, -1)
@@ -69,6 +86,11 @@ export function createGraphStore(redis: Redis, prefix: string) {
     return new Map(table.map((asset, id) => [asset, id]))
   }
 
+  /** Registers an import (kind and a one-line description for status and recovery); stage() does it with defaults. */
+  async function beginImport(importId: string, kind: ImportKind, detail: string): Promise<void> {
+    await imports.register(importId, kind, detail)
+  }
+
   /**
    * Appends transfers to import `importId`'s staging area: PARTITIONS strings, an address's
    * records in the partition of its first byte. Each entry is the owner's address and one record
@@ -76,7 +98,19 @@ export function createGraphStore(redis: Redis, prefix: string) {
    * never holds a staging key per address (those would inflate Redis' main dictionary for good).
    */
   async function stage(importId: string, transfers: readonly Transfer[], assetIds: ReadonlyMap<Asset, number>): Promise<void> {
+    const items: StagedTransfer[] = new Array(transfers.length)
+    for (let i = 0; i < transfers.length; i++) {
+      const t = transfers[i]!
+      const assetId = assetIds.get(t.asset)
+      if (assetId === undefined) throw new BaseError('INTERNAL', `asset ${t.asset} was not interned before staging`)
+      items[i] = { from: t.from, to: t.to, amount: t.amount, assetId, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex }
+    }
+    await stageRecords(importId, items)
+  }
+
+  async function stageRecords(importId: string, transfers: readonly StagedTransfer[]): Promise<void> {
     if (transfers.length === 0) return
+    await imports.register(importId, kindOf(importId), importId)
     // Two passes: size every partition, then write all entries into one buffer at their offsets
     // (no per-record allocation: imports are bounded by garbage collection otherwise).
     const sizes = new Array<number>(PARTITIONS).fill(0)
@@ -93,10 +127,11 @@ export function createGraphStore(redis: Redis, prefix: string) {
       total += sizes[p]!
     }
     const buffer = Buffer.allocUnsafe(total)
+    const big: Buffer[] = []
     for (const t of transfers) {
-      const assetId = assetIds.get(t.asset)
-      if (assetId === undefined) throw new BaseError('INTERNAL', `asset ${t.asset} was not interned before staging`)
-      const fields = { counterparty: t.to, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex }
+      const fields = { counterparty: t.to, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, assetId: t.assetId, amount: t.amount, txHash: t.txHash, kind: t.kind, subIndex: t.subIndex }
+      // Records hold 96 bits of amount; a larger one (only ever a token's) keeps its exact value in P:amounts.
+      if (t.amount >= MAX_AMOUNT) big.push(extraEntry(EXTRA_AMOUNT, Buffer.from(`${amountKey(t.txHash, t.kind, t.subIndex, t.from, t.to)}=${t.amount.toString()}`, 'utf8')))
       const pf = partitionOf(t.from)
       let at = next[pf]!
       buffer[at] = ENTRY_OUT
@@ -118,95 +153,71 @@ export function createGraphStore(redis: Redis, prefix: string) {
       keyList.push(keys.stagePartition(importId, p))
       blobs.push(buffer.subarray(starts[p]!, starts[p]! + sizes[p]!))
     }
-    await callScript(redis, 'append-many', keyList, blobs)
+    try {
+      await callScript(redis, 'append-many', keyList, blobs)
+      if (big.length > 0) await redis.append(keys.stageExtra(importId), Buffer.concat(big))
+    } catch (error) {
+      throw storeError(error, `staging of import ${importId}`)
+    }
+  }
+
+  /** Token transfers a commit resolved (their transaction index is known now): staged as transfers. */
+  async function stageResolved(importId: string, tokens: readonly (PendingToken & { blockNumber: number; transactionIndex: number })[]): Promise<void> {
+    await stageRecords(importId, tokens.map((t) => ({ from: t.from, to: t.to, amount: t.amount, assetId: t.assetId, blockNumber: t.blockNumber, transactionIndex: t.transactionIndex, txHash: t.txHash, kind: 'log' as const, subIndex: t.logIndex })))
   }
 
   /**
-   * Merges import `importId`'s staging area into the store, one partition at a time (memory is
-   * bounded by the import's size / PARTITIONS): for every address in it, the existing and staged
-   * records are sorted, de-duplicated (re-imports change nothing) and written back with a fresh
-   * counterparty count. Holds the import lock so two commits never interleave.
+   * Stages what token transfers need to join in any order (tx-index.ts): every transaction's
+   * (block, hash, index), token transfers whose transaction is not known yet, and block times.
    */
-  async function commit(importId: string, onProgress?: (p: CommitProgress) => void): Promise<CommitResult> {
-    const lockValue = importId
-    const locked = await redis.set(keys.importLock, lockValue, 'PX', 600_000, 'NX')
-    if (locked !== 'OK') throw new BaseError('WALK_BUSY', 'another import is committing into this store; try again when it is done', { field: 'lock', value: keys.importLock })
+  async function stageJoin(importId: string, join: { transactions?: readonly { block: number; hash: string; index: number }[]; tokens?: readonly (Omit<PendingToken, 'assetId'> & { asset: Asset; blockNumber: number })[]; blockTimes?: ReadonlyMap<number, number> }, assetIds?: ReadonlyMap<Asset, number>): Promise<void> {
+    const parts: Buffer[] = []
+    for (const tx of join.transactions ?? []) {
+      const payload = Buffer.allocUnsafe(4 + 10)
+      payload.writeUInt32BE(tx.block, 0)
+      txEntry(tx.hash, tx.index).copy(payload, 4)
+      parts.push(extraEntry(EXTRA_TX, payload))
+    }
+    for (const t of join.tokens ?? []) {
+      const assetId = assetIds?.get(t.asset)
+      if (assetId === undefined) throw new BaseError('INTERNAL', `asset ${t.asset} was not interned before staging`)
+      const payload = Buffer.allocUnsafe(4 + 109)
+      payload.writeUInt32BE(t.blockNumber, 0)
+      encodePendingToken({ ...t, assetId }, payload, 4)
+      parts.push(extraEntry(EXTRA_TOKEN, payload))
+    }
+    for (const [block, ts] of join.blockTimes ?? []) {
+      const payload = Buffer.allocUnsafe(12)
+      payload.writeUInt32BE(block, 0)
+      payload.writeBigUInt64BE(BigInt(ts), 4)
+      parts.push(extraEntry(EXTRA_BLOCK_TIME, payload))
+    }
+    if (parts.length === 0) return
+    await imports.register(importId, kindOf(importId), importId)
     try {
-      const transfersBefore = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
-      let addresses = 0
-      let done = 0
-      // Two partitions in flight: one merging in JS while Redis reads or writes the other.
-      let previous: Promise<void> = Promise.resolve()
-      for (let p = 0; p < PARTITIONS; p++) {
-        const merging = mergePartition(importId, p)
-        await previous
-        previous = merging.then((count) => {
-          addresses += count
-          onProgress?.({ addressesDone: ++done, addressesTotal: PARTITIONS })
-        })
-      }
-      await previous
-      await redis.hset(keys.meta, 'lastImport', new Date().toISOString())
-      const transfersAfter = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
-      return { addresses, transfersBefore, transfersAfter }
-    } finally {
-      // Release only our own lock.
-      if ((await redis.get(keys.importLock)) === lockValue) await redis.del(keys.importLock)
+      await redis.append(keys.stageExtra(importId), Buffer.concat(parts))
+    } catch (error) {
+      throw storeError(error, `staging of import ${importId}`)
     }
   }
 
-  /** Merges one staged partition; returns how many addresses it touched. */
-  async function mergePartition(importId: string, partition: number): Promise<number> {
-    const stagedKey = keys.stagePartition(importId, partition)
-    const staged = await redis.getBuffer(stagedKey)
-    if (staged === null) return 0
-    // Grouped by the owner's 20 bytes as a latin1 string (cheaper than hex for every entry).
-    const byOwner = new Map<string, { outs: Buffer[]; ins: Buffer[] }>()
-    for (let at = 0; at < staged.length; ) {
-      const isOut = staged[at] === ENTRY_OUT
-      const size = isOut ? OUT_SIZE : IN_SIZE
-      const owner = staged.toString('latin1', at + 1, at + 21)
-      let lists = byOwner.get(owner)
-      if (!lists) byOwner.set(owner, (lists = { outs: [], ins: [] }))
-      ;(isOut ? lists.outs : lists.ins).push(staged.subarray(at + 21, at + 21 + size))
-      at += 21 + size
+  /**
+   * Commits import `importId` exactly once (commit.ts). `options` may be a progress callback
+   * (older callers).
+   */
+  async function commit(importId: string, options: CommitOptions | ((p: CommitProgress) => void) = {}): Promise<CommitResult> {
+    await imports.register(importId, kindOf(importId), importId)
+    const opts = typeof options === 'function' ? { onProgress: options } : options
+    try {
+      return await imports.commit(importId, opts)
+    } catch (error) {
+      throw storeError(error, `commit of import ${importId}`)
     }
-    const owners = [...byOwner.keys()]
-    for (let start = 0; start < owners.length; start += COMMIT_CHUNK) {
-      const chunk = owners.slice(start, start + COMMIT_CHUNK)
-      const addresses = chunk.map((owner) => `0x${Buffer.from(owner, 'latin1').toString('hex')}` as Address)
-      const nodes = await redis.mgetBuffer(...addresses.map((a) => keys.node(a)))
-      const writes: (string | Buffer)[] = []
-      let transferDelta = 0
-      let addressDelta = 0
-      addresses.forEach((a, index) => {
-        const old = nodes[index] ?? null
-        const before = splitNode(old)
-        const lists = byOwner.get(chunk[index]!)!
-        const out = sortUnique(Buffer.concat([before.out, ...lists.outs]), OUT_SIZE)
-        const inn = sortUnique(Buffer.concat([before.in, ...lists.ins]), IN_SIZE)
-        const node = joinNode(a, out, inn)
-        if (node !== null) writes.push(keys.node(a), node)
-        transferDelta += (out.length - before.out.length) / OUT_SIZE
-        if (old === null && node !== null) addressDelta++
-      })
-      // One MSET per chunk: the store's keys share one hash tag, so multi-key commands stay
-      // legal on a Redis Cluster too.
-      const write = redis.multi()
-      if (writes.length > 0) write.mset(...writes)
-      write.hincrby(keys.meta, 'transfers', transferDelta)
-      write.hincrby(keys.meta, 'addresses', addressDelta)
-      await execOrThrow(write)
-    }
-    // Only now: a crash before this point leaves the partition staged, and re-running the commit
-    // (or the import) merges it again without counting anything twice.
-    await redis.del(stagedKey)
-    return owners.length
   }
 
   /** Drops an import's staging area (after a failed import: nothing reaches the store). */
   async function abort(importId: string): Promise<void> {
-    await redis.del(...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)))
+    await imports.drop(importId)
   }
 
   /**
@@ -217,7 +228,7 @@ export function createGraphStore(redis: Redis, prefix: string) {
     const assets = await loadAssets()
     let cursor = '0'
     do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:n:*`, 'COUNT', 1000)
+      const [next, found] = await redis.scan(cursor, 'MATCH', keys.nodePattern, 'COUNT', 1000)
       cursor = next
       if (found.length === 0) continue
       const nodes = await redis.mgetBuffer(...found)
@@ -226,10 +237,18 @@ export function createGraphStore(redis: Redis, prefix: string) {
         const { out } = splitNode(nodes[k])
         for (let o = 0; o < out.length; o += OUT_SIZE) {
           const r = decodeRecord(out, o, OUT_SIZE)
-          yield { from, to: r.counterparty, amount: r.amount, asset: assets[r.assetId] ?? 'ETH', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, txHash: r.txHash!, kind: r.kind!, subIndex: r.subIndex! }
+          const transfer: Transfer = { from, to: r.counterparty, amount: r.amount, asset: assets[r.assetId] ?? 'ETH', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, txHash: r.txHash!, kind: r.kind!, subIndex: r.subIndex! }
+          if (r.amount === MAX_AMOUNT) transfer.amount = await exactAmount(transfer)
+          yield transfer
         }
       }
     } while (cursor !== '0')
+  }
+
+  /** The exact amount of a transfer whose record holds the 96-bit maximum (P:amounts keeps larger ones). */
+  async function exactAmount(t: Pick<Transfer, 'txHash' | 'kind' | 'subIndex' | 'from' | 'to' | 'amount'>): Promise<bigint> {
+    const exact = await redis.hget(keys.amounts, amountKey(t.txHash, t.kind, t.subIndex, t.from, t.to))
+    return exact === null ? t.amount : BigInt(exact)
   }
 
   async function putBlockTimes(times: ReadonlyMap<number, number>): Promise<void> {
@@ -247,9 +266,17 @@ export function createGraphStore(redis: Redis, prefix: string) {
     return Object.values(all).map((json) => JSON.parse(json) as Seed).sort((a, b) => a.address.localeCompare(b.address))
   }
 
+  /** Writes labels (new or changed ones) and bumps the labels' version, which answers compare with their walk's. */
   async function putLabels(labels: readonly ServiceLabel[]): Promise<void> {
     if (labels.length === 0) return
-    await redis.hset(keys.labels, Object.fromEntries(labels.map((l) => [l.address, JSON.stringify(l)])))
+    const write = redis.multi()
+    for (let i = 0; i < labels.length; i += 10_000) write.hset(keys.labels, Object.fromEntries(labels.slice(i, i + 10_000).map((l) => [l.address, JSON.stringify(l)])))
+    write.hincrby(keys.meta, 'labelsVersion', 1)
+    try {
+      await execChecked(write)
+    } catch (error) {
+      throw storeError(error, 'label import')
+    }
   }
 
   async function stats(): Promise<StoreStats> {
@@ -260,11 +287,32 @@ export function createGraphStore(redis: Redis, prefix: string) {
       seeds,
       labels,
       lastImport: meta.lastImport ?? null,
+      version: Number(meta.version ?? 0),
+      labelsVersion: Number(meta.labelsVersion ?? 0),
+      storeId: meta.storeId ?? null,
     }
   }
 
-  return { redis, keys, loadAssets, internAssets, stage, commit, abort, transfers, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
+  return { redis, keys, holder, imports, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
 }
+
+function extraEntry(type: number, payload: Buffer): Buffer {
+  const entry = Buffer.allocUnsafe(3 + payload.length)
+  entry[0] = type
+  entry.writeUInt16BE(payload.length, 1)
+  payload.copy(entry, 3)
+  return entry
+}
+
+/** Import ids start with their kind where callers did not register one (rpc…, lazy…, rollback…). */
+function kindOf(importId: string): ImportKind {
+  if (importId.startsWith('rpc')) return 'rpc'
+  if (importId.startsWith('lazy')) return 'lazy'
+  if (importId.startsWith('rollback')) return 'rollback'
+  return 'etl'
+}
+
+
 
 export type GraphStore = ReturnType<typeof createGraphStore>
 

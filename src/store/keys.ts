@@ -5,73 +5,114 @@ import type { Address, Direction } from '../types.ts'
  * a hash tag (`{exposure}` by default) so that a Redis Cluster keeps the whole store in one slot
  * and multi-key scripts stay legal.
  *
- *   P:n:<hex40>            string  an address's node: header, sorted out-records, sorted in-records (records.ts)
- *   P:assets               list    asset table: index = asset id in records; 0 is 'ETH', then token addresses
- *   P:meta                 hash    transfers (count of out-records), addresses, lastImport
- *   P:blocktime            hash    block number → block timestamp (seconds), for paths
- *   P:seeds                hash    0x-address → JSON Seed (label, source, extra provenance)
- *   P:seeds:version        string  version number of the seed set: +1 on every change (store/seed-versions.ts)
- *   P:seeds:history        list    JSON SeedChange per version, oldest first: time, action, source, added/removed/updated
- *   P:labels               hash    0x-address → JSON ServiceLabel (label, category, source)
- *   P:stage:<id>:p:<0-255> string  records staged by import <id>, by the address's first byte;
- *                                  entries: kind u8 (0 out, 1 in), owner 20 bytes, record
- *   P:lock:import          string  held by the import that is committing (one at a time)
- *   P:walk:meta            hash    current walk: runId, status, params (JSON), startedAt, finishedAt
- *   P:walk:lock            string  held by the running walk's coordinator
- *   P:walk:<dir>:labels    hash    hex40 → hop labels "h,c,key;…" (walk/labels.ts)
- *   P:walk:<dir>:frontier  zset    hex40 → least hops of its labels not yet expanded
- *   P:walk:<dir>:claims    hash    job id → hex40 list claimed by that job (crash recovery)
- *   P:walk:basis           hash    what the last complete walk was computed from: runId, params, storeVersion,
- *                                  labelsDigest, seedVersion (walk/incremental.ts)
- *   P:walk:basis:seeds     set     the seed addresses that walk started from (incremental walks diff against it)
- *   P:q:…                  BullMQ's keys (queue prefix), same hash tag
+ * The graph
+ *   P:n:<hex40>             string  an address's node: header, sorted out-records, sorted in-records (records.ts)
+ *   P:assets                list    asset table: index = asset id in records; 0 is 'ETH', then token addresses
+ *   P:amounts               hash    txHash hex64 + kind/sub-index hex6 → exact decimal amount of a transfer whose
+ *                                   amount does not fit a record's 96 bits (records.ts: the record holds 2^96-1)
+ *   P:meta                  hash    storeId (random, written once: a Redis that lost the store no longer has it),
+ *                                   version (+1 per commit that changed the graph), transfers, addresses,
+ *                                   lastImport (time of the last such commit), labelsVersion (+1 per label change)
+ *   P:blocktime             hash    block number → block timestamp (seconds), for paths
+ *   P:txi:<bucket>          hash    block → that block's transactions as sorted entries of (first 8 bytes of the
+ *                                   tx hash, u16 index): what token transfers, which etl exports without a
+ *                                   transaction index, join on — in any order and any later command
+ *                                   (store/tx-index.ts; bucket = block >> 10)
+ *   P:ptok:<bucket>         hash    block → token transfers imported before their transactions, waiting for them
+ * Seeds and labels
+ *   P:seeds                 hash    0x-address → JSON Seed (label, source, extra provenance)
+ *   P:seeds:version         string  version number of the seed set: +1 on every change (store/seed-versions.ts)
+ *   P:seeds:history         list    JSON SeedChange per version, oldest first
+ *   P:labels                hash    0x-address → JSON ServiceLabel (label, category, source)
+ * Imports (store/imports.ts): staged, then committed exactly once through a journal
+ *   P:imports               zset    unfinished import ids → creation time (ms)
+ *   P:import:<id>           hash    state (staging|staged|committing), kind, holder, created, detail, targets
+ *   P:stage:<id>:p:<0-255>  string  records staged by import <id>, by the address's first byte;
+ *                                   entries: kind u8 (0 out, 1 in), owner 20 bytes, record
+ *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
+ *   P:journal:<id>:<part>   hash    what the commit writes (field → value; '' deletes), applied after the commit point
+ *   P:lock:write            string  held by whoever writes the graph (a commit, a rollback): store/locks.ts
+ * Walks (walk/walk-runs.ts): each run writes its own labels; readers use the published one
+ *   P:walk:meta             hash    the latest walk attempt: runId, status (running|complete|failed|interrupted),
+ *                                   holder, startedAt, finishedAt, directions, params, source fields, error
+ *   P:walk:lock             string  held by the running walk's coordinator
+ *   P:walk:current          hash    the published walk (the last complete one) and its basis: runId, finishedAt,
+ *                                   directions, params, storeId, storeVersion, seedVersion, labelsVersion,
+ *                                   labelsDigest, source fields
+ *   P:walk:current:seeds    set     the seed addresses the published walk started from
+ *   P:walk:r:<run>:<dir>:labels    hash  hex40 → hop labels "h,c,key;…" (walk/labels.ts)
+ *   P:walk:r:<run>:<dir>:frontier  zset  hex40 → least hops of its labels not yet expanded
+ *   P:walk:r:<run>:<dir>:claims    hash  job id → hex40 list claimed by that job (crash recovery)
+ *   P:walk:r:<run>:seeds           set   the seeds the run started from
+ *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
   prefix: string
   node(address: Address): string
+  nodePattern: string
   assets: string
+  amounts: string
   meta: string
   blockTimes: string
+  txIndex(block: number): string
+  pendingTokens(block: number): string
   seeds: string
   seedVersion: string
   seedHistory: string
   labels: string
+  imports: string
+  importRecord(importId: string): string
   stagePartition(importId: string, partition: number): string
-  stagePattern: string
-  importLock: string
+  stageExtra(importId: string): string
+  journal(importId: string, part: number | string): string
+  writeLock: string
   walkMeta: string
   walkLock: string
-  walkLabels(direction: Direction): string
-  walkFrontier(direction: Direction): string
-  walkClaims(direction: Direction): string
-  walkBasis: string
-  walkBasisSeeds: string
+  walkCurrent: string
+  walkCurrentSeeds: string
+  walkLabels(runId: string, direction: Direction): string
+  walkFrontier(runId: string, direction: Direction): string
+  walkClaims(runId: string, direction: Direction): string
+  walkRunSeeds(runId: string): string
   /** BullMQ `prefix` option for this store's queues. */
   queuePrefix: string
 }
 
+/** Blocks per P:txi / P:ptok hash: small hashes stay compact, and a block's entry is one field. */
+export const BLOCK_BUCKET_BITS = 10
+
 export function storeKeys(prefix: string): StoreKeys {
   const hex = (address: Address) => address.slice(2)
+  const bucket = (block: number) => Math.floor(block / 2 ** BLOCK_BUCKET_BITS)
+  const run = (runId: string) => `${prefix}:walk:r:${runId}`
   return {
     prefix,
     node: (a) => `${prefix}:n:${hex(a)}`,
+    nodePattern: `${prefix}:n:*`,
     assets: `${prefix}:assets`,
+    amounts: `${prefix}:amounts`,
     meta: `${prefix}:meta`,
     blockTimes: `${prefix}:blocktime`,
+    txIndex: (block) => `${prefix}:txi:${bucket(block)}`,
+    pendingTokens: (block) => `${prefix}:ptok:${bucket(block)}`,
     seeds: `${prefix}:seeds`,
     seedVersion: `${prefix}:seeds:version`,
     seedHistory: `${prefix}:seeds:history`,
     labels: `${prefix}:labels`,
+    imports: `${prefix}:imports`,
+    importRecord: (id) => `${prefix}:import:${id}`,
     stagePartition: (id, p) => `${prefix}:stage:${id}:p:${p}`,
-    stagePattern: `${prefix}:stage:*`,
-    importLock: `${prefix}:lock:import`,
+    stageExtra: (id) => `${prefix}:stage:${id}:x`,
+    journal: (id, part) => `${prefix}:journal:${id}:${part}`,
+    writeLock: `${prefix}:lock:write`,
     walkMeta: `${prefix}:walk:meta`,
     walkLock: `${prefix}:walk:lock`,
-    walkLabels: (d) => `${prefix}:walk:${d}:labels`,
-    walkFrontier: (d) => `${prefix}:walk:${d}:frontier`,
-    walkClaims: (d) => `${prefix}:walk:${d}:claims`,
-    walkBasis: `${prefix}:walk:basis`,
-    walkBasisSeeds: `${prefix}:walk:basis:seeds`,
+    walkCurrent: `${prefix}:walk:current`,
+    walkCurrentSeeds: `${prefix}:walk:current:seeds`,
+    walkLabels: (r, d) => `${run(r)}:${d}:labels`,
+    walkFrontier: (r, d) => `${run(r)}:${d}:frontier`,
+    walkClaims: (r, d) => `${run(r)}:${d}:claims`,
+    walkRunSeeds: (r) => `${run(r)}:seeds`,
     queuePrefix: `${prefix}:q`,
   }
 }

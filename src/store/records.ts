@@ -36,7 +36,8 @@ export const OUT_SIZE = 74
 export const IN_SIZE = 35
 const POS_SIZE = 6
 const AMOUNT_OFFSET = 27
-const MAX_AMOUNT = (1n << 96n) - 1n
+/** The largest amount a record holds: larger ones (never ETH; only absurd token amounts) are saturated here and kept exactly in P:amounts. */
+export const MAX_AMOUNT = (1n << 96n) - 1n
 const MAX_IN_AMOUNT = (1n << 64n) - 1n
 /** Largest sub-index a record holds (22 bits). */
 export const MAX_SUB_INDEX = 0x3fffff

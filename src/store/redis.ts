@@ -1,10 +1,25 @@
+/**
+ * Connections to Redis, and what a command does when Redis misbehaves: one clear line, never a
+ * flood of stack traces or a hang.
+ *
+ * - connectRedis: answers within a few seconds or says it cannot reach Redis; a database index
+ *   the server does not have is refused (ioredis would quietly stay on database 0).
+ * - every connection we make gets an error listener (ioredis prints each unhandled error event
+ *   with its stack trace, several a second while Redis is down);
+ * - an outage guard watches a command's connection: a one-shot command whose Redis stays away for
+ *   longer than the grace (8 s) stops with one line; a long-running process (worker, serve) says
+ *   once that Redis is gone and once that it is back, and rides the outage out as BullMQ does;
+ * - writes to a Redis whose maxmemory-policy may evict keys are refused unless allowed.
+ */
 import { Redis, type RedisOptions } from 'ioredis'
-import { BaseError } from '../errors.ts'
+import { BaseError, InputError } from '../errors.ts'
 
 export type { Redis }
 
 /** How long we try to reach Redis before saying so (the contract: a clear message within 5 s). */
 const CONNECT_BUDGET_MS = 3_000
+/** How long a one-shot command waits for Redis to come back before it stops. */
+export const OUTAGE_GRACE_MS = 8_000
 
 /**
  * Opens an ioredis connection and waits until it answers, or throws STORE_UNAVAILABLE naming the
@@ -14,6 +29,7 @@ const CONNECT_BUDGET_MS = 3_000
 export async function connectRedis(url: string, { forWorker = false }: { forWorker?: boolean } = {}): Promise<Redis> {
   const startedAt = Date.now()
   let lastError: unknown
+  const db = databaseOf(url)
   const options: RedisOptions = {
     lazyConnect: true,
     connectTimeout: CONNECT_BUDGET_MS,
@@ -38,7 +54,30 @@ export async function connectRedis(url: string, { forWorker = false }: { forWork
     redis.disconnect()
     throw new BaseError('STORE_UNAVAILABLE', `cannot reach Redis at ${redactUrl(url)}: ${describe(lastError ?? error)}`, { value: redactUrl(url) }, { cause: error })
   }
+  if (db !== 0) {
+    // ioredis selects the URL's database on connect but stays on 0 when the server refuses it.
+    try {
+      await redis.select(db)
+    } catch (error) {
+      redis.disconnect()
+      throw new InputError('INVALID_CONFIG', `Redis at ${redactUrl(url)} has no database ${db} (${describe(error)}); use an index below its 'databases' setting (16 by default)`, { field: 'redisUrl', value: redactUrl(url) }, { cause: error })
+    }
+  }
   return redis
+}
+
+/** The database index in a redis:// URL's path (0 when none). */
+export function databaseOf(url: string): number {
+  let path: string
+  try {
+    path = new URL(url).pathname
+  } catch {
+    return 0
+  }
+  const text = path.replace(/^\//, '')
+  if (text === '') return 0
+  if (!/^\d+$/.test(text)) throw new InputError('INVALID_CONFIG', `the Redis URL's database must be a number: ${JSON.stringify(text)} in ${redactUrl(url)}`, { field: 'redisUrl', value: redactUrl(url) })
+  return Number(text)
 }
 
 /** Duplicates a connection for BullMQ (which wants its own blocking connections). */
@@ -46,24 +85,117 @@ export function redisOptionsFor(url: string): { url: string; options: RedisOptio
   return { url, options: { maxRetriesPerRequest: null } }
 }
 
+/** A new connection (for BullMQ or a worker) that never prints its own error events. */
+export function quietRedis(url: string, options: RedisOptions = {}): Redis {
+  const redis = new Redis(url, options)
+  redis.on('error', () => undefined)
+  return redis
+}
+
+/** The same for a duplicate of an existing connection. */
+export function quietDuplicate(redis: Redis, options: RedisOptions = {}): Redis {
+  const copy = redis.duplicate(options)
+  copy.on('error', () => undefined)
+  return copy
+}
+
+/**
+ * True for errors that mean "Redis is not reachable right now" (worth waiting for), as opposed to
+ * a reply Redis gave (a script error, OOM, a wrong type).
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  if (error.name === 'ReplyError') return false
+  const code = (error as NodeJS.ErrnoException).code
+  if (code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED'].includes(code)) return true
+  return /Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|connect ECONNREFUSED|read ECONNRESET|write EPIPE|Reached the max retries|LOADING|enableOfflineQueue/i.test(error.message)
+}
+
+export interface OutageGuard {
+  /** Stops watching (before a command ends normally). */
+  stop(): void
+}
+
+/**
+ * Watches a connection. When it has been down for `graceMs` (no 'ready' since it closed):
+ * `onFatal` (one-shot commands print one line and exit). `onDown` / `onUp` report an outage once
+ * when it starts and once when it ends (long-running processes).
+ */
+export function guardOutage(redis: Redis, url: string, handlers: { graceMs?: number; onFatal?: (message: string) => void; onDown?: (message: string) => void; onUp?: (message: string) => void }): OutageGuard {
+  const graceMs = handlers.graceMs ?? OUTAGE_GRACE_MS
+  let downSince: number | null = null
+  let lastError = ''
+  let timer: NodeJS.Timeout | null = null
+  const onError = (error: Error) => {
+    lastError = describe(error)
+  }
+  const onClose = () => {
+    if (downSince !== null) return
+    downSince = Date.now()
+    handlers.onDown?.(`lost the connection to Redis at ${redactUrl(url)}${lastError ? ` (${lastError})` : ''}; waiting for it to come back`)
+    if (handlers.onFatal) {
+      timer = setTimeout(() => {
+        handlers.onFatal?.(`lost the connection to Redis at ${redactUrl(url)} for ${Math.round(graceMs / 1000)} s${lastError ? ` (${lastError})` : ''}; stopped. Is redis-server running?`)
+      }, graceMs)
+      timer.unref()
+    }
+  }
+  const onReady = () => {
+    if (downSince === null) return
+    const seconds = ((Date.now() - downSince) / 1000).toFixed(1)
+    downSince = null
+    if (timer) clearTimeout(timer)
+    timer = null
+    handlers.onUp?.(`Redis at ${redactUrl(url)} is back after ${seconds} s`)
+  }
+  redis.on('error', onError)
+  redis.on('close', onClose)
+  redis.on('ready', onReady)
+  return {
+    stop() {
+      if (timer) clearTimeout(timer)
+      redis.off('error', onError)
+      redis.off('close', onClose)
+      redis.off('ready', onReady)
+    },
+  }
+}
+
+/** The Redis server's maxmemory-policy, or null when CONFIG is not allowed (managed Redis). */
+export async function evictionPolicy(redis: Redis): Promise<string | null> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[]
+    return reply[1] ?? null
+  } catch {
+    return null
+  }
+}
+
 /**
  * Returns a warning when Redis may evict keys: queue and store keys must never be evicted
  * (`maxmemory-policy noeviction`). Managed Redis may refuse CONFIG: then we cannot tell, and say nothing.
  */
 export async function evictionWarning(redis: Redis): Promise<string | null> {
-  try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[]
-    const policy = reply[1]
-    if (policy !== undefined && policy !== 'noeviction') {
-      return `warning: Redis maxmemory-policy is '${policy}'; it may evict graph-store and queue keys. Set 'maxmemory-policy noeviction'.`
-    }
-  } catch {
-    // CONFIG disabled (managed Redis): nothing to check.
+  const policy = await evictionPolicy(redis)
+  if (policy !== null && policy !== 'noeviction') {
+    return `warning: Redis maxmemory-policy is '${policy}'; it may evict graph-store and queue keys. Set 'maxmemory-policy noeviction'.`
   }
   return null
 }
 
-function describe(error: unknown): string {
+/**
+ * Refuses writes to a Redis that may evict keys (a store missing some of its keys answers wrong
+ * without knowing it), unless the operator allowed it.
+ */
+export async function refuseEviction(redis: Redis, allowEviction: boolean): Promise<string | null> {
+  const policy = await evictionPolicy(redis)
+  if (policy === null || policy === 'noeviction') return null
+  const message = `Redis maxmemory-policy is '${policy}': it may evict graph-store and queue keys, and a store missing keys gives wrong answers without knowing it`
+  if (!allowEviction) throw new InputError('INVALID_CONFIG', `${message}; set 'maxmemory-policy noeviction' (CONFIG SET maxmemory-policy noeviction), or pass --allow-eviction / EXPOSURE_ALLOW_EVICTION=1 to write anyway`, { field: 'maxmemory-policy', value: policy })
+  return `warning: ${message} (--allow-eviction given)`
+}
+
+export function describe(error: unknown): string {
   if (error instanceof Error) return error.message || error.name
   return String(error)
 }

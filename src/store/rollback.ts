@@ -5,13 +5,13 @@
  *
  * The caller names the addresses the range touched (the sync records them for every block it
  * writes before the block is final); for each, the records whose block lies in the range are
- * dropped from its out- and in-list, the counterparty header is recomputed and the store's
- * counters are corrected. Holds the store's import lock, so it never interleaves with a commit.
+ * dropped from its out- and in-list and the counterparty header is recomputed. The rollback is a
+ * commit like an import's (commit.ts): under the writer lock, into a journal, then one commit
+ * point, so an interruption leaves the range either wholly in the store or wholly out of it.
  */
-import type { Redis } from 'ioredis'
-import { BaseError, isExposureError } from '../errors.ts'
+import { isExposureError } from '../errors.ts'
 import type { Address } from '../types.ts'
-import { execOrThrow, type GraphStore } from './graph-store.ts'
+import type { GraphStore } from './graph-store.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, splitNode } from './records.ts'
 
 const CHUNK = 500
@@ -23,40 +23,45 @@ export interface RollbackResult {
 }
 
 export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlock: number, addresses: readonly Address[]): Promise<RollbackResult> {
-  const { redis, keys } = store
-  const lockValue = `rollback-${fromBlock}-${toBlock}-${Math.random().toString(36).slice(2, 8)}`
-  await acquire(redis, keys.importLock, lockValue)
+  const { redis, keys, imports } = store
+  const id = `rollback${fromBlock}-${toBlock}-${Math.random().toString(36).slice(2, 8)}`
+  await store.beginImport(id, 'rollback', `rollback of blocks ${fromBlock}-${toBlock}`)
+  const lock = await imports.lockWriter({})
   try {
-    let removedTransfers = 0
+    await imports.finishDeadCommits(id)
+    let transferDelta = 0
+    let addressDelta = 0
+    let changed = 0
     const unique = [...new Set(addresses)]
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK)
       const replies = await redis.mgetBuffer(...chunk.map((a) => keys.node(a)))
-      const write = redis.pipeline()
-      let transferDelta = 0
-      let addressDelta = 0
+      const fields: (string | Buffer)[] = []
       chunk.forEach((a, index) => {
         const old = replies[index] ?? null
+        if (old === null) return
         const before = splitNode(old)
         const out = keep(before.out, OUT_SIZE, fromBlock, toBlock)
         const inn = keep(before.in, IN_SIZE, fromBlock, toBlock)
+        if (out.length === before.out.length && inn.length === before.in.length) return
         const node = joinNode(a, out, inn)
-        if (node !== null) write.set(keys.node(a), node)
-        else write.del(keys.node(a))
+        fields.push(`n${a.slice(2)}`, node ?? '')
+        changed++
         transferDelta += (out.length - before.out.length) / OUT_SIZE
-        if (old !== null && node === null) addressDelta--
+        if (node === null) addressDelta--
       })
-      write.hincrby(keys.meta, 'transfers', transferDelta)
-      write.hincrby(keys.meta, 'addresses', addressDelta)
-      await execOrThrow(write)
-      removedTransfers -= transferDelta
+      if (fields.length > 0) await imports.writeJournalPart(id, `r.${i}`, fields)
     }
-    const blocks = Array.from({ length: Math.max(0, toBlock - fromBlock + 1) }, (_, i) => String(fromBlock + i))
-    for (let i = 0; i < blocks.length; i += 10_000) await redis.hdel(keys.blockTimes, ...blocks.slice(i, i + 10_000))
-    await redis.hset(keys.meta, 'lastImport', new Date().toISOString())
-    return { transfers: removedTransfers, addresses: unique.length }
+    const blocks = Array.from({ length: Math.max(0, toBlock - fromBlock + 1) }, (_, i) => fromBlock + i)
+    for (let i = 0; i < blocks.length; i += 2_000) await imports.writeJournalPart(id, `b.${i}`, blocks.slice(i, i + 2_000).flatMap((b) => [`b${b}`, '']))
+    lock.assertHeld()
+    await imports.commitPoint(id, { transferDelta, addressDelta, changed: changed > 0 })
+    return { transfers: -transferDelta, addresses: unique.length }
+  } catch (error) {
+    if ((await redis.hget(keys.importRecord(id), 'state').catch(() => null)) !== 'committing') await imports.drop(id).catch(() => undefined)
+    throw error
   } finally {
-    if ((await redis.get(keys.importLock)) === lockValue) await redis.del(keys.importLock)
+    await lock.release()
   }
 }
 
@@ -70,23 +75,17 @@ function keep(records: Buffer, size: number, from: number, to: number): Buffer {
   return Buffer.concat(parts)
 }
 
-async function acquire(redis: Redis, key: string, value: string): Promise<void> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    if ((await redis.set(key, value, 'PX', 600_000, 'NX')) === 'OK') return
-    if (Date.now() > deadline) throw new BaseError('WALK_BUSY', 'another import held the store lock for two minutes; rollback not done', { value: key })
-    await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 50))
-  }
-}
-
-/** Runs `commit` again while another import holds the store's lock (several ingest jobs finish at once). */
+/**
+ * Runs `commit` again while another process holds the store's writer lock. Commits wait for the
+ * lock themselves now; this stays for callers that want a bound on the wait.
+ */
 export async function commitWhenFree<T>(commit: () => Promise<T>, timeoutMs = 300_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       return await commit()
     } catch (error) {
-      if (!isExposureError(error, 'WALK_BUSY') || Date.now() > deadline) throw error
+      if (!(isExposureError(error, 'WALK_BUSY') || isExposureError(error, 'STORE_BUSY')) || Date.now() > deadline) throw error
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80))
     }
   }

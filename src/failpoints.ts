@@ -1,0 +1,20 @@
+/**
+ * Failpoints: named places where a test or a drill can make this process die on the spot
+ * (SIGKILL, as the OOM killer or a lost host would), to prove that the store recovers from a
+ * crash at exactly that point. `EXPOSURE_FAILPOINT=<name>` arms one; nothing happens otherwise.
+ * This is the only place outside config.ts that reads the environment: a failpoint must work in
+ * any process (CLI, worker) without being threaded through every options object.
+ *
+ * Names: import:staged (every file read, before the commit), commit:prepared (journal written,
+ * before the commit point), commit:point (right after the commit point), commit:half-applied
+ * (half the journal applied), walk:before-publish (a walk done, not yet published).
+ */
+export type FailpointName = 'import:staged' | 'commit:prepared' | 'commit:point' | 'commit:half-applied' | 'walk:before-publish'
+
+const armed = process.env.EXPOSURE_FAILPOINT
+
+export function failpoint(name: FailpointName): void {
+  if (armed !== name) return
+  process.stderr.write(`failpoint ${name}: killing this process\n`)
+  process.kill(process.pid, 'SIGKILL')
+}

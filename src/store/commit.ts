@@ -1,0 +1,524 @@
+/**
+ * Imports commit exactly once. An import (an etl import, a synced block range, a lazily fetched
+ * history, a reorg's rollback) writes the graph in four steps:
+ *
+ *   1. staging     records go to the import's own staging keys (P:stage:<id>:…); the graph is
+ *                  untouched. The import is registered in P:imports with its holder (holder.ts).
+ *   2. prepare     under the store's writer lock (P:lock:write): every node the import touches is
+ *                  merged and the result written to the import's journal (P:journal:<id>:…),
+ *                  with the per-block tx maps, waiting token transfers, block times and exact
+ *                  amounts it changes. Still nothing in the graph has changed.
+ *   3. commit point  one MULTI marks the import `committing` with the counters' target values and
+ *                  bumps the store's version.
+ *   4. apply       each journal part is applied by one script (apply-journal.lua: absolute values,
+ *                  so applying a part twice gives the same store), then one MULTI sets the
+ *                  counters and drops the import's keys.
+ *
+ * Interrupted anywhere (SIGINT, SIGKILL, OOM, Redis restarted with its data), the store holds none
+ * or all of the import: before the commit point nothing reached the graph; after it, the next
+ * command that opens the store finishes the apply (recover()). An import whose holder died while
+ * staging is discarded; one that was fully staged waits for `exposure import --resume|--abort`.
+ * Before step 2 writes anything the commit checks that it fits under Redis' maxmemory.
+ */
+import type { Redis } from 'ioredis'
+import { BaseError } from '../errors.ts'
+import type { Address } from '../types.ts'
+import { describeHolder, isHolderAlive, parseHolder, type Holder } from './holder.ts'
+import { BLOCK_BUCKET_BITS, type StoreKeys } from './keys.ts'
+import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
+import { failpoint } from '../failpoints.ts'
+import { checkHeadroom } from './memory.ts'
+import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
+import { callScript } from './scripts.ts'
+import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingTokens, mergeTxEntries, type PendingToken } from './tx-index.ts'
+
+/** Staging partitions per import (by the address's first byte). */
+export const PARTITIONS = 256
+/** Addresses merged per journal part. */
+const CHUNK = 1_000
+export const ENTRY_OUT = 0
+export const ENTRY_IN = 1
+/** Extra staged entries (P:stage:<id>:x): type u8, length u16, payload. */
+export const EXTRA_TX = 1
+export const EXTRA_TOKEN = 2
+export const EXTRA_BLOCK_TIME = 3
+export const EXTRA_AMOUNT = 4
+
+export type ImportKind = 'etl' | 'rpc' | 'lazy' | 'rollback'
+export type ImportState = 'staging' | 'staged' | 'committing'
+
+export interface ImportInfo {
+  id: string
+  kind: ImportKind
+  state: ImportState
+  detail: string
+  holder: Holder | null
+  alive: boolean
+  created: number
+  /** Bytes of staging and journal keys the import holds in Redis. */
+  bytes: number
+}
+
+export interface CommitProgress {
+  phase: 'prepare' | 'apply'
+  done: number
+  total: number
+}
+
+export interface CommitOptions {
+  onProgress?: (progress: CommitProgress) => void
+  /** Called once when the writer lock is held by another live process and the commit waits. */
+  onWait?: (holder: Holder) => void
+  /** Stops the commit before its commit point (after it, the apply always finishes). */
+  signal?: AbortSignal
+}
+
+export interface CommitResult {
+  /** Distinct addresses whose nodes changed. */
+  addresses: number
+  transfersBefore: number
+  transfersAfter: number
+  /** False when the import changed nothing (a re-import): the store's version stays. */
+  changed: boolean
+  /** Token transfers turned into transfers by this commit (their transaction arrived now or earlier). */
+  tokensResolved: number
+  /** Token transfers left waiting for their transactions. */
+  tokensPending: number
+  /** Token transfers whose transaction hash prefix is ambiguous in its block (never guessed). */
+  tokensAmbiguous: number
+}
+
+/** What a commit turns resolved token transfers into (graph-store.ts stages them). */
+export type StageResolved = (importId: string, tokens: readonly (PendingToken & { blockNumber: number; transactionIndex: number })[]) => Promise<void>
+
+export function partitionOfHex(hex: string): number {
+  return Number.parseInt(hex.slice(0, 2), 16)
+}
+
+export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promise<Holder>, stageResolved: StageResolved) {
+  const registered = new Set<string>()
+
+  /** Registers an import (once): its record and its place in P:imports. */
+  async function register(importId: string, kind: ImportKind, detail: string): Promise<void> {
+    if (registered.has(importId)) return
+    const self = await holder()
+    const created = Date.now()
+    const write = redis.multi()
+    write.hsetnx(keys.importRecord(importId), 'state', 'staging')
+    write.hset(keys.importRecord(importId), { kind, detail, holder: JSON.stringify(self), created: String(created) })
+    write.zadd(keys.imports, 'NX', created, importId)
+    await execChecked(write)
+    registered.add(importId)
+  }
+
+  async function setState(importId: string, state: ImportState): Promise<void> {
+    await redis.hset(keys.importRecord(importId), 'state', state)
+  }
+
+  /** Every key an import may hold. */
+  function importKeys(importId: string): string[] {
+    return [...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), keys.stageExtra(importId), keys.journal(importId, 'parts')]
+  }
+
+  async function dropJournal(importId: string): Promise<void> {
+    const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
+    for (let i = 0; i < parts.length; i += 500) await redis.unlink(...parts.slice(i, i + 500))
+    await redis.unlink(keys.journal(importId, 'parts'))
+  }
+
+  /** Drops an import that did not reach its commit point: its staging, journal and record. */
+  async function drop(importId: string): Promise<void> {
+    const state = await redis.hget(keys.importRecord(importId), 'state')
+    if (state === 'committing') throw new BaseError('INTERNAL', `import ${importId} is past its commit point: it can only be finished, not dropped`, { value: importId })
+    await dropJournal(importId)
+    // Not a MULTI: Redis refuses a whole transaction when it is out of memory, even one that only
+    // deletes, and dropping is what frees it. Interrupted halfway, recover() drops the rest.
+    const drop = redis.pipeline()
+    drop.unlink(...importKeys(importId))
+    drop.unlink(keys.importRecord(importId))
+    drop.zrem(keys.imports, importId)
+    for (const [error] of (await drop.exec()) ?? []) if (error) throw error
+    registered.delete(importId)
+  }
+
+  async function list(): Promise<ImportInfo[]> {
+    const ids = await redis.zrange(keys.imports, 0, -1)
+    const out: ImportInfo[] = []
+    for (const id of ids) {
+      const record = await redis.hgetall(keys.importRecord(id))
+      if (record.state === undefined) {
+        await redis.zrem(keys.imports, id)
+        continue
+      }
+      const h = parseHolder(record.holder)
+      const sizes = redis.pipeline()
+      for (const key of importKeys(id)) sizes.strlen(key)
+      const parts = await redis.lrange(keys.journal(id, 'parts'), 0, -1)
+      for (const part of parts) sizes.memory('USAGE', part)
+      const replies = (await sizes.exec()) ?? []
+      const bytes = replies.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value ?? 0)), 0)
+      out.push({
+        id,
+        kind: (record.kind ?? 'etl') as ImportKind,
+        state: record.state as ImportState,
+        detail: record.detail ?? '',
+        holder: h,
+        alive: h !== null && (await isHolderAlive(redis, h)),
+        created: Number(record.created ?? 0),
+        bytes,
+      })
+    }
+    return out
+  }
+
+  /** Reads the import's extra entries. */
+  async function readExtras(importId: string) {
+    const raw = (await redis.getBuffer(keys.stageExtra(importId))) ?? Buffer.alloc(0)
+    const txByBlock = new Map<number, Buffer[]>()
+    const tokensByBlock = new Map<number, Buffer[]>()
+    const blockTimes = new Map<number, string>()
+    const amounts = new Map<string, string>()
+    for (let at = 0; at + 3 <= raw.length; ) {
+      const type = raw[at]!
+      const length = raw.readUInt16BE(at + 1)
+      const payload = raw.subarray(at + 3, at + 3 + length)
+      at += 3 + length
+      if (type === EXTRA_TX) push(txByBlock, payload.readUInt32BE(0), payload.subarray(4, 4 + TX_ENTRY))
+      else if (type === EXTRA_TOKEN) push(tokensByBlock, payload.readUInt32BE(0), payload.subarray(4, 4 + PENDING_TOKEN))
+      else if (type === EXTRA_BLOCK_TIME) blockTimes.set(payload.readUInt32BE(0), payload.readBigUInt64BE(4).toString())
+      else if (type === EXTRA_AMOUNT) {
+        const text = payload.toString('utf8')
+        const eq = text.indexOf('=')
+        amounts.set(text.slice(0, eq), text.slice(eq + 1))
+      }
+    }
+    return { txByBlock, tokensByBlock, blockTimes, amounts }
+  }
+
+  /** HMGET of per-block fields grouped by bucket key. */
+  async function readBlockFields(keyOf: (block: number) => string, blocks: readonly number[]): Promise<Map<number, Buffer>> {
+    const byKey = new Map<string, number[]>()
+    for (const b of blocks) push(byKey, keyOf(b), b)
+    const out = new Map<number, Buffer>()
+    const entries = [...byKey]
+    for (let i = 0; i < entries.length; i += 200) {
+      const pipeline = redis.pipeline()
+      const chunk = entries.slice(i, i + 200)
+      for (const [key, list] of chunk) pipeline.hmgetBuffer(key, ...list.map(String))
+      const replies = (await pipeline.exec()) ?? []
+      chunk.forEach(([, list], k) => {
+        const [error, values] = replies[k]!
+        if (error) throw error
+        ;(values as (Buffer | null)[]).forEach((v, j) => {
+          if (v !== null && v.length > 0) out.set(list[j]!, v)
+        })
+      })
+    }
+    return out
+  }
+
+  /**
+   * Token transfers: this import's unresolved ones against its own and the stored tx maps, and the
+   * stored waiting ones of every block this import brings transactions for. Resolved ones are
+   * staged as transfers; the journal entries (tx maps, waiting lists) are returned.
+   */
+  async function resolveTokens(importId: string, extras: Awaited<ReturnType<typeof readExtras>>) {
+    const journal = new Map<string, Buffer | string>()
+    const blocks = [...new Set([...extras.txByBlock.keys(), ...extras.tokensByBlock.keys()])]
+    const storedMaps = await readBlockFields(keys.txIndex, blocks)
+    const storedPending = await readBlockFields(keys.pendingTokens, [...extras.txByBlock.keys()])
+    const resolved: (PendingToken & { blockNumber: number; transactionIndex: number })[] = []
+    let pending = 0
+    let ambiguous = 0
+    for (const block of blocks) {
+      const added = extras.txByBlock.get(block)
+      const stored = storedMaps.get(block)
+      const map = added ? mergeTxEntries(stored ? [stored, ...added] : added) : (stored ?? Buffer.alloc(0))
+      if (added && (stored === undefined || !map.equals(stored))) journal.set(`t${block}`, map)
+      const waiting = [...(extras.tokensByBlock.get(block) ?? [])]
+      const storedWaiting = storedPending.get(block)
+      if (storedWaiting) waiting.push(storedWaiting)
+      if (waiting.length === 0) continue
+      const records = mergePendingTokens(waiting)
+      const still: Buffer[] = []
+      for (let o = 0; o < records.length; o += PENDING_TOKEN) {
+        const record = records.subarray(o, o + PENDING_TOKEN)
+        const token = decodePendingToken(record)
+        const index = lookupTx(map, token.txHash)
+        if (typeof index === 'number') resolved.push({ ...token, blockNumber: block, transactionIndex: index })
+        else if (index === 'ambiguous') ambiguous++
+        else still.push(record)
+      }
+      pending += still.length
+      const left = Buffer.concat(still)
+      if (storedWaiting === undefined ? left.length > 0 : !left.equals(storedWaiting)) journal.set(`p${block}`, left.length === 0 ? '' : left)
+    }
+    if (resolved.length > 0) await stageResolved(importId, resolved)
+    return { journal, resolved: resolved.length, pending, ambiguous }
+  }
+
+  /** Bytes the journal will need at most: the touched nodes as they are, plus the staged records. */
+  async function journalEstimate(importId: string): Promise<{ bytes: number; addresses: number }> {
+    let bytes = 0
+    let addresses = 0
+    for (let p = 0; p < PARTITIONS; p++) {
+      const staged = await redis.getBuffer(keys.stagePartition(importId, p))
+      if (staged === null) continue
+      const owners = new Set<string>()
+      for (let at = 0; at < staged.length; ) {
+        const size = staged[at] === ENTRY_OUT ? OUT_SIZE : IN_SIZE
+        owners.add(staged.toString('hex', at + 1, at + 21))
+        bytes += size
+        at += 21 + size
+      }
+      const list = [...owners]
+      for (let i = 0; i < list.length; i += CHUNK) {
+        const pipeline = redis.pipeline()
+        for (const hex of list.slice(i, i + CHUNK)) pipeline.strlen(keys.node(`0x${hex}` as Address))
+        for (const [error, value] of (await pipeline.exec()) ?? []) if (!error) bytes += Number(value ?? 0)
+      }
+      // A journal entry costs its field (41 bytes) and a hash entry's overhead (~40 bytes).
+      bytes += list.length * 96
+      addresses += list.length
+    }
+    return { bytes, addresses }
+  }
+
+  /** Merges staged partition `p` into journal parts; answers the changed nodes and counter deltas. */
+  async function preparePartition(importId: string, p: number): Promise<{ changed: number; transfers: number; addresses: number; parts: string[] }> {
+    const staged = await redis.getBuffer(keys.stagePartition(importId, p))
+    if (staged === null) return { changed: 0, transfers: 0, addresses: 0, parts: [] }
+    const byOwner = new Map<string, { outs: Buffer[]; ins: Buffer[] }>()
+    for (let at = 0; at < staged.length; ) {
+      const isOut = staged[at] === ENTRY_OUT
+      const size = isOut ? OUT_SIZE : IN_SIZE
+      const owner = staged.toString('latin1', at + 1, at + 21)
+      let lists = byOwner.get(owner)
+      if (!lists) byOwner.set(owner, (lists = { outs: [], ins: [] }))
+      ;(isOut ? lists.outs : lists.ins).push(staged.subarray(at + 21, at + 21 + size))
+      at += 21 + size
+    }
+    const owners = [...byOwner.keys()]
+    let changed = 0
+    let transfers = 0
+    let addresses = 0
+    const parts: string[] = []
+    for (let start = 0, k = 0; start < owners.length; start += CHUNK, k++) {
+      const chunk = owners.slice(start, start + CHUNK)
+      const hexes = chunk.map((owner) => Buffer.from(owner, 'latin1').toString('hex'))
+      const nodes = await redis.mgetBuffer(...hexes.map((hex) => keys.node(`0x${hex}` as Address)))
+      const fields: (string | Buffer)[] = []
+      hexes.forEach((hex, index) => {
+        const old = nodes[index] ?? null
+        const before = splitNode(old)
+        const lists = byOwner.get(chunk[index]!)!
+        const out = lists.outs.length === 0 ? before.out : sortUnique(Buffer.concat([before.out, ...lists.outs]), OUT_SIZE)
+        const inn = lists.ins.length === 0 ? before.in : sortUnique(Buffer.concat([before.in, ...lists.ins]), IN_SIZE)
+        if (old !== null && out.length === before.out.length && inn.length === before.in.length) return // nothing new
+        const node = joinNode(`0x${hex}` as Address, out, inn)
+        if (node === null) return
+        fields.push(`n${hex}`, node)
+        changed++
+        transfers += (out.length - before.out.length) / OUT_SIZE
+        if (old === null) addresses++
+      })
+      if (fields.length === 0) continue
+      parts.push(await writeJournalPart(importId, `${p}.${k}`, fields))
+    }
+    return { changed, transfers, addresses, parts }
+  }
+
+  /** Writes one journal part (field, value pairs; '' deletes) and lists it; answers its key. */
+  async function writeJournalPart(importId: string, name: string, fields: readonly (string | Buffer)[]): Promise<string> {
+    const part = keys.journal(importId, name)
+    const write = redis.multi()
+    write.hset(part, ...fields)
+    write.rpush(keys.journal(importId, 'parts'), part)
+    await execChecked(write)
+    return part
+  }
+
+  /**
+   * The commit point and the apply (steps 3 and 4): one MULTI marks the import committing with its
+   * counters' targets and bumps the store's version; then the journal is applied and the import's
+   * keys dropped. The caller holds the writer lock and wrote the whole journal.
+   */
+  async function commitPoint(importId: string, delta: { transferDelta: number; addressDelta: number; changed: boolean }, onProgress?: (p: CommitProgress) => void): Promise<void> {
+    const meta = await redis.hmget(keys.meta, 'transfers', 'addresses', 'version')
+    const point = redis.multi()
+    point.hset(keys.importRecord(importId), {
+      state: 'committing',
+      changed: delta.changed ? '1' : '0',
+      targetTransfers: String(Number(meta[0] ?? 0) + delta.transferDelta),
+      targetAddresses: String(Number(meta[1] ?? 0) + delta.addressDelta),
+    })
+    if (delta.changed) {
+      point.hset(keys.meta, { version: String(Number(meta[2] ?? 0) + 1), lastImport: new Date().toISOString() })
+      point.hsetnx(keys.meta, 'storeId', randomId())
+    }
+    await execChecked(point)
+    failpoint('commit:point')
+    await finishCommitted(importId, onProgress)
+  }
+
+  async function applyJournal(importId: string, onProgress?: (p: CommitProgress) => void): Promise<void> {
+    const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
+    let done = 0
+    for (const part of parts) {
+      await callScript(redis, 'apply-journal', [part], [keys.prefix, 2 ** BLOCK_BUCKET_BITS])
+      onProgress?.({ phase: 'apply', done: ++done, total: parts.length })
+      if (done === Math.ceil(parts.length / 2)) failpoint('commit:half-applied')
+    }
+  }
+
+  /** Step 4's end: counters to their targets, the import's keys gone. Idempotent. */
+  async function finish(importId: string): Promise<void> {
+    const record = await redis.hgetall(keys.importRecord(importId))
+    const write = redis.multi()
+    if (record.state === 'committing' && record.changed === '1') {
+      write.hset(keys.meta, { transfers: record.targetTransfers ?? '0', addresses: record.targetAddresses ?? '0' })
+    }
+    write.unlink(...importKeys(importId))
+    write.unlink(keys.importRecord(importId))
+    write.zrem(keys.imports, importId)
+    await execChecked(write)
+    registered.delete(importId)
+  }
+
+  /** Finishes an import past its commit point (the caller holds the writer lock). */
+  async function finishCommitted(importId: string, onProgress?: (p: CommitProgress) => void): Promise<void> {
+    await applyJournal(importId, onProgress)
+    await finish(importId)
+  }
+
+  async function lockWriter(options: CommitOptions): Promise<LockHandle> {
+    return acquireLock(redis, keys.writeLock, await holder(), {
+      purpose: `writing to store ${keys.prefix}`,
+      ...(options.onWait || options.signal ? { wait: { ...(options.onWait ? { onWait: options.onWait } : {}), ...(options.signal ? { signal: options.signal } : {}) } } : { wait: {} }),
+    })
+  }
+
+  /** Finishes the commits of dead holders that passed their commit point (the caller holds the lock). */
+  async function finishDeadCommits(except: string | null, onNote?: (note: string) => void): Promise<void> {
+    for (const id of await redis.zrange(keys.imports, 0, -1)) {
+      if (id === except) continue
+      const record = await redis.hgetall(keys.importRecord(id))
+      if (record.state !== 'committing') continue
+      const h = parseHolder(record.holder)
+      if (h !== null && (await isHolderAlive(redis, h))) continue
+      await finishCommitted(id)
+      onNote?.(`finished import ${id} (${record.detail ?? record.kind}): it was interrupted after its commit point`)
+    }
+  }
+
+  /**
+   * Commits a staged import exactly once (the module comment's steps 2-4). Waits for the writer
+   * lock while another live process holds it; takes it over from a dead one.
+   */
+  async function commit(importId: string, options: CommitOptions = {}): Promise<CommitResult> {
+    const record = await redis.hgetall(keys.importRecord(importId))
+    if (record.state === undefined) throw new BaseError('INTERNAL', `no import ${importId} in store ${keys.prefix} (finished or dropped already?)`, { value: importId })
+    if (record.state === 'staging') await setState(importId, 'staged')
+    const lock = await lockWriter(options)
+    try {
+      await finishDeadCommits(importId)
+      const transfersBefore = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
+      if ((await redis.hget(keys.importRecord(importId), 'state')) === 'committing') {
+        await finishCommitted(importId, options.onProgress)
+        const transfersAfter = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
+        return { addresses: 0, transfersBefore, transfersAfter, changed: true, tokensResolved: 0, tokensPending: 0, tokensAmbiguous: 0 }
+      }
+      await dropJournal(importId)
+      const extras = await readExtras(importId)
+      const tokens = await resolveTokens(importId, extras)
+      const maxmemory = await checkHeadroom(redis, async () => (await journalEstimate(importId)).bytes, `commit of import ${importId}`)
+      void maxmemory
+      let changedNodes = 0
+      let transferDelta = 0
+      let addressDelta = 0
+      for (let p = 0; p < PARTITIONS; p++) {
+        if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
+        lock.assertHeld()
+        const result = await preparePartition(importId, p)
+        changedNodes += result.changed
+        transferDelta += result.transfers
+        addressDelta += result.addresses
+        options.onProgress?.({ phase: 'prepare', done: p + 1, total: PARTITIONS })
+      }
+      const extraFields: (string | Buffer)[] = []
+      for (const [field, value] of tokens.journal) extraFields.push(field, value)
+      if (extras.blockTimes.size > 0) {
+        const stored = await redis.hmget(keys.blockTimes, ...[...extras.blockTimes.keys()].map(String))
+        ;[...extras.blockTimes].forEach(([block, ts], i) => {
+          if (stored[i] !== ts) extraFields.push(`b${block}`, ts)
+        })
+      }
+      for (const [id, amount] of extras.amounts) extraFields.push(`a${id}`, amount)
+      for (let i = 0; i < extraFields.length; i += 2_000) await writeJournalPart(importId, `x.${i}`, extraFields.slice(i, i + 2_000))
+      const changed = changedNodes > 0 || extraFields.length > 0
+      failpoint('commit:prepared')
+      if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
+      lock.assertHeld()
+      await commitPoint(importId, { transferDelta, addressDelta, changed }, options.onProgress)
+      return { addresses: changedNodes, transfersBefore, transfersAfter: transfersBefore + transferDelta, changed, tokensResolved: tokens.resolved, tokensPending: tokens.pending, tokensAmbiguous: tokens.ambiguous }
+    } finally {
+      await lock.release()
+    }
+  }
+
+  /**
+   * Brings the store's unfinished imports to an end where their holders died: past the commit
+   * point they are finished; while staging they are discarded (nothing of them reached the store);
+   * fully staged etl imports wait for `exposure import --resume|--abort` (others are discarded:
+   * their jobs or walks fetch again). Says what it did through `onNote`.
+   */
+  async function recover(onNote: (note: string) => void = () => undefined): Promise<ImportInfo[]> {
+    // A writer lock whose holder died is taken over by the next writer anyway; drop it so nothing looks held.
+    const lock = await inspectLock(redis, keys.writeLock)
+    if (lock.holder !== null && !lock.alive) await callScript(redis, 'lock', [keys.writeLock], ['release', lock.holder.token])
+    const all = await list()
+    const waiting: ImportInfo[] = []
+    const dead = all.filter((i) => !i.alive)
+    if (dead.some((i) => i.state === 'committing')) {
+      const lock = await lockWriter({ onWait: (h) => onNote(`waiting for ${describeHolder(h)} to finish writing`) })
+      try {
+        await finishDeadCommits(null, onNote)
+      } finally {
+        await lock.release()
+      }
+    }
+    for (const info of dead) {
+      if (info.state === 'committing') continue
+      if (info.state === 'staged' && info.kind === 'etl') {
+        waiting.push(info)
+        continue
+      }
+      await drop(info.id)
+      onNote(`discarded ${info.kind} import ${info.id} (${info.detail}): it was interrupted before its commit point, so nothing of it reached the store${info.kind === 'etl' ? '; run it again' : ''}`)
+    }
+    return waiting
+  }
+
+  return { register, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal }
+}
+
+export type Imports = ReturnType<typeof createImports>
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
+}
+
+function randomId(): string {
+  return Math.random().toString(36).slice(2, 10) + Date.now().toString(36)
+}
+
+/** Runs a MULTI and throws the first command error (ioredis reports them per command). */
+export async function execChecked(multi: ReturnType<Redis['multi']>): Promise<unknown[]> {
+  const results = (await multi.exec()) ?? []
+  return results.map(([error, value]) => {
+    if (error) throw error
+    return value
+  })
+}

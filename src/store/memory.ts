@@ -1,0 +1,63 @@
+/**
+ * Redis memory: a write that would not fit under `maxmemory` is refused before it starts, and a
+ * write Redis refuses for memory (an `OOM command not allowed` reply) becomes one clear error.
+ */
+import type { Redis } from 'ioredis'
+import { BaseError, isExposureError } from '../errors.ts'
+
+export interface MemoryInfo {
+  used: number
+  /** 0: no limit. */
+  maxmemory: number
+  policy: string | null
+}
+
+export async function memoryInfo(redis: Redis): Promise<MemoryInfo> {
+  const info = await redis.info('memory')
+  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
+  return { used: Number(field('used_memory') ?? 0), maxmemory: Number(field('maxmemory') ?? 0), policy: field('maxmemory_policy') ?? null }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(2)} GiB`
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`
+  return `${bytes} B`
+}
+
+/** Share of maxmemory a write may fill: the rest is Redis' own slack (buffers, fragmentation, queues). */
+const FILL_LIMIT = 0.95
+
+/**
+ * Refuses (STORE_FULL) a write of about `estimate()` bytes that would take Redis past its
+ * maxmemory. The estimate is only computed when Redis has a limit.
+ */
+export async function checkHeadroom(redis: Redis, estimate: () => Promise<number>, what: string): Promise<MemoryInfo> {
+  const info = await memoryInfo(redis)
+  if (info.maxmemory <= 0) return info
+  const needed = await estimate()
+  const room = info.maxmemory * FILL_LIMIT - info.used
+  if (needed > room) {
+    throw new BaseError(
+      'STORE_FULL',
+      `not enough Redis memory for the ${what}: it needs about ${formatBytes(needed)} more, and ${formatBytes(info.used)} of maxmemory ${formatBytes(info.maxmemory)} are used (${formatBytes(Math.max(0, room))} free below ${FILL_LIMIT * 100} %); raise maxmemory or free memory — nothing was written to the store`,
+      { field: 'maxmemory', value: String(info.maxmemory), needed },
+    )
+  }
+  return info
+}
+
+/** True for Redis' "OOM command not allowed when used memory > 'maxmemory'" reply (also inside EXECABORT). */
+export function isOutOfMemory(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  return /\bOOM\b|used memory > 'maxmemory'/.test(message)
+}
+
+/**
+ * Turns Redis' out-of-memory replies into STORE_FULL saying what was refused and that nothing of
+ * it was written; anything else is returned as it is.
+ */
+export function storeError(error: unknown, what: string): unknown {
+  if (isExposureError(error) || !isOutOfMemory(error)) return error
+  return new BaseError('STORE_FULL', `Redis is out of memory (maxmemory reached): the ${what} was refused and nothing of it reached the store; raise maxmemory or free memory`, { field: 'maxmemory' }, { cause: error })
+}
