@@ -1,5 +1,4 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
-import { Redis } from 'ioredis'
 import { createGraphStore } from '../src/store/graph-store.ts'
 import { QUEUES } from '../src/queues/names.ts'
 import type { IngestJobData } from '../src/queues/ingest-queue.ts'
@@ -7,6 +6,8 @@ import { createRpcClient, isRetryable, type RpcClientOptions } from '../src/sour
 import { detectCapabilities, type RpcCapabilities } from '../src/sources/rpc/capabilities.ts'
 import { ingestRange, syncKeys, type IngestResult } from '../src/sources/rpc/ingest.ts'
 import { isExposureError } from '../src/errors.ts'
+import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { createErrorReporter } from '../src/queues/error-reporter.ts'
 import type { Address } from '../src/types.ts'
 
 export interface IngestWorkerOptions {
@@ -27,9 +28,10 @@ export interface IngestWorkerOptions {
  * and pruned history become UnrecoverableError (retrying cannot help).
  */
 export function startIngestWorker(options: IngestWorkerOptions) {
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 })
-  const store = createGraphStore(commands, options.prefix)
+  const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
+  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const store = createGraphStore(commands, options.prefix, { actor: 'ingest worker' })
+  const report = createErrorReporter('ingest worker')
   const keys = syncKeys(options.prefix)
   const client = createRpcClient({ url: options.rpcUrl, ...options.rpc })
   let caps: RpcCapabilities | null = null
@@ -45,7 +47,7 @@ export function startIngestWorker(options: IngestWorkerOptions) {
       const { hashes: _hashes, ...result } = await ingestRange({ store, client, caps, listedTokens, keys }, from, to, true)
       return result
     } catch (error) {
-      if (isRetryable(error) || isExposureError(error, 'WALK_BUSY') || !isExposureError(error)) throw error
+      if (isRetryable(error) || isExposureError(error, 'WALK_BUSY') || isExposureError(error, 'STORE_BUSY') || !isExposureError(error)) throw error
       throw new UnrecoverableError(error.message)
     }
   }
@@ -57,7 +59,7 @@ export function startIngestWorker(options: IngestWorkerOptions) {
     lockDuration: 60_000,
   })
   worker.on('error', (error) => {
-    console.error(`ingest worker: ${error.message}`)
+    if (!isConnectionError(error)) report(error)
   })
 
   async function close(): Promise<void> {

@@ -1,11 +1,12 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
-import { Redis } from 'ioredis'
 import { createGraphStore } from '../src/store/graph-store.ts'
 import { createWalkState } from '../src/store/walk-state.ts'
 import { QUEUES } from '../src/queues/names.ts'
 import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../src/queues/walk-queue.ts'
 import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
 import { isExposureError } from '../src/errors.ts'
+import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { createErrorReporter } from '../src/queues/error-reporter.ts'
 import type { Asset } from '../src/types.ts'
 
 /** Most follow-up tokens one job adds; the frontier itself holds the work, tokens only wake workers. */
@@ -28,18 +29,19 @@ export interface WalkWorkerOptions {
  * running jobs finish, nothing new is taken.
  */
 export function startWalkWorker(options: WalkWorkerOptions) {
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 })
-  const store = createGraphStore(commands, options.prefix)
-  const state = createWalkState(commands, store.keys)
+  const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
+  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const store = createGraphStore(commands, options.prefix, { actor: 'walk worker' })
   const queue = createWalkQueue(connection, store.keys.queuePrefix)
+  const report = createErrorReporter('walk worker')
   let assets: { runId: string; table: Asset[] } | null = null
 
   async function process(job: Job<WalkJobData>): Promise<WalkJobResult | { stale: true }> {
     const data = job.data
-    const currentRun = await commands.hget(store.keys.walkMeta, 'runId')
-    if (currentRun !== data.runId) return { stale: true }
+    const [currentRun, status] = await commands.hmget(store.keys.walkMeta, 'runId', 'status')
+    if (currentRun !== data.runId || status !== 'running') return { stale: true }
     if (assets?.runId !== data.runId) assets = { runId: data.runId, table: await store.loadAssets() }
+    const state = createWalkState(commands, store.keys, data.runId)
     try {
       const result = await runWalkJob(state, assets.table, data, job.id ?? job.name, options.beforeExpand)
       const { frontier } = await state.pending(data.direction)
@@ -47,6 +49,8 @@ export function startWalkWorker(options: WalkWorkerOptions) {
       await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))
       return result
     } catch (error) {
+      // The run was interrupted or replaced meanwhile: nothing to do, nothing was written.
+      if (isExposureError(error, 'WALK_STOPPED')) return { stale: true }
       if (isExposureError(error) && error.isBadInput) throw new UnrecoverableError(error.message)
       throw error
     }
@@ -60,8 +64,9 @@ export function startWalkWorker(options: WalkWorkerOptions) {
     stalledInterval: options.stalledInterval ?? 5_000,
     maxStalledCount: 5,
   })
+  // Connection errors are the outage guard's to report (once); others once per distinct message.
   worker.on('error', (error) => {
-    console.error(`walk worker: ${error.message}`)
+    if (!isConnectionError(error)) report(error)
   })
 
   async function close(): Promise<void> {

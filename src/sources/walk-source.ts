@@ -14,6 +14,7 @@ import type { Options } from '../config.ts'
 import { BaseError, InputError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import type { Address } from '../types.ts'
+import type { WalkSourceChoice } from '../walk/run-walk.ts'
 import { createEtherscanClient, type EtherscanClient } from './etherscan/client.ts'
 import { createEtherscanSource } from './etherscan/source.ts'
 import { createLazyHistory, type AddressHistorySource, type LazyHistory } from './lazy-history.ts'
@@ -79,31 +80,20 @@ export function requireSourceConfig(source: WalkSourceName, config: WalkSourceCo
 }
 
 /**
- * Decides the block range of a walk and records the choice in the walk meta. For rpc: the node's
- * `finalized` block (or head − confirmations); for etherscan: the API's head − confirmations;
- * for store: the RPC sync's cursor, or none (etl imports).
+ * Decides the block range of a walk (rpc: the node's `finalized` block or head − confirmations;
+ * etherscan: the API's head − confirmations; store: the RPC sync's coverage, or none for etl
+ * imports) and answers it with the choice runWalk records in the walk's meta (what every worker
+ * reads before it expands) and its basis.
  */
-export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage> {
+export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage & { choice: WalkSourceChoice }> {
   const { coverage, method } = await resolveWalkSource(store, source, config)
-  await recordWalkSource(store, coverage, config.listedTokens, method)
-  return coverage
+  return { ...coverage, choice: { name: coverage.source, throughBlock: coverage.throughBlock, assets: source === 'store' ? '' : config.listedTokens.join(','), method } }
 }
 
-/** The walk meta fields a store walk records (no lazy source, the sync cursor as its range): every walk path that does not fetch. */
-export async function recordStoreSource(store: GraphStore): Promise<WalkCoverage> {
+/** The choice of a store walk (no lazy source; the sync's coverage as its range). */
+export async function storeSourceChoice(store: GraphStore): Promise<WalkSourceChoice> {
   const { coverage } = await resolveWalkSource(store, 'store', { rpcUrl: '', etherscanUrl: '', etherscanApiKey: '' } as WalkSourceConfig)
-  await recordWalkSource(store, coverage, [], '')
-  return coverage
-}
-
-/** Writes a walk's source choice into the walk meta, which every worker reads before it expands. */
-export async function recordWalkSource(store: GraphStore, coverage: WalkCoverage, assets: readonly Address[], method: string): Promise<void> {
-  await store.redis.hset(store.keys.walkMeta, {
-    source: coverage.source,
-    sourceThrough: coverage.throughBlock === null ? '' : String(coverage.throughBlock),
-    sourceAssets: assets.join(','),
-    sourceMethod: method,
-  })
+  return { name: 'store', throughBlock: coverage.throughBlock, assets: '', method: '' }
 }
 
 /**
@@ -144,9 +134,9 @@ export async function resolveWalkSource(store: GraphStore, source: WalkSourceNam
   return { coverage, method }
 }
 
-/** The coverage recorded by the last walk (prepareWalkSource), or null for walks before sources existed. */
+/** The coverage of the published walk, or null when none is published. */
 export async function readWalkCoverage(store: GraphStore): Promise<{ source: WalkSourceName; throughBlock: number | null } | null> {
-  const [source, through] = await store.redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough')
+  const [source, through] = await store.redis.hmget(store.keys.walkCurrent, 'source', 'sourceThrough')
   if (source === null || source === undefined || !(WALK_SOURCES as readonly string[]).includes(source)) return null
   return { source: source as WalkSourceName, throughBlock: through === null || through === undefined || through === '' ? null : Number(through) }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { BaseError } from '../errors.ts'
 import type { Address, Direction } from '../types.ts'
 import { parseLabels, seedLabel, type HopLabel } from '../walk/labels.ts'
 import type { Candidate } from '../walk/expand.ts'
@@ -21,35 +22,52 @@ export interface ClaimedNode {
   outCount: number
 }
 
-/** The walk's state in Redis: hop labels, frontier, claims (see keys.ts). */
-export function createWalkState(redis: Redis, keys: StoreKeys) {
+/**
+ * One walk run's state in Redis: its hop labels, frontier and claims (keys.ts: P:walk:r:<run>:…).
+ * The relax and claim scripts write only while the walk meta names this run as running, so a job
+ * of an interrupted or replaced run can never write into a published walk or leave keys behind.
+ */
+export function createWalkState(redis: Redis, keys: StoreKeys, runId: string) {
   defineScripts(redis)
 
   /** Clears one direction's labels, frontier and claims, and puts the seeds at hop 0. */
   async function reset(direction: Direction, seeds: readonly Address[]): Promise<void> {
     const pipeline = redis.multi()
-    pipeline.del(keys.walkLabels(direction), keys.walkFrontier(direction), keys.walkClaims(direction))
+    pipeline.del(keys.walkLabels(runId, direction), keys.walkFrontier(runId, direction), keys.walkClaims(runId, direction))
     if (seeds.length > 0) {
       const label = seedLabel(direction)
-      pipeline.hset(keys.walkLabels(direction), Object.fromEntries(seeds.map((s) => [s.slice(2), label])))
-      pipeline.zadd(keys.walkFrontier(direction), ...seeds.flatMap((s) => [0, s.slice(2)]))
+      pipeline.hset(keys.walkLabels(runId, direction), Object.fromEntries(seeds.map((s) => [s.slice(2), label])))
+      pipeline.zadd(keys.walkFrontier(runId, direction), ...seeds.flatMap((s) => [0, s.slice(2)]))
     }
     await execOrThrow(pipeline)
   }
 
-  async function claim(direction: Direction, jobId: string, count: number): Promise<string[]> {
-    const joined = (await callScript(redis, 'claim', [keys.walkFrontier(direction), keys.walkClaims(direction)], [jobId, count])) as string
-    return joined === '' ? [] : joined.split(',')
+  /** Claims a batch of the frontier for a job; null when this run is no longer the running walk. */
+  /**
+   * Starts this run's direction from another run's labels (an incremental walk from the published
+   * walk): the labels are copied, the published ones stay as they are until this run is published.
+   */
+  async function copyLabelsFrom(sourceRunId: string, direction: Direction): Promise<void> {
+    const pipeline = redis.multi()
+    pipeline.del(keys.walkLabels(runId, direction), keys.walkFrontier(runId, direction), keys.walkClaims(runId, direction))
+    pipeline.copy(keys.walkLabels(sourceRunId, direction), keys.walkLabels(runId, direction))
+    await execOrThrow(pipeline)
+  }
+
+  async function claim(direction: Direction, jobId: string, count: number): Promise<string[] | null> {
+    const joined = (await callScript(redis, 'claim', [keys.walkFrontier(runId, direction), keys.walkClaims(runId, direction), keys.walkMeta], [jobId, count, runId])) as string | number
+    if (joined === -1) return null
+    return joined === '' ? [] : String(joined).split(',')
   }
 
   async function release(direction: Direction, jobId: string): Promise<void> {
-    await redis.hdel(keys.walkClaims(direction), jobId)
+    await redis.hdel(keys.walkClaims(runId, direction), jobId)
   }
 
   /** Labels, seed flag, service category and counterparty count of each address, in one round trip. */
   async function describe(direction: Direction, hexes: readonly string[]): Promise<ClaimedNode[]> {
     const pipeline = redis.pipeline()
-    pipeline.hmget(keys.walkLabels(direction), ...hexes)
+    pipeline.hmget(keys.walkLabels(runId, direction), ...hexes)
     pipeline.hmget(keys.seeds, ...hexes.map((h) => `0x${h}`))
     pipeline.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))
     for (const hex of hexes) pipeline.getrangeBuffer(keys.node(`0x${hex}`), 0, HEADER_SIZE - 1)
@@ -92,10 +110,11 @@ export function createWalkState(redis: Redis, keys: StoreKeys) {
     for (let start = 0; start < candidates.length; start += RELAX_CHUNK) {
       const args: (string | number)[] = [maxHops]
       for (const c of candidates.slice(start, start + RELAX_CHUNK)) args.push(c.hex, c.hops, c.cost, c.key)
-      pipeScript(pipeline, 'relax', [keys.walkLabels(direction), keys.walkFrontier(direction)], args)
+      pipeScript(pipeline, 'relax', [keys.walkLabels(runId, direction), keys.walkFrontier(runId, direction), keys.walkMeta], [runId, ...args])
     }
     for (const reply of await execOrThrow(pipeline)) {
       const [c, q] = reply as [number, number]
+      if (c < 0) throw new BaseError('WALK_STOPPED', `walk ${runId} is no longer running`, { value: runId })
       changed += c
       queued += q
     }
@@ -103,32 +122,32 @@ export function createWalkState(redis: Redis, keys: StoreKeys) {
   }
 
   async function pending(direction: Direction): Promise<{ frontier: number; claims: number }> {
-    const [frontier, claims] = await Promise.all([redis.zcard(keys.walkFrontier(direction)), redis.hlen(keys.walkClaims(direction))])
+    const [frontier, claims] = await Promise.all([redis.zcard(keys.walkFrontier(runId, direction)), redis.hlen(keys.walkClaims(runId, direction))])
     return { frontier, claims }
   }
 
   /** Puts addresses claimed by jobs that will never finish (failed for good) back on the frontier. */
   async function reclaimOrphans(direction: Direction): Promise<number> {
-    const claims = await redis.hgetall(keys.walkClaims(direction))
+    const claims = await redis.hgetall(keys.walkClaims(runId, direction))
     const hexes = Object.values(claims).flatMap((joined) => joined.split(','))
     const pipeline = redis.multi()
-    if (hexes.length > 0) pipeline.zadd(keys.walkFrontier(direction), ...hexes.flatMap((h) => [0, h]))
-    pipeline.del(keys.walkClaims(direction))
+    if (hexes.length > 0) pipeline.zadd(keys.walkFrontier(runId, direction), ...hexes.flatMap((h) => [0, h]))
+    pipeline.del(keys.walkClaims(runId, direction))
     await execOrThrow(pipeline)
     return hexes.length
   }
 
   async function labelsOf(direction: Direction, hexes: readonly string[]): Promise<HopLabel[][]> {
     if (hexes.length === 0) return []
-    const texts = await redis.hmget(keys.walkLabels(direction), ...hexes)
+    const texts = await redis.hmget(keys.walkLabels(runId, direction), ...hexes)
     return texts.map(parseLabels)
   }
 
   async function labelCount(direction: Direction): Promise<number> {
-    return redis.hlen(keys.walkLabels(direction))
+    return redis.hlen(keys.walkLabels(runId, direction))
   }
 
-  return { reset, claim, release, describe, adjacency, relax, pending, reclaimOrphans, labelsOf, labelCount, pipeline: () => redis.pipeline(), pipeScript }
+  return { runId, reset, copyLabelsFrom, claim, release, describe, adjacency, relax, pending, reclaimOrphans, labelsOf, labelCount, pipeline: () => redis.pipeline(), pipeScript }
 }
 
 export type WalkState = ReturnType<typeof createWalkState>

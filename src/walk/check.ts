@@ -2,25 +2,18 @@ import { getAddress } from 'ethers'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
-import { OUT_SIZE, decodeRecord } from '../store/records.ts'
+import { MAX_AMOUNT, OUT_SIZE, decodeRecord } from '../store/records.ts'
 import type { Address, Asset, Direction, DirectionalExposure, ExposureResult, PathStep, Seed } from '../types.ts'
+import type { WalkParams } from './params.ts'
 import { riskOf, type RiskPolicy } from './risk.ts'
-import { syncKeys } from '../sources/rpc/ingest.ts'
+import { staleReasons, type StaleReason, type StoreVersions } from './staleness.ts'
+import { parseBasis, readAttempt, readPublished, type WalkAttempt, type WalkBasis } from './walk-runs.ts'
 
-export interface WalkInfo {
-  runId: string | null
-  status: string | null
+/** Which walk an answer comes from. */
+export interface WalkRef {
+  runId: string
+  finishedAt: string
   directions: Direction[]
-  maxHops: number | null
-  finishedAt: string | null
-  /** True when an import landed after the walk started: answers may be stale. */
-  storeChanged: boolean
-  /**
-   * The last block the answers are final up to: the block range the walk read (its lazy source's
-   * finality line, or the RPC sync's cursor when it walked the store); null when the store came
-   * from etl imports only (no finality line is known).
-   */
-  finalBlock: number | null
 }
 
 export interface ExposureWithSeed extends DirectionalExposure {
@@ -30,71 +23,95 @@ export interface ExposureWithSeed extends DirectionalExposure {
 export interface CheckResult extends ExposureResult {
   downstream: ExposureWithSeed | null
   upstream: ExposureWithSeed | null
-  /** See WalkInfo.finalBlock. */
+  /**
+   * The last block the answers are final up to: the block range the walk read (its lazy source's
+   * finality line, or the RPC sync's coverage when it walked the store); null when the store came
+   * from etl imports only (no finality line is known).
+   */
   finalBlock: number | null
+  /** The published walk the answer comes from (null: no walk was used, an on-demand search answered). */
+  walk: WalkRef | null
+  /** True when the seeds, labels, transfers or configured parameters changed after that walk. */
+  stale: boolean
+  staleReasons: StaleReason[]
+}
+
+/** The store's walks, for `status` and for messages. */
+export interface WalkInfo {
+  published: WalkBasis | null
+  latest: WalkAttempt | null
+  /** Why answers from the published walk are stale now (empty: they are current). */
+  staleReasons: StaleReason[]
+}
+
+export interface CheckerOptions {
+  /** Parameters the asking process sets explicitly: answers from a walk with others are stale. */
+  explicitParams?: Partial<WalkParams>
 }
 
 /**
- * Answers for known addresses from the last walk's labels: hops, the seed, and one witness path
- * rebuilt from the labels (a few round trips, independent of the graph's size).
+ * Answers for known addresses from the published walk (walk-runs.ts): hops, the seed, one witness
+ * path rebuilt from the labels, which walk answered and whether it is stale, all from one atomic
+ * script call per address (store/lua/answer.lua): a walk published meanwhile is seen wholly or
+ * not at all.
  */
-export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
+export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checkerOptions: CheckerOptions = {}) {
   const { redis, keys } = store
   let assets: Asset[] | null = null
 
   async function walkInfo(): Promise<WalkInfo> {
-    const [meta, lastImport, cursor] = await Promise.all([redis.hgetall(keys.walkMeta), redis.hget(keys.meta, 'lastImport'), redis.get(syncKeys(keys.prefix).cursor)])
-    const params = meta.params ? (JSON.parse(meta.params) as { maxHops?: number }) : {}
-    return {
-      runId: meta.runId ?? null,
-      status: meta.status ?? null,
-      directions: meta.directions ? (meta.directions.split(',') as Direction[]) : [],
-      maxHops: params.maxHops ?? null,
-      finishedAt: meta.finishedAt ?? null,
-      storeChanged: meta.storeVersion !== undefined && (lastImport ?? '') !== meta.storeVersion,
-      // Walks record their block range (sources/walk-source.ts); older walks: the sync cursor now.
-      finalBlock: meta.source !== undefined ? (meta.sourceThrough ? Number(meta.sourceThrough) : null) : cursor === null || Number(cursor) < 0 ? null : Number(cursor),
-    }
+    const [published, latest, meta, seedVersion] = await Promise.all([readPublished(redis, keys), readAttempt(redis, keys), redis.hmget(keys.meta, 'storeId', 'version', 'labelsVersion'), redis.get(keys.seedVersion)])
+    const now: StoreVersions = { storeId: meta[0] ?? '', storeVersion: Number(meta[1] ?? 0), labelsVersion: Number(meta[2] ?? 0), seedVersion: Number(seedVersion ?? 0) }
+    return { published, latest, staleReasons: published === null ? [] : staleReasons(published, now, checkerOptions.explicitParams) }
   }
 
-  // Which directions the last walk computed: read once a second at most (a screening service asks
-  // thousands of times a minute; a walk takes longer than a second to finish anyway).
-  let cachedInfo: { at: number; info: Promise<WalkInfo> } | null = null
-  function currentWalk(): Promise<WalkInfo> {
-    if (cachedInfo === null || Date.now() - cachedInfo.at > 1_000) cachedInfo = { at: Date.now(), info: walkInfo() }
-    return cachedInfo.info
-  }
-
-  async function check(addresses: readonly Address[]): Promise<CheckResult[]> {
+  /** One answer per address, in order. Throws NO_WALK when no walk is published. */
+  async function check(addresses: readonly Address[], signal?: AbortSignal): Promise<CheckResult[]> {
     assets ??= await store.loadAssets()
-    const info = await currentWalk()
-    return Promise.all(
-      addresses.map(async (address) => {
-        const [downstream, upstream] = await Promise.all(
-          (['downstream', 'upstream'] as const).map((d) => (info.directions.includes(d) ? exposure(d, address) : Promise.resolve(null))),
-        )
-        return {
-          address: getAddress(address),
-          risk: riskOf(riskPolicy, downstream?.hops ?? null, upstream?.hops ?? null),
-          downstream: downstream ?? null,
-          upstream: upstream ?? null,
-          finalBlock: info.finalBlock,
-        }
-      }),
-    )
+    const results: CheckResult[] = []
+    // Bounded concurrency: one script call per address, a few in flight.
+    for (let i = 0; i < addresses.length; i += 64) {
+      if (signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted after ${i} of ${addresses.length} addresses`)
+      results.push(...(await Promise.all(addresses.slice(i, i + 64).map((a) => answer(a)))))
+    }
+    return results
   }
 
-  /**
-   * One round trip per direction: the witness script follows the labels and returns every step's
-   * out-record and block time and the seed's provenance (store/lua/witness.lua).
-   */
-  async function exposure(direction: Direction, address: Address): Promise<ExposureWithSeed | null> {
-    let reply: (Buffer | number | null)[]
+  async function answer(address: Address): Promise<CheckResult> {
+    let reply: unknown[]
     try {
-      reply = (await callScriptBuffer(redis, 'witness', [keys.walkLabels(direction), keys.seeds, keys.blockTimes], [address.slice(2), direction === 'downstream' ? 'down' : 'up', keys.prefix])) as (Buffer | number | null)[]
+      reply = (await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.prefix])) as unknown[]
     } catch (error) {
-      throw new BaseError('INTERNAL', `cannot rebuild the ${direction} path of ${address}: ${(error as Error).message}; the store changed since the walk? run 'exposure trace' again`, { value: address }, { cause: error })
+      throw new BaseError('INTERNAL', `cannot answer for ${address}: ${(error as Error).message}`, { value: address }, { cause: error })
     }
+    const [currentFlat, versionsRaw, downRaw, upRaw] = reply as [Buffer[], Buffer[], unknown, unknown]
+    const current: Record<string, string> = {}
+    for (let i = 0; i < currentFlat.length; i += 2) current[String(currentFlat[i])] = String(currentFlat[i + 1])
+    const basis = parseBasis(current)
+    if (basis === null) throw new BaseError('NO_WALK', `no complete walk in store ${keys.prefix}: answers would be unknown, not 'none'; run 'exposure trace' first`, { field: 'walk' })
+    // The asset table only grows: re-read it when a record names an id we do not know yet.
+    const now: StoreVersions = { storeVersion: Number(String(versionsRaw[0])), labelsVersion: Number(String(versionsRaw[1])), storeId: String(versionsRaw[2]), seedVersion: Number(String(versionsRaw[3])) }
+    const reasons = staleReasons(basis, now, checkerOptions.explicitParams)
+    const downstream = await exposure('downstream', address, downRaw, reasons.length > 0)
+    const upstream = await exposure('upstream', address, upRaw, reasons.length > 0)
+    return {
+      address: getAddress(address),
+      risk: riskOf(riskPolicy, downstream?.hops ?? null, upstream?.hops ?? null),
+      downstream,
+      upstream,
+      finalBlock: basis.sourceThrough,
+      walk: { runId: basis.runId, finishedAt: basis.finishedAt, directions: basis.directions },
+      stale: reasons.length > 0,
+      staleReasons: reasons,
+    }
+  }
+
+  /** A direction's reply of answer.lua → the exposure with its witness path. */
+  async function exposure(direction: Direction, address: Address, raw: unknown, stale: boolean): Promise<ExposureWithSeed | null> {
+    if (Buffer.isBuffer(raw) || typeof raw === 'string') {
+      throw new BaseError('INTERNAL', `cannot rebuild the ${direction} path of ${address}: ${String(raw)}${stale ? ' (the store changed after the walk: run exposure trace again)' : ''}`, { value: address })
+    }
+    const reply = raw as (Buffer | number | null)[]
     if (reply.length === 0) return null
     const seedJson = reply[0]
     const steps: PathStep[] = []
@@ -105,18 +122,18 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
       const stepHops = Number(String(reply[i + 1]))
       const cost = Number(String(reply[i + 2]))
       const neighbour = String(reply[i + 3])
-      const raw = reply[i + 4]
+      const record = reply[i + 4]
       const time = reply[i + 5]
       if (i === 1) hops = stepHops
       if (stepHops === 0) {
         seedHex = hex
         break
       }
-      verify(Buffer.isBuffer(raw) && raw.length === OUT_SIZE, hex)
-      const record = decodeRecord(raw as Buffer, 0, OUT_SIZE)
+      verify(Buffer.isBuffer(record) && record.length === OUT_SIZE, hex, stale)
+      const decoded = decodeRecord(record as Buffer, 0, OUT_SIZE)
       const [from, to] = direction === 'downstream' ? [`0x${neighbour}`, `0x${hex}`] : [`0x${hex}`, `0x${neighbour}`]
-      verify(record.counterparty === to && record.position === (direction === 'downstream' ? cost : -cost), hex)
-      const s = step(from as Address, to as Address, record)
+      verify(decoded.counterparty === to && decoded.position === (direction === 'downstream' ? cost : -cost), hex, stale)
+      const s = await step(from as Address, to as Address, decoded)
       if (Buffer.isBuffer(time) || typeof time === 'number') s.timestamp = Number(String(time))
       steps.push(s)
     }
@@ -128,8 +145,11 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
     }
   }
 
-  function step(from: Address, to: Address, record: ReturnType<typeof decodeRecord>): PathStep {
+  async function step(from: Address, to: Address, record: ReturnType<typeof decodeRecord>): Promise<PathStep> {
+    if (assets![record.assetId] === undefined) assets = await store.loadAssets()
     const asset = assets![record.assetId] ?? 'ETH'
+    // Records hold 96 bits of amount; the store keeps larger ones exactly on the side.
+    const amount = record.amount === MAX_AMOUNT ? await store.exactAmount({ txHash: record.txHash!, kind: record.kind!, subIndex: record.subIndex!, from, to, amount: record.amount }) : record.amount
     return {
       from: getAddress(from),
       to: getAddress(to),
@@ -137,14 +157,13 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy) {
       blockNumber: record.blockNumber,
       transactionIndex: record.transactionIndex,
       asset: asset === 'ETH' ? 'ETH' : getAddress(asset),
-      amount: record.amount.toString(),
+      amount: amount.toString(),
     }
   }
 
   return { check, walkInfo }
 }
 
-function verify(ok: boolean, hex: string): asserts ok {
-  if (!ok) throw new BaseError('INTERNAL', `the witness path through 0x${hex} no longer matches the store (an import after the walk?); run 'exposure trace' again`, { value: `0x${hex}` })
+function verify(ok: boolean, hex: string, stale: boolean): asserts ok {
+  if (!ok) throw new BaseError('INTERNAL', `the witness path through 0x${hex} does not match the store${stale ? ' (it changed after the walk): run exposure trace again' : ''}`, { value: `0x${hex}` })
 }
-

@@ -3,12 +3,13 @@
  * to what a clean walk with the new seed set computes, expanding only what the change reaches.
  *
  * When: `exposure trace --incremental`, and automatically after `seeds import|remove`, if the
- * store holds a *basis* (P:walk:basis, written after every complete walk run through
- * {@link traceWalk}) that still describes the labels: the walk meta names the same run and says
- * complete, the walk parameters are the same, no transfers were imported since (meta.lastImport),
- * and the service labels' categories are the same (a digest). Otherwise the walk is a clean one.
+ * published walk (P:walk:current, walk-runs.ts) is a valid basis: the same walk parameters, the
+ * same store (id and version: no transfers committed since) and the same service labels'
+ * categories (a digest). Otherwise the walk is a clean one.
  *
- * How (per direction, in runWalk's `start` hook, before any token is queued):
+ * How (per direction, in runWalk's `start` hook, before any token is queued): the new run starts
+ * from a copy of the published run's labels (the published walk keeps answering until the new run
+ * is published), then:
  * 1. Removed seeds. Every hop label names its predecessor (labels.ts: key = predecessor hex40 +
  *    record index), and at a fixpoint the predecessor holds a label with exactly one hop fewer
  *    (one label per hop count: they are non-dominated). Following these links from every label
@@ -31,32 +32,19 @@
  * survives) or lost to a label that was deleted, in which case the predecessor is on the boundary.
  * Stale candidates only ever carry the (hops, cost, key) of a label that dominates or equals them.
  */
-import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { execOrThrow, type GraphStore } from '../store/graph-store.ts'
 import { IN_SIZE, OUT_SIZE, readPosition, splitNode } from '../store/records.ts'
 import type { WalkState } from '../store/walk-state.ts'
 import type { Address, Direction } from '../types.ts'
 import { formatLabels, parseLabels, SEED_COST, type HopLabel } from './labels.ts'
+import { labelsDigest } from './labels-digest.ts'
+import { walkParams, type WalkParams } from './params.ts'
 import { runWalk, type WalkOptions, type WalkSummary } from './run-walk.ts'
+import { readPublished, type WalkBasis } from './walk-runs.ts'
 
-/** The parameters that decide the labels: an incremental walk needs the same ones as its basis. */
-export interface WalkParams {
-  directions: Direction[]
-  maxHops: number
-  stopCategories: string[]
-  counterpartyCap: number
-  dust: Record<string, string>
-}
-
-export interface WalkBasis {
-  runId: string
-  params: WalkParams
-  storeVersion: string
-  labelsDigest: string
-  seedVersion: number
-  finishedAt: string
-}
+export { labelsDigest } from './labels-digest.ts'
+export { walkParams, type WalkParams } from './params.ts'
 
 export interface TraceSummary extends WalkSummary {
   mode: 'full' | 'incremental'
@@ -76,50 +64,16 @@ export type TraceOptions = Omit<WalkOptions, 'start'>
 
 const CHUNK = 2_000
 
-export function walkParams(options: Pick<WalkOptions, 'directions' | 'maxHops' | 'stopCategories' | 'counterpartyCap' | 'dust'>): WalkParams {
-  return {
-    directions: [...options.directions].sort(),
-    maxHops: options.maxHops,
-    stopCategories: [...new Set(options.stopCategories)].sort(),
-    counterpartyCap: options.counterpartyCap,
-    dust: Object.fromEntries(Object.entries(options.dust).sort(([a], [b]) => (a < b ? -1 : 1)).map(([asset, min]) => [asset, min.toString()])),
-  }
-}
-
-/** Digest of every service label's address and category (what decides stop nodes). */
-export async function labelsDigest(redis: Redis, labelsKey: string): Promise<string> {
-  const all = await redis.hgetall(labelsKey)
-  const hash = createHash('sha1')
-  for (const address of Object.keys(all).sort()) {
-    const category = (JSON.parse(all[address]!) as { category?: string }).category ?? ''
-    hash.update(`${address}=${category}\n`)
-  }
-  return hash.digest('hex')
-}
-
-export async function readBasis(store: GraphStore): Promise<WalkBasis | null> {
-  const raw = await store.redis.hgetall(store.keys.walkBasis)
-  if (raw.runId === undefined || raw.params === undefined) return null
-  return {
-    runId: raw.runId,
-    params: JSON.parse(raw.params) as WalkParams,
-    storeVersion: raw.storeVersion ?? '',
-    labelsDigest: raw.labelsDigest ?? '',
-    seedVersion: Number(raw.seedVersion ?? 0),
-    finishedAt: raw.finishedAt ?? '',
-  }
-}
-
-/** Whether the labels in the store are the complete walk the basis describes, for these parameters. */
+/** Whether the published walk is a basis an incremental walk with these parameters can start from. */
 export async function incrementalEligibility(store: GraphStore, params: WalkParams): Promise<{ ok: true; basis: WalkBasis } | { ok: false; reason: string }> {
   const { redis, keys } = store
-  const basis = await readBasis(store)
-  if (basis === null) return { ok: false, reason: 'no complete walk recorded in this store' }
-  const [meta, lastImport] = await Promise.all([redis.hgetall(keys.walkMeta), redis.hget(keys.meta, 'lastImport')])
-  if (meta.runId !== basis.runId || meta.status !== 'complete') return { ok: false, reason: `the last walk (${meta.runId ?? 'none'}, ${meta.status ?? 'no status'}) is not the recorded complete walk ${basis.runId}` }
-  if (JSON.stringify(basis.params) !== JSON.stringify(params)) return { ok: false, reason: `walk parameters differ from the last walk's (${JSON.stringify(basis.params)})` }
-  if ((lastImport ?? '') !== basis.storeVersion) return { ok: false, reason: 'transfers were imported since the last walk' }
-  if ((await labelsDigest(redis, keys.labels)) !== basis.labelsDigest) return { ok: false, reason: 'service labels changed since the last walk' }
+  const basis = await readPublished(redis, keys)
+  if (basis === null) return { ok: false, reason: 'no complete walk is published in this store' }
+  if (JSON.stringify(basis.params) !== JSON.stringify(params)) return { ok: false, reason: `walk parameters differ from the published walk's (${JSON.stringify(basis.params)})` }
+  const [storeId, version] = await redis.hmget(keys.meta, 'storeId', 'version')
+  if ((storeId ?? '') !== basis.storeId) return { ok: false, reason: 'the store is not the one the published walk read (Redis lost its data?)' }
+  if (Number(version ?? 0) !== basis.storeVersion) return { ok: false, reason: 'transfers were committed since the published walk' }
+  if ((await labelsDigest(redis, keys.labels)) !== basis.labelsDigest) return { ok: false, reason: 'service labels changed since the published walk' }
   return { ok: true, basis }
 }
 
@@ -187,13 +141,15 @@ function feeders(direction: Direction, node: Buffer | null): Map<string, number>
  * Step 1 of the module comment for one direction: delete the labels that depend on removed seeds
  * and put the boundary on the frontier. Answers the counts.
  */
-export async function invalidateRemoved(store: GraphStore, direction: Direction, maxHops: number, removed: readonly Address[]): Promise<{ invalidated: number; boundary: number }> {
+export async function invalidateRemoved(store: GraphStore, state: WalkState, direction: Direction, maxHops: number, removed: readonly Address[]): Promise<{ invalidated: number; boundary: number }> {
   if (removed.length === 0) return { invalidated: 0, boundary: 0 }
   const { redis, keys } = store
+  const labelsKey = keys.walkLabels(state.runId, direction)
+  const frontierKey = keys.walkFrontier(state.runId, direction)
   const labels = new Map<string, HopLabel[]>()
   let cursor = '0'
   do {
-    const [next, entries] = await redis.hscan(keys.walkLabels(direction), cursor, 'COUNT', 10_000)
+    const [next, entries] = await redis.hscan(labelsKey, cursor, 'COUNT', 10_000)
     cursor = next
     for (let i = 0; i < entries.length; i += 2) labels.set(entries[i]!, parseLabels(entries[i + 1]))
   } while (cursor !== '0')
@@ -216,12 +172,12 @@ export async function invalidateRemoved(store: GraphStore, direction: Direction,
   const write = redis.multi()
   const dropped = affected.filter((hex) => kept.get(hex)!.length === 0)
   const rewritten = affected.filter((hex) => kept.get(hex)!.length > 0)
-  for (let i = 0; i < dropped.length; i += CHUNK) write.hdel(keys.walkLabels(direction), ...dropped.slice(i, i + CHUNK))
+  for (let i = 0; i < dropped.length; i += CHUNK) write.hdel(labelsKey, ...dropped.slice(i, i + CHUNK))
   for (let i = 0; i < rewritten.length; i += CHUNK) {
-    write.hset(keys.walkLabels(direction), Object.fromEntries(rewritten.slice(i, i + CHUNK).map((hex) => [hex, formatLabels(kept.get(hex)!)])))
+    write.hset(labelsKey, Object.fromEntries(rewritten.slice(i, i + CHUNK).map((hex) => [hex, formatLabels(kept.get(hex)!)])))
   }
   const entries = [...boundary]
-  for (let i = 0; i < entries.length; i += CHUNK) write.zadd(keys.walkFrontier(direction), ...entries.slice(i, i + CHUNK).flatMap(([hex, hops]) => [hops, hex]))
+  for (let i = 0; i < entries.length; i += CHUNK) write.zadd(frontierKey, ...entries.slice(i, i + CHUNK).flatMap(([hex, hops]) => [hops, hex]))
   await execOrThrow(write)
   return { invalidated, boundary: boundary.size }
 }
@@ -236,17 +192,16 @@ export async function offerSeeds(state: WalkState, direction: Direction, maxHops
 }
 
 /**
- * Runs a walk and records its basis. With `incremental`, and a basis that still describes the
- * labels (see {@link incrementalEligibility}), only the seed changes since that basis are walked;
- * otherwise a clean walk runs (`reason` says why).
+ * Runs a walk. With `incremental`, and a published walk that is still a valid basis (see
+ * {@link incrementalEligibility}), the new run starts from the published labels and walks only the
+ * seed changes since; otherwise a clean walk runs (`reason` says why). Either way the run is
+ * published only when it completes.
  */
 export async function traceWalk(store: GraphStore, options: TraceOptions, mode: { incremental?: boolean } = {}): Promise<TraceSummary> {
   const { redis, keys } = store
   const params = walkParams(options)
   const eligibility = mode.incremental === true ? await incrementalEligibility(store, params) : ({ ok: false, reason: 'a full walk was asked for' } as const)
   const digest = eligibility.ok ? eligibility.basis.labelsDigest : await labelsDigest(redis, keys.labels)
-  const seedVersion = Number((await redis.get(keys.seedVersion)) ?? 0)
-  let startedFrom: readonly Address[] = []
   let added: Address[] = []
   let removed: Address[] = []
   const invalidated: Partial<Record<Direction, number>> = {}
@@ -254,53 +209,42 @@ export async function traceWalk(store: GraphStore, options: TraceOptions, mode: 
   let diffed = false
   let prepareMs = 0
 
-  const start = async (state: WalkState, seeds: readonly Address[], direction: Direction): Promise<void> => {
-    startedFrom = seeds
-    if (!eligibility.ok) return state.reset(direction, seeds)
+  const start = async (state: WalkState, seeds: readonly Address[], direction: Direction, published: WalkBasis | null): Promise<void> => {
+    // The basis must still be the published run (another walk may have been published since).
+    if (!eligibility.ok || published === null || published.runId !== eligibility.basis.runId) return state.reset(direction, seeds)
     const started = Date.now()
     if (!diffed) {
-      const before = new Set((await redis.smembers(keys.walkBasisSeeds)) as Address[])
+      const before = new Set((await redis.smembers(keys.walkCurrentSeeds)) as Address[])
       const now = new Set(seeds)
       added = seeds.filter((s) => !before.has(s)).sort()
       removed = [...before].filter((s) => !now.has(s)).sort()
       diffed = true
     }
-    const result = await invalidateRemoved(store, direction, options.maxHops, removed)
+    await state.copyLabelsFrom(published.runId, direction)
+    const result = await invalidateRemoved(store, state, direction, options.maxHops, removed)
     invalidated[direction] = result.invalidated
     boundary[direction] = result.boundary
     await offerSeeds(state, direction, options.maxHops, added)
     prepareMs += Date.now() - started
   }
 
-  const summary = await runWalk(store, { ...options, start })
-  const storeVersion = (await redis.hget(keys.walkMeta, 'storeVersion')) ?? ''
-  const write = redis.multi()
-  write.del(keys.walkBasis, keys.walkBasisSeeds)
-  write.hset(keys.walkBasis, {
-    runId: summary.runId,
-    params: JSON.stringify(params),
-    storeVersion,
-    labelsDigest: digest,
-    seedVersion: String(seedVersion),
-    finishedAt: new Date().toISOString(),
-  })
-  for (let i = 0; i < startedFrom.length; i += 10_000) write.sadd(keys.walkBasisSeeds, ...startedFrom.slice(i, i + 10_000))
-  await execOrThrow(write)
-  const result: TraceSummary = { ...summary, mode: eligibility.ok ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary, prepareSeconds: prepareMs / 1000 }
+  const summary = await runWalk(store, { ...options, start, labelsDigest: digest })
+  const result: TraceSummary = { ...summary, mode: eligibility.ok && diffed ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary, prepareSeconds: prepareMs / 1000 }
   if (!eligibility.ok && mode.incremental === true) result.reason = eligibility.reason
   return result
 }
 
 /**
- * After a change to the seed set: walks it incrementally with the last walk's parameters when that
- * walk is still a valid basis; answers null (and walks nothing) otherwise, with the reason.
+ * After a change to the seed set: walks it incrementally with the published walk's parameters
+ * when that walk is still a valid basis; answers null (and walks nothing) otherwise, with the reason.
  */
 export async function updateWalkAfterSeedChange(
   store: GraphStore,
-  options: Pick<WalkOptions, 'redisUrl' | 'batchSize' | 'workers' | 'concurrency'> & Pick<WalkOptions, 'onProgress'>,
+  options: Pick<WalkOptions, 'redisUrl' | 'batchSize' | 'workers' | 'concurrency' | 'onProgress' | 'signal' | 'onNote'>,
 ): Promise<{ summary: TraceSummary } | { summary: null; reason: string }> {
-  const basis = await readBasis(store)
-  if (basis === null) return { summary: null, reason: 'no complete walk recorded in this store' }
+  const basis = await readPublished(store.redis, store.keys)
+  if (basis === null) return { summary: null, reason: 'no complete walk is published in this store' }
+  if (basis.source !== 'store') return { summary: null, reason: `the published walk read the ${basis.source} source; run 'exposure trace --source ${basis.source} --incremental'` }
   const eligibility = await incrementalEligibility(store, basis.params)
   if (!eligibility.ok) return { summary: null, reason: eligibility.reason }
   const dust = Object.fromEntries(Object.entries(basis.params.dust).map(([asset, min]) => [asset, BigInt(min)]))
@@ -316,7 +260,10 @@ export async function updateWalkAfterSeedChange(
       batchSize: options.batchSize,
       workers: options.workers,
       concurrency: options.concurrency,
+      ...(basis.sourceThrough === null ? {} : { source: { name: 'store' as const, throughBlock: basis.sourceThrough, assets: '', method: '' } }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.onNote ? { onNote: options.onNote } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     },
     { incremental: true },
   )

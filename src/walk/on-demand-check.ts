@@ -20,6 +20,7 @@ import type { Address, Asset, Direction, PathStep, Seed } from '../types.ts'
 import { createChecker, type CheckResult, type ExposureWithSeed } from './check.ts'
 import { riskOf, type RiskPolicy } from './risk.ts'
 import { searchExposure, type SearchAnswer } from './on-demand.ts'
+import { readPublished } from './walk-runs.ts'
 
 export interface OnDemandParams {
   maxHops: number
@@ -48,14 +49,12 @@ export interface OnDemandResult extends CheckResult {
 
 /** Reads the last walk's state: which directions its labels answer exactly for this source and range, and its parameters. */
 export async function onDemandPlan(store: GraphStore, config: Pick<OnDemandConfig, 'source' | 'throughBlock' | 'defaults'>): Promise<{ exact: Direction[]; params: OnDemandParams }> {
-  const meta = await store.redis.hgetall(store.keys.walkMeta)
-  const walked = meta.params ? (JSON.parse(meta.params) as Partial<OnDemandParams>) : null
-  const params: OnDemandParams = walked && walked.maxHops !== undefined
-    ? { maxHops: walked.maxHops, stopCategories: walked.stopCategories ?? [], counterpartyCap: walked.counterpartyCap ?? config.defaults.counterpartyCap, dust: walked.dust ?? {} }
+  const published = await readPublished(store.redis, store.keys)
+  const params: OnDemandParams = published
+    ? { maxHops: published.params.maxHops, stopCategories: published.params.stopCategories, counterpartyCap: published.params.counterpartyCap, dust: published.params.dust }
     : config.defaults
-  const sameRange = meta.source === config.source && meta.sourceThrough === (config.throughBlock === null ? '' : String(config.throughBlock))
-  const exact = meta.status === 'complete' && sameRange ? ((meta.directions ?? '').split(',').filter((d) => d === 'downstream' || d === 'upstream') as Direction[]) : []
-  return { exact, params }
+  const sameRange = published !== null && published.source === config.source && published.sourceThrough === config.throughBlock
+  return { exact: sameRange ? published.directions : [], params }
 }
 
 export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy, config: OnDemandConfig) {
@@ -97,6 +96,10 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
         upstream: answers.upstream,
         finalBlock: config.throughBlock,
         answeredBy,
+        // The published walk where it answered a direction; a search answers from the store as it is now.
+        walk: fromWalk?.[i]?.walk ?? null,
+        stale: fromWalk?.[i]?.stale ?? false,
+        staleReasons: fromWalk?.[i]?.staleReasons ?? [],
       })
     }
     return results

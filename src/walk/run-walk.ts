@@ -1,13 +1,32 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { BaseError } from '../errors.ts'
+import { BaseError, isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { describeHolder } from '../store/holder.ts'
+import { acquireLock } from '../store/locks.ts'
+import { callScript } from '../store/scripts.ts'
+import { failpoint } from '../failpoints.ts'
 import { createWalkState, type WalkState } from '../store/walk-state.ts'
 import { addWalkTokens, createWalkQueue, initialJobId, type WalkJobData } from '../queues/walk-queue.ts'
 import type { Address, Direction } from '../types.ts'
 import { startWalkWorker } from '../../workers/walk.ts'
-import { recordStoreSource } from '../sources/walk-source.ts'
+import { isConnectionError } from '../store/redis.ts'
+import { storeSourceChoice } from '../sources/walk-source.ts'
+import { labelsDigest } from './labels-digest.ts'
+import { walkParams } from './params.ts'
 import type { BeforeExpand } from './walk-job.ts'
+import { cleanUpDeadRun, dropRun, readPublished, type WalkBasis } from './walk-runs.ts'
+
+/** Where a walk reads expanded addresses' transfers, and the blocks its answers cover. */
+export interface WalkSourceChoice {
+  name: 'store' | 'rpc' | 'etherscan'
+  /** Last block the answers cover; null: etl imports only. */
+  throughBlock: number | null
+  /** Listed tokens the lazy source fetches (comma-separated), '' for store walks. */
+  assets: string
+  /** Per-address lookup method of an rpc source ('trace_filter' | 'ots'), '' otherwise. */
+  method: string
+}
 
 export interface WalkOptions {
   redisUrl: string
@@ -22,23 +41,25 @@ export interface WalkOptions {
   concurrency: number
   /** Called about ten times a second while the walk runs. */
   onProgress?: (progress: WalkProgress) => void
+  /** Called with one line when something worth telling happens (a dead run cleaned up, waiting for a commit). */
+  onNote?: (note: string) => void
   /** Give up after this long with no progress (ms). Default 120 s. */
   idleTimeoutMs?: number
   /**
-   * How the walk starts from the current state. Default: a clean walk (each direction's labels
-   * reset, every seed at hop 0 on the frontier). An incremental walk (walk/incremental.ts) instead
-   * keeps the labels and puts only what changed on the frontier; the label-correcting search then
-   * reaches the same fixpoint as a clean walk.
+   * How the run starts. Default: a clean walk (each direction's labels empty, every seed at hop 0 on
+   * the frontier). An incremental walk (walk/incremental.ts) instead copies the published run's
+   * labels and puts only what changed on the frontier; the label-correcting search then reaches
+   * the same fixpoint as a clean walk.
    */
-  start?: (state: WalkState, seeds: readonly Address[], direction: Direction) => Promise<void>
-  /**
-   * Lazy-history hook for the in-process workers (src/sources/lazy-history.ts). Default none.
-   * Without one the walk is a store walk and records source 'store' in the walk meta itself (seed
-   * changes' incremental walks, the demo, …), so that separate `exposure worker` processes never
-   * fetch for it with the source of an earlier lazy walk; with one, the caller records its source
-   * (sources/walk-source.ts prepareWalkSource, as `exposure trace --source` does).
-   */
+  start?: (state: WalkState, seeds: readonly Address[], direction: Direction, published: WalkBasis | null) => Promise<void>
+  /** Lazy-history hook for the in-process workers (src/sources/lazy-history.ts). Default none. */
   beforeExpand?: BeforeExpand
+  /** The source and its block range, recorded with the run for its workers and its answers. Default: the store. */
+  source?: WalkSourceChoice
+  /** The digest of the labels' categories the run starts with (computed when not given). */
+  labelsDigest?: string
+  /** Stops the walk: it is recorded as interrupted, its jobs drained, the published walk untouched. */
+  signal?: AbortSignal
 }
 
 export interface WalkProgress {
@@ -52,58 +73,87 @@ export interface WalkSummary {
   seconds: number
   labelled: Record<Direction, number>
   seeds: number
+  /** The run this one replaced as the published walk ('' when none). */
+  previousRunId: string
 }
 
 const POLL_MS = 25
-const LOCK_MS = 30_000
+const LOCK_MS = 15_000
 
 /**
- * Runs a walk to completion: resets the directions' labels, puts the seeds on the frontier, adds
- * the first tokens, and watches until no job is waiting or running and the frontier is empty.
- * It is also the walk's watchdog: if the queue is idle while work is left (a token lost with a
- * job that failed for good), it puts claimed addresses back and adds a token.
+ * Runs a walk to completion and publishes it: takes the walk lock (at once from a coordinator that
+ * died), starts a new run, adds the first tokens, and watches until no job is waiting or running
+ * and the frontier is empty; then publishes the run atomically. It is also the walk's watchdog: if
+ * the queue is idle while work is left (a token lost with a job that failed for good), it puts
+ * claimed addresses back and adds a token. A walk over an empty or vanished store fails; an
+ * interrupted one (signal) is recorded as such. Either way the published walk stays as it was.
  */
 export async function runWalk(store: GraphStore, options: WalkOptions): Promise<WalkSummary> {
   const redis: Redis = store.redis
   const keys = store.keys
-  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
-  // The lock expires unless the coordinator keeps renewing it: a coordinator that died frees the
-  // store within LOCK_MS.
-  const lock = await redis.set(keys.walkLock, runId, 'PX', LOCK_MS, 'NX')
-  if (lock !== 'OK') throw new BaseError('WALK_BUSY', `a walk is already running on store ${keys.prefix} (lock ${keys.walkLock}); wait for it to finish (a lock whose coordinator died expires within ${LOCK_MS / 1000} s)`, { value: keys.walkLock })
-  let lockRenewedAt = Date.now()
-  const startedAt = Date.now()
-  const state = createWalkState(redis, keys)
+  const holder = await store.holder()
+  const lock = await acquireLock(redis, keys.walkLock, holder, { ttlMs: LOCK_MS, busyCode: 'WALK_BUSY', purpose: `a walk on store ${keys.prefix}` })
   const queueConnection = redis.duplicate({ maxRetriesPerRequest: null })
+  queueConnection.on('error', () => undefined)
   const queue = createWalkQueue(queueConnection, keys.queuePrefix)
-  const workers = Array.from({ length: options.workers }, () => startWalkWorker({ redisUrl: options.redisUrl, prefix: keys.prefix, concurrency: options.concurrency, ...(options.beforeExpand ? { beforeExpand: options.beforeExpand } : {}) }))
-  try {
-    const seeds = (await redis.hkeys(keys.seeds)) as Address[]
-    const dust = Object.fromEntries(Object.entries(options.dust).map(([asset, min]) => [asset, min.toString()]))
-    const jobData = (direction: Direction): WalkJobData => ({
-      runId,
-      direction,
-      maxHops: options.maxHops,
-      batchSize: options.batchSize,
-      stopCategories: [...options.stopCategories],
-      counterpartyCap: options.counterpartyCap,
-      dust,
-    })
+  const drainJobs = async () => {
+    await queue.drain(true)
     await queue.clean(0, 0, 'failed')
-    if (!options.beforeExpand) await recordStoreSource(store)
-    await redis.hset(keys.walkMeta, {
+  }
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+  const startedAt = Date.now()
+  let started = false
+  let workers: ReturnType<typeof startWalkWorker>[] = []
+  try {
+    const cleaned = await cleanUpDeadRun(store, drainJobs)
+    if (cleaned !== null) options.onNote?.(`walk ${cleaned} was interrupted (its coordinator is gone); its partial labels were dropped`)
+    // A commit being applied right now must finish first: a walk starts on a whole store.
+    const writer = await store.imports.lockWriter({ onWait: (h) => options.onNote?.(`waiting for ${describeHolder(h)} to finish writing the store`) })
+    try {
+      await store.imports.finishDeadCommits(null, options.onNote)
+    } finally {
+      await writer.release()
+    }
+    const source: WalkSourceChoice = options.source ?? (await storeSourceChoice(store))
+    const [storeIdNow, transfersNow] = await redis.hmget(keys.meta, 'storeId', 'transfers')
+    if (source.name === 'store' && (storeIdNow === null || Number(transfersNow ?? 0) === 0)) {
+      throw new BaseError('WALK_FAILED', `store ${keys.prefix} holds no transfers: import some (exposure import) or sync a node (exposure sync) first, or walk a live source (--source rpc|etherscan)`, { field: 'transfers', value: '0' })
+    }
+    if (storeIdNow === null) await redis.hsetnx(keys.meta, 'storeId', randomBytes(6).toString('hex'))
+    const [storeId, storeVersion, labelsVersion] = await redis.hmget(keys.meta, 'storeId', 'version', 'labelsVersion')
+    const seedVersion = (await redis.get(keys.seedVersion)) ?? '0'
+    const seeds = (await redis.hkeys(keys.seeds)) as Address[]
+    const digest = options.labelsDigest ?? (await labelsDigest(redis, keys.labels))
+    const params = walkParams(options)
+    const dust = Object.fromEntries(Object.entries(options.dust).map(([asset, min]) => [asset, min.toString()]))
+    const jobData = (direction: Direction): WalkJobData => ({ runId, direction, maxHops: options.maxHops, batchSize: options.batchSize, stopCategories: [...options.stopCategories], counterpartyCap: options.counterpartyCap, dust })
+    await drainJobs()
+    const start = redis.multi()
+    start.del(keys.walkMeta)
+    start.hset(keys.walkMeta, {
       runId,
       status: 'running',
+      holder: JSON.stringify(holder),
       startedAt: new Date(startedAt).toISOString(),
       directions: options.directions.join(','),
       params: JSON.stringify({ ...jobData('downstream'), direction: undefined }),
-      storeVersion: (await redis.hget(keys.meta, 'lastImport')) ?? '',
+      storeId: storeId ?? '',
+      storeVersion: storeVersion ?? '0',
+      source: source.name,
+      sourceThrough: source.throughBlock === null ? '' : String(source.throughBlock),
+      sourceAssets: source.assets,
+      sourceMethod: source.method,
     })
-    await redis.hdel(keys.walkMeta, 'finishedAt')
+    if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
+    await start.exec()
+    started = true
+    const published = await readPublished(redis, keys)
+    const state = createWalkState(redis, keys, runId)
     for (const direction of options.directions) {
-      if (options.start) await options.start(state, seeds, direction)
+      if (options.start) await options.start(state, seeds, direction, published)
       else await state.reset(direction, seeds)
     }
+    workers = Array.from({ length: options.workers }, () => startWalkWorker({ redisUrl: options.redisUrl, prefix: keys.prefix, concurrency: options.concurrency, ...(options.beforeExpand ? { beforeExpand: options.beforeExpand } : {}) }))
     const tokens = Math.max(1, options.workers * options.concurrency)
     for (const direction of options.directions) {
       await addWalkTokens(queue, jobData(direction), Array.from({ length: tokens }, (_, i) => initialJobId(runId, direction, i)))
@@ -114,40 +164,71 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
     let lastSignature = ''
     for (;;) {
       await sleep(POLL_MS)
-      if (Date.now() - lockRenewedAt > LOCK_MS / 3) {
-        if ((await redis.get(keys.walkLock)) !== runId) throw new BaseError('WALK_FAILED', `lost the walk lock ${keys.walkLock} (another coordinator took over?)`, { value: keys.walkLock })
-        await redis.pexpire(keys.walkLock, LOCK_MS)
-        lockRenewedAt = Date.now()
+      if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `walk ${runId} interrupted; the published walk is unchanged`, { value: runId })
+      lock.assertHeld()
+      let counts: Record<string, number>
+      const labelled = {} as Record<Direction, number>
+      let frontier = 0
+      let claims = 0
+      try {
+        const [meta, storeIdNow2] = await Promise.all([redis.hmget(keys.walkMeta, 'runId', 'status'), redis.hget(keys.meta, 'storeId')])
+        if (storeIdNow2 !== storeId) throw new BaseError('STORE_VANISHED', `the store vanished during walk ${runId} (Redis restarted without persistence, or the store was flushed): the walk cannot complete; import and walk again`, { value: keys.prefix })
+        if (meta[0] !== runId || meta[1] !== 'running') throw new BaseError('WALK_FAILED', `walk ${runId} was replaced or stopped by another process (the walk meta now says ${meta[0] ?? 'nothing'}: ${meta[1] ?? 'no status'})`, { value: runId })
+        counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
+        for (const direction of options.directions) {
+          labelled[direction] = await state.labelCount(direction)
+          const pending = await state.pending(direction)
+          frontier += pending.frontier
+          claims += pending.claims
+        }
+      } catch (error) {
+        // Redis restarting (with its data) is ridden out; the process-wide outage guard ends the
+        // command if it does not come back (store/redis.ts).
+        if (isConnectionError(error)) continue
+        throw error
       }
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
-      const failed = counts.failed ?? 0
-      if (failed > 0) {
+      if ((counts.failed ?? 0) > 0) {
         const [job] = await queue.getFailed(0, 0)
         throw new BaseError('WALK_FAILED', `walk job failed for good: ${job?.failedReason ?? 'unknown reason'}`, { value: job?.id ?? '' })
       }
       const busy = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) + (counts['waiting-children'] ?? 0)
-      const labelled = {} as Record<Direction, number>
-      let frontier = 0
-      let claims = 0
-      for (const direction of options.directions) {
-        labelled[direction] = await state.labelCount(direction)
-        const pending = await state.pending(direction)
-        frontier += pending.frontier
-        claims += pending.claims
-      }
       options.onProgress?.({ labelled, frontier, active: counts.active ?? 0 })
       const signature = `${JSON.stringify(labelled)}/${frontier}/${claims}/${busy}`
       if (signature !== lastSignature) {
         lastSignature = signature
         lastChange = Date.now()
       } else if (Date.now() - lastChange > (options.idleTimeoutMs ?? 120_000)) {
-        throw new BaseError('WALK_FAILED', `walk made no progress for ${Math.round((Date.now() - lastChange) / 1000)} s (${busy} jobs queued or running, frontier ${frontier}); are workers running? (start them with 'exposure worker')`)
+        throw new BaseError('WALK_FAILED', `walk made no progress for ${Math.round((Date.now() - lastChange) / 1000)} s: ${await whyIdle(queue, busy, frontier)}`, { value: runId })
       }
       if (busy > 0) continue
       if (frontier === 0 && claims === 0) {
-        const finishedAt = Date.now()
-        await redis.hset(keys.walkMeta, { status: 'complete', finishedAt: new Date(finishedAt).toISOString() })
-        return { runId, seconds: (finishedAt - startedAt) / 1000, labelled, seeds: seeds.length }
+        const finishedAt = new Date().toISOString()
+        const assets = await store.loadAssets()
+        const dustIds = assets.flatMap((asset, id) => (options.dust[asset] === undefined ? [] : [`${id}=${amountHex(options.dust[asset]!)}`])).join(',')
+        let previousRunId: string
+        failpoint('walk:before-publish')
+        try {
+          previousRunId = (await publish(redis, keys, runId, storeId ?? '', finishedAt, source.name !== 'store', {
+            directions: options.directions.join(','),
+            params: JSON.stringify(params),
+            storeId: storeId ?? '',
+            storeVersion: storeVersion ?? '0',
+            seedVersion,
+            labelsVersion: labelsVersion ?? '0',
+            labelsDigest: digest,
+            source: source.name,
+            sourceThrough: source.throughBlock === null ? '' : String(source.throughBlock),
+            sourceAssets: source.assets,
+            sourceMethod: source.method,
+            dustIds,
+          })) as string
+        } catch (error) {
+          const message = (error as Error).message
+          if (/STORE_VANISHED/.test(message)) throw new BaseError('STORE_VANISHED', `the store vanished during walk ${runId} (Redis restarted without persistence, or the store was flushed): nothing was published; import and walk again`, { value: keys.prefix }, { cause: error })
+          if (/WALK_STOPPED/.test(message)) throw new BaseError('WALK_FAILED', `walk ${runId} was stopped by another process before it could be published`, { value: runId }, { cause: error })
+          throw error
+        }
+        return { runId, seconds: (Date.now() - startedAt) / 1000, labelled, seeds: seeds.length, previousRunId }
       }
       // Idle but work left: a token was lost with a job that failed for good. Recover.
       for (const direction of options.directions) {
@@ -157,14 +238,43 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       }
     }
   } catch (error) {
-    await redis.hset(keys.walkMeta, { status: 'failed' }).catch(() => undefined)
+    if (started) {
+      const interrupted = isExposureError(error, 'INTERRUPTED')
+      await redis
+        .hset(keys.walkMeta, { status: interrupted ? 'interrupted' : 'failed', error: (error as Error).message, finishedAt: new Date().toISOString() })
+        .catch(() => undefined)
+      await drainJobs().catch(() => undefined)
+      await dropRun(redis, keys, runId).catch(() => undefined)
+    }
     throw error
   } finally {
     await Promise.all(workers.map((w) => w.close()))
-    await queue.close()
+    await queue.close().catch(() => undefined)
     queueConnection.disconnect()
-    if ((await redis.get(keys.walkLock)) === runId) await redis.del(keys.walkLock)
+    await lock.release()
   }
+}
+
+/** publish-walk.lua: the run becomes the published walk, atomically. Answers the previous run id. */
+async function publish(redis: Redis, keys: GraphStore['keys'], runId: string, storeId: string, finishedAt: string, versionAtPublish: boolean, basis: Record<string, string>): Promise<unknown> {
+  return callScript(redis, 'publish-walk', [keys.walkMeta, keys.walkCurrent, keys.walkCurrentSeeds, keys.walkRunSeeds(runId), keys.meta], [runId, storeId, finishedAt, keys.prefix, versionAtPublish ? '1' : '0', ...Object.entries(basis).flat()])
+}
+
+/** 12 big-endian bytes of an amount (an out-record's amount field), as hex; saturated like records. */
+function amountHex(amount: bigint): string {
+  const max = (1n << 96n) - 1n
+  return (amount > max ? max : amount).toString(16).padStart(24, '0')
+}
+
+/** Why a walk stopped moving: no worker, or the failure its jobs keep retrying on. */
+async function whyIdle(queue: ReturnType<typeof createWalkQueue>, busy: number, frontier: number): Promise<string> {
+  const workers = await queue.getWorkersCount().catch(() => -1)
+  if (workers === 0) return `no worker serves the walk queue (${busy} jobs queued, frontier ${frontier}); start one with 'exposure worker' or run trace without --no-workers`
+  const [retrying] = await queue.getDelayed(0, 0).catch(() => [])
+  if (retrying?.failedReason) return `its jobs keep failing and being retried (${busy} queued, frontier ${frontier}); last failure: ${retrying.failedReason}`
+  const [active] = await queue.getActive(0, 0).catch(() => [])
+  if (active) return `a job has been running without progress (${active.id}); a source may be stalled (frontier ${frontier}, ${workers >= 0 ? `${workers} workers` : 'workers unknown'})`
+  return `${busy} jobs queued, frontier ${frontier}, ${workers >= 0 ? `${workers} workers` : 'workers unknown'}`
 }
 
 function sleep(ms: number): Promise<void> {

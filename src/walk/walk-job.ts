@@ -22,7 +22,8 @@ export interface WalkJobResult {
 export async function runWalkJob(state: WalkState, assets: readonly Asset[], data: WalkJobData, jobId: string, beforeExpand?: BeforeExpand): Promise<WalkJobResult> {
   const { direction, maxHops } = data
   const claimed = await state.claim(direction, jobId, data.batchSize)
-  if (claimed.length === 0) return { claimed: 0, expanded: 0, candidates: 0, changed: 0, queued: 0 }
+  // null: the run was interrupted or replaced; the job ends without writing anything.
+  if (claimed === null || claimed.length === 0) return { claimed: 0, expanded: 0, candidates: 0, changed: 0, queued: 0 }
   // Lazy-history hook (src/sources/lazy-history.ts): per-address sources write the claimed
   // addresses' transfers into the store before they are read. Without a hook nothing changes.
   if (beforeExpand) await beforeExpand(claimed.map((hex) => `0x${hex}` as Address))

@@ -5,12 +5,16 @@
 -- departure position; smaller is better), key = predecessor hex40 .. record hex (ties: smaller key
 -- wins, so the witness path does not depend on the order jobs ran in).
 -- (h1,c1) dominates (h2,c2) when h1 <= h2 and c1 <= c2.
--- KEYS[1] labels hash (hex40 -> "h,c,key;h,c,key")
--- KEYS[2] frontier zset (hex40 -> least hops still to expand)
--- ARGV[1] maxHops: labels with h >= maxHops are stored but never expanded
--- ARGV[2..] candidates as quadruples: hex40, h, c, key
--- Returns { labels changed, addresses queued for expansion }
-local maxHops = tonumber(ARGV[1])
+-- KEYS[1] labels hash of the run (hex40 -> "h,c,key;h,c,key")
+-- KEYS[2] frontier zset of the run (hex40 -> least hops still to expand)
+-- KEYS[3] walk meta hash (runId, status): nothing is written unless it names this run as running
+-- ARGV[1] run id
+-- ARGV[2] maxHops: labels with h >= maxHops are stored but never expanded
+-- ARGV[3..] candidates as quadruples: hex40, h, c, key
+-- Returns { labels changed, addresses queued for expansion }, or { -1, -1 } when the run is not running
+local meta = redis.call('HMGET', KEYS[3], 'runId', 'status')
+if meta[1] ~= ARGV[1] or meta[2] ~= 'running' then return { -1, -1 } end
+local maxHops = tonumber(ARGV[2])
 
 -- Byte-wise string order (Lua's < follows the server's locale collation).
 local function less(a, b)
@@ -41,7 +45,7 @@ end
 local cache, dirty, order = {}, {}, {}
 local changed, queued = 0, 0
 
-for i = 2, #ARGV, 4 do
+for i = 3, #ARGV, 4 do
   local addr, h, c, key = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   local list = cache[addr]
   if not list then

@@ -1,0 +1,128 @@
+/**
+ * Walk runs and the published walk. Every walk writes its labels under its own run id
+ * (keys.ts: P:walk:r:<run>:…); answers come from the published run (P:walk:current) until a new
+ * run completes and is published in one atomic step (store/lua/publish-walk.lua), which also
+ * frees the previous run. A run that fails, is interrupted, or whose coordinator died leaves the
+ * published walk as it was; its own keys and queued jobs are dropped.
+ *
+ * The published walk carries its basis: the store (id, version), the seed set's version, the
+ * labels' version and digest, the parameters and the source with its block range. Answers compare
+ * it with the store now and say whether they are stale, and why (walk/staleness.ts).
+ */
+import type { Redis } from 'ioredis'
+import type { GraphStore } from '../store/graph-store.ts'
+import { describeHolder, isHolderAlive, parseHolder, type Holder } from '../store/holder.ts'
+import type { StoreKeys } from '../store/keys.ts'
+import { DIRECTIONS, type Direction } from '../types.ts'
+import type { WalkParams } from './params.ts'
+
+/** What a published walk was computed from. */
+export interface WalkBasis {
+  runId: string
+  finishedAt: string
+  directions: Direction[]
+  params: WalkParams
+  storeId: string
+  storeVersion: number
+  seedVersion: number
+  labelsVersion: number
+  labelsDigest: string
+  /** Where expanded addresses' transfers came from ('store', 'rpc', 'etherscan'). */
+  source: string
+  /** Last block the answers cover; null: etl imports only (no finality line known). */
+  sourceThrough: number | null
+  sourceAssets: string
+  sourceMethod: string
+  /** Chain id of the store's live data when known. */
+  chainId: string
+}
+
+/** The latest walk attempt (which may be the published one, or one that failed or is running). */
+export interface WalkAttempt {
+  runId: string
+  status: 'running' | 'complete' | 'failed' | 'interrupted'
+  startedAt: string | null
+  finishedAt: string | null
+  directions: Direction[]
+  error: string | null
+  holder: Holder | null
+}
+
+export function parseBasis(raw: Record<string, string>): WalkBasis | null {
+  if (raw.runId === undefined || raw.params === undefined) return null
+  return {
+    runId: raw.runId,
+    finishedAt: raw.finishedAt ?? '',
+    directions: (raw.directions ?? '').split(',').filter((d): d is Direction => (DIRECTIONS as readonly string[]).includes(d)),
+    params: JSON.parse(raw.params) as WalkParams,
+    storeId: raw.storeId ?? '',
+    storeVersion: Number(raw.storeVersion ?? 0),
+    seedVersion: Number(raw.seedVersion ?? 0),
+    labelsVersion: Number(raw.labelsVersion ?? 0),
+    labelsDigest: raw.labelsDigest ?? '',
+    source: raw.source ?? 'store',
+    sourceThrough: raw.sourceThrough === undefined || raw.sourceThrough === '' ? null : Number(raw.sourceThrough),
+    sourceAssets: raw.sourceAssets ?? '',
+    sourceMethod: raw.sourceMethod ?? '',
+    chainId: raw.chainId ?? '',
+  }
+}
+
+export async function readPublished(redis: Redis, keys: StoreKeys): Promise<WalkBasis | null> {
+  return parseBasis(await redis.hgetall(keys.walkCurrent))
+}
+
+export async function readAttempt(redis: Redis, keys: StoreKeys): Promise<WalkAttempt | null> {
+  const meta = await redis.hgetall(keys.walkMeta)
+  if (meta.runId === undefined) return null
+  let status = (meta.status ?? 'failed') as WalkAttempt['status']
+  const holder = parseHolder(meta.holder)
+  // A run whose coordinator is gone (SIGKILL, a lost host) is interrupted, whatever it last wrote.
+  if (status === 'running' && holder !== null && !(await isHolderAlive(redis, holder))) status = 'interrupted'
+  return {
+    runId: meta.runId,
+    status,
+    startedAt: meta.startedAt ?? null,
+    finishedAt: meta.finishedAt ?? null,
+    directions: (meta.directions ?? '').split(',').filter((d): d is Direction => (DIRECTIONS as readonly string[]).includes(d)),
+    error: status === 'interrupted' && meta.status === 'running' ? `its coordinator (${holder === null ? 'unknown' : describeHolder(holder)}) is gone` : (meta.error ?? null),
+    holder,
+  }
+}
+
+/** Deletes a run's own keys (never the published run's). */
+export async function dropRun(redis: Redis, keys: StoreKeys, runId: string): Promise<void> {
+  const published = await redis.hget(keys.walkCurrent, 'runId')
+  if (published === runId) return
+  const doomed = [keys.walkRunSeeds(runId)]
+  for (const d of DIRECTIONS) doomed.push(keys.walkLabels(runId, d), keys.walkFrontier(runId, d), keys.walkClaims(runId, d))
+  await redis.unlink(...doomed)
+}
+
+/**
+ * Ends the latest attempt when it is a run whose coordinator died: marks it interrupted, drops its
+ * keys. Returns the run id it cleaned, or null. The caller holds the walk lock (so no live
+ * coordinator owns that run).
+ */
+export async function cleanUpDeadRun(store: GraphStore, drainJobs: () => Promise<void>): Promise<string | null> {
+  const { redis, keys } = store
+  const meta = await redis.hmget(keys.walkMeta, 'runId', 'status')
+  const [runId, status] = meta
+  if (runId === null || runId === undefined || status !== 'running') return null
+  await redis.hset(keys.walkMeta, { status: 'interrupted', error: 'its coordinator stopped before the walk completed', finishedAt: new Date().toISOString() })
+  await drainJobs()
+  await dropRun(redis, keys, runId)
+  return runId
+}
+
+/** The published run's labels key of a direction (tests and benchmarks read labels directly). */
+export async function publishedLabelsKey(store: Pick<GraphStore, 'redis' | 'keys'>, direction: Direction): Promise<string | null> {
+  const runId = await store.redis.hget(store.keys.walkCurrent, 'runId')
+  return runId === null ? null : store.keys.walkLabels(runId, direction)
+}
+
+/** Every label of the published walk in a direction: hex40 → "h,c,key;…". */
+export async function publishedLabels(store: Pick<GraphStore, 'redis' | 'keys'>, direction: Direction): Promise<Record<string, string>> {
+  const key = await publishedLabelsKey(store, direction)
+  return key === null ? {} : store.redis.hgetall(key)
+}
