@@ -11,6 +11,7 @@
  * labels hashes are identical; remove it again the same way. Prints a table and writes
  * bench/results/seeds.json.
  */
+import { publishedLabels } from '../src/walk/walk-runs.ts'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -47,7 +48,7 @@ interface Row {
 
 async function labels(store: GraphStore): Promise<Map<string, string>> {
   const out = new Map<string, string>()
-  for (const d of DIRS) for (const [k, v] of Object.entries(await store.redis.hgetall(store.keys.walkLabels(d)))) out.set(`${d}/${k}`, v)
+  for (const d of DIRS) for (const [k, v] of Object.entries(await publishedLabels(store, d))) out.set(`${d}/${k}`, v)
   return out
 }
 

@@ -7,6 +7,7 @@
  *
  * Scale with BENCH_TRANSFERS / BENCH_ADDRESSES (e.g. for a quick try).
  */
+import { publishedLabels } from '../src/walk/walk-runs.ts'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -85,7 +86,7 @@ try {
   // 4. check latency, in process, one address at a time, 10,000 addresses the walk reached
   //    (measured before the reference builds its graph, whose garbage would pause this process)
   const checker = createChecker(store, DEFAULT_RISK_POLICY)
-  const known = [...new Set([...(await redis.hkeys(store.keys.walkLabels('downstream'))), ...(await redis.hkeys(store.keys.walkLabels('upstream')))])].slice(0, CHECKS).map((hex) => `0x${hex}` as Address)
+  const known = [...new Set([...Object.keys(await publishedLabels(store, 'downstream')), ...Object.keys(await publishedLabels(store, 'upstream'))])].slice(0, CHECKS).map((hex) => `0x${hex}` as Address)
   const latencies: number[] = []
   for (const address of known) {
     const start = performance.now()
@@ -120,7 +121,7 @@ try {
   const mismatches: string[] = []
   const labelled: Record<Direction, Map<string, number>> = { downstream: new Map(), upstream: new Map() }
   for (const direction of ['downstream', 'upstream'] as const) {
-    const all = await redis.hgetall(store.keys.walkLabels(direction))
+    const all = await publishedLabels(store, direction)
     for (const [hex, text] of Object.entries(all)) labelled[direction].set(`0x${hex}`, bestLabel(parseLabels(text))!.hops)
   }
   for (const [address, hops] of reference) {

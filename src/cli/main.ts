@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander'
 import { exitCodeFor, isExposureError } from '../errors.ts'
+import { storeError } from '../store/memory.ts'
+import { setProcessActor } from '../store/holder.ts'
+import { isConnectionError } from '../store/redis.ts'
 import { registerCheck } from './commands/check.ts'
 import { registerDemo } from './commands/demo.ts'
 import { registerImport } from './commands/import.ts'
@@ -19,8 +22,15 @@ export function createProgram(): Command {
     .description('How close does a wallet sit to Lazarus Group funds? Time-respecting hop exposure on Ethereum.')
     .option('--redis-url <url>', 'Redis of the graph store and queues (default REDIS_URL or redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'key prefix of the store, kept in a hash tag (default EXPOSURE_PREFIX or {exposure})')
+    .option('--allow-eviction', "write even when Redis' maxmemory-policy may evict keys (default EXPOSURE_ALLOW_EVICTION, else refused)")
     .showHelpAfterError()
     .exitOverride()
+    // Locks and unfinished imports name their holder by the command it runs.
+    .hook('preAction', (_program, action) => {
+      const names: string[] = []
+      for (let c: Command | null = action; c !== null && c.parent !== null; c = c.parent) names.unshift(c.name())
+      setProcessActor(`exposure ${names.join(' ')}`)
+    })
   registerImport(program)
   registerSeeds(program)
   registerTrace(program)
@@ -43,16 +53,32 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Commander already printed usage problems; --help and --version exit 0.
       return error.exitCode === 0 ? 0 : 2
     }
-    const message = isExposureError(error) ? error.message : error instanceof Error ? error.message : String(error)
+    const message = describeFailure(error)
     process.stderr.write(`error: ${message}\n`)
     if (!isExposureError(error) && error instanceof Error && process.env.EXPOSURE_DEBUG) process.stderr.write(`${error.stack}\n`)
     return exitCodeFor(error)
   }
 }
 
+/** One line for any failure: our errors say what and where; Redis' own replies and faults are named as such. */
+function describeFailure(error: unknown): string {
+  if (isExposureError(error)) return error.message.split('\n')[0]!
+  const failure = storeError(error, 'command')
+  if (isExposureError(failure)) return failure.message
+  if (isConnectionError(error)) return `lost the connection to Redis (${(error as Error).message}); is redis-server running?`
+  if (error instanceof Error && error.name === 'ReplyError') return `Redis refused a command: ${error.message.split('\n')[0]}`
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error)
+}
+
 // Run when executed (bin/exposure.mjs, `node --import tsx src/cli/main.ts`), not when imported by tests.
 const invokedDirectly = process.argv[1] !== undefined && /(?:cli[\\/]main\.ts|bin[\\/]exposure(?:\.mjs)?)$/.test(process.argv[1])
 if (invokedDirectly) {
+  // Last resort: whatever escaped is one line and exit 1, never a stack trace (EXPOSURE_DEBUG shows it).
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`error: ${describeFailure(reason)}\n`)
+    if (process.env.EXPOSURE_DEBUG && reason instanceof Error) process.stderr.write(`${reason.stack}\n`)
+    process.exit(exitCodeFor(reason))
+  })
   main(process.argv).then((code) => {
     // Exit once stdout is flushed: a lingering socket must not keep a finished command alive.
     process.stdout.write('', () => process.exit(code))

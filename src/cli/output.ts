@@ -37,3 +37,8 @@ export function progressBar(format: string) {
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US')
 }
+
+/** Untrusted text for a terminal: control and bidi characters shown escaped. (Placeholder until the validation work lands.) */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)
+}

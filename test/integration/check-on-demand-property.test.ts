@@ -2,7 +2,6 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
 import { createLazyHistory, type AddressHistorySource } from '../../src/sources/lazy-history.ts'
-import { recordWalkSource } from '../../src/sources/walk-source.ts'
 import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { createOnDemandChecker } from '../../src/walk/on-demand-check.ts'
@@ -86,16 +85,16 @@ async function runScenario(s: Scenario): Promise<{ searched: number; fromWalk: n
   const dust = s.ethDust > 0n ? { ETH: s.ethDust } : {}
   const lazy = createLazyHistory(store, source, { throughBlock: through, listedTokens: listed })
   const walk = (directions: Direction[], beforeExpand?: (a: readonly Address[]) => Promise<unknown>) =>
-    runWalk(store, { redisUrl: harness.server.url, directions, maxHops: s.maxHops, batchSize: 8, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: s.counterpartyCap, dust, workers: 1, concurrency: 2, ...(beforeExpand ? { beforeExpand } : {}) })
+    runWalk(store, { redisUrl: harness.server.url, directions, maxHops: s.maxHops, batchSize: 8, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: s.counterpartyCap, dust, workers: 1, concurrency: 2, ...(beforeExpand ? { beforeExpand, source: { name: 'test' as never, throughBlock: through, assets: listed.join(','), method: '' } } : {}) })
   if (s.mode === 'partial') {
     const ids = await store.internAssets([ETH, ...listed] as Asset[])
     const part = transfers.filter((_, i) => (i * 7919 + s.graphSeed) % 100 < s.keep)
     await store.stage('partial', part, ids)
     await store.commit('partial')
-    await walk(['downstream', 'upstream'])
+    // A store walk over an empty store is refused (there is nothing to walk): then no walk, every answer searched.
+    if (part.length > 0) await walk(['downstream', 'upstream'])
   } else if (s.mode === 'lazy-down' || s.mode === 'lazy-both') {
     await walk(s.mode === 'lazy-down' ? ['downstream'] : ['downstream', 'upstream'], (a) => lazy.ensure(a))
-    await recordWalkSource(store, { source: 'test' as never, throughBlock: through, detail: 'test chain' }, listed, '')
   }
   const fetchedByWalk = source.fetchedAddresses.size
 
@@ -111,7 +110,7 @@ async function runScenario(s: Scenario): Promise<{ searched: number; fromWalk: n
   })
   // How many exposed addresses the store walk (partial mode) left unreached: what the search is for.
   let walkMissed = 0
-  if (s.mode === 'partial') {
+  if (s.mode === 'partial' && (await store.redis.exists(store.keys.walkCurrent)) === 1) {
     const walked = await createChecker(store, DEFAULT_RISK_POLICY).check(addresses)
     walked.forEach((r, i) => {
       const want = expected.get(addresses[i]!)!

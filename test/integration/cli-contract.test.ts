@@ -173,8 +173,12 @@ describe('exposure CLI on the etl sample', () => {
       expect(result.stdout).toBe('')
       expect(result.stderr).toContain(bad)
     }
+    // A valid checksummed address is accepted; with no walk in the store the answer would be
+    // unknown, which must never read as 'none': exit 1, naming the missing walk.
     const checksummed = await runCli([...g, 'check', '--json', '0xA797bEdfcB1f5C3fA3Ea78d86520caa3C9d737A4'])
-    expect(checksummed.code).toBe(0)
+    expect(checksummed.code).toBe(1)
+    expect(checksummed.stdout).toBe('')
+    expect(checksummed.stderr).toContain('no complete walk')
   })
 
   it('names an unreachable Redis within 5 seconds, exit 1', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
+import { publishedLabels } from '../../src/walk/walk-runs.ts'
 import { createGraphStore } from '../../src/store/graph-store.ts'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
 import { runWalk, type WalkOptions } from '../../src/walk/run-walk.ts'
@@ -66,10 +67,10 @@ const walkOptions = (overrides: Partial<WalkOptions>): WalkOptions => ({
 })
 
 async function allLabels(prefix: string): Promise<Record<string, Record<string, string>>> {
-  const keys = createGraphStore(redis, prefix).keys
+  const store = createGraphStore(redis, prefix)
   return {
-    downstream: await redis.hgetall(keys.walkLabels('downstream')),
-    upstream: await redis.hgetall(keys.walkLabels('upstream')),
+    downstream: await publishedLabels(store, 'downstream'),
+    upstream: await publishedLabels(store, 'upstream'),
   }
 }
 

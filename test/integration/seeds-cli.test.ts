@@ -59,7 +59,7 @@ describe('seeds import: formats, provenance, all or nothing', () => {
     const imported = (await ok(p, 'seeds', 'import', '--default', '--json')).json()
     expect(imported).toMatchObject({ read: 125, total: 125, version: 1, unchanged: 0 })
     expect(imported.added).toHaveLength(125)
-    expect(imported.walk).toEqual({ updated: false, reason: 'no complete walk recorded in this store' })
+    expect(imported.walk).toEqual({ updated: false, reason: 'no complete walk is published in this store' })
     const again = (await ok(p, 'seeds', 'import', '--default', '--json')).json()
     expect(again).toMatchObject({ version: null, unchanged: 125, total: 125 })
     const list = (await ok(p, 'seeds', 'list', '--json')).json()

@@ -1,3 +1,4 @@
+import { publishedLabels, publishedLabelsKey } from '../../src/walk/walk-runs.ts'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
@@ -22,7 +23,7 @@ const harness = useRedisAndTempDir('seeds-incremental')
 const DIRS: Direction[] = ['downstream', 'upstream']
 
 async function labelsOf(store: GraphStore): Promise<Record<Direction, Record<string, string>>> {
-  const [downstream, upstream] = await Promise.all(DIRS.map((d) => store.redis.hgetall(store.keys.walkLabels(d))))
+  const [downstream, upstream] = await Promise.all(DIRS.map((d) => publishedLabels(store, d)))
   return { downstream: downstream!, upstream: upstream! }
 }
 
@@ -134,16 +135,16 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
       await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
       await setSeeds(store, etl.seeds)
       const options: TraceOptions = { redisUrl: harness.server.url, directions: DIRS, maxHops: 3, batchSize: 16, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 2 }
-      expect((await traceWalk(store, options, { incremental: true })).reason).toBe('no complete walk recorded in this store')
+      expect((await traceWalk(store, options, { incremental: true })).reason).toBe('no complete walk is published in this store')
       expect((await traceWalk(store, options, { incremental: true })).mode).toBe('incremental')
       const other = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
       expect(other.mode).toBe('full')
       expect(other.reason).toMatch(/walk parameters differ/)
       await store.putLabels([{ address: etl.seeds[0] as Address, label: 'x', category: 'mixer' }])
       const relabelled = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
-      expect(relabelled.reason).toBe('service labels changed since the last walk')
-      await store.redis.hset(store.keys.meta, 'lastImport', 'later')
-      expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).reason).toBe('transfers were imported since the last walk')
+      expect(relabelled.reason).toBe('service labels changed since the published walk')
+      await store.redis.hincrby(store.keys.meta, 'version', 1)
+      expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).reason).toBe('transfers were committed since the published walk')
       expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).mode).toBe('incremental')
     } finally {
       await cleanup(prefix)
@@ -169,12 +170,12 @@ describe('the boundary after a removal', () => {
       const options: TraceOptions = { redisUrl: harness.server.url, directions: DIRS, maxHops: 3, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 1 }
       await setSeeds(store, [s1, s2])
       await traceWalk(store, options)
-      expect(parseLabels(await harness.redis.hget(store.keys.walkLabels('downstream'), z.slice(2))).map((l) => l.hops)).toEqual([1])
+      expect(parseLabels(await harness.redis.hget((await publishedLabelsKey(store, 'downstream'))!, z.slice(2))).map((l) => l.hops)).toEqual([1])
       await setSeeds(store, [s2])
       const removed = await traceWalk(store, options, { incremental: true })
       expect(removed.mode).toBe('incremental')
       expect(removed.boundary.downstream).toBe(1)
-      expect(parseLabels(await harness.redis.hget(store.keys.walkLabels('downstream'), z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}00000000` }])
+      expect(parseLabels(await harness.redis.hget((await publishedLabelsKey(store, 'downstream'))!, z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}00000000` }])
     } finally {
       await cleanup(prefix)
     }

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
+import { InputError } from '../../errors.ts'
 import { formatUnits } from 'ethers'
 import { parseAddress } from '../../seeds/address.ts'
 import { LISTED_TOKENS } from '../../sources/assets.ts'
@@ -6,6 +8,7 @@ import type { Address, PathStep, Seed } from '../../types.ts'
 import { openLazySource, parseWalkSource, requireSourceConfig, resolveWalkSource, WALK_SOURCES, type WalkSourceConfig, type WalkSourceName, walkSourceConfig } from '../../sources/walk-source.ts'
 import { createChecker, type CheckResult, type ExposureWithSeed } from '../../walk/check.ts'
 import { createOnDemandChecker, type AnsweredBy } from '../../walk/on-demand-check.ts'
+import { walkParams, type WalkParams } from '../../walk/params.ts'
 import { withContext, type Context } from '../context.ts'
 import { printJson, printTable } from '../output.ts'
 
@@ -14,12 +17,60 @@ function parseArguments(values: readonly string[]): Address[] {
   return values.map((value, index) => parseAddress(value, { field: `address argument ${index + 1}` }))
 }
 
+/**
+ * Addresses from a file (or '-' for standard input): one per line; blank lines and lines starting
+ * with '#' are skipped; a CSV line's first field is taken. Every line is validated first (file:line).
+ */
+async function readAddressFile(file: string): Promise<Address[]> {
+  let text: string
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError('FILE_NOT_FOUND', `no such file: ${file}`, { file })
+    throw new InputError('INVALID_ARGUMENT', `cannot read ${file}: ${(error as Error).message}`, { file })
+  }
+  const name = file === '-' ? '<stdin>' : file
+  const out: Address[] = []
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/^\ufeff/, '').trim()
+    if (line === '' || line.startsWith('#')) return
+    const value = line.split(',')[0]!.trim().replace(/^"|"$/g, '')
+    if (i === 0 && !/^0x/i.test(value)) return // a header row
+    out.push(parseAddress(value, { file: name, line: i + 1, field: 'address' }))
+  })
+  if (out.length === 0) throw new InputError('INVALID_ARGUMENT', `no addresses in ${name}`, { file: name })
+  return out
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The walk parameters this process sets explicitly (flags or environment): answers from a walk with others are stale. */
+function explicitParams(ctx: Context): Partial<WalkParams> {
+  const env = process.env
+  const params: Partial<WalkParams> = {}
+  if (env.EXPOSURE_MAX_HOPS !== undefined) params.maxHops = ctx.options.maxHops
+  if (env.EXPOSURE_STOP_CATEGORIES !== undefined) params.stopCategories = [...new Set(ctx.options.stopCategories)].sort()
+  if (env.EXPOSURE_COUNTERPARTY_CAP !== undefined) params.counterpartyCap = ctx.options.counterpartyCap
+  if (env.EXPOSURE_DUST !== undefined) params.dust = walkParams({ directions: [], maxHops: 0, stopCategories: [], counterpartyCap: 0, dust: ctx.options.dust }).dust
+  return params
+}
+
 async function answer(ctx: Context, addresses: readonly Address[]): Promise<CheckResult[]> {
-  const checker = createChecker(ctx.store, ctx.options.riskPolicy)
-  const info = await checker.walkInfo()
-  if (info.status !== 'complete') process.stderr.write(`warning: no complete walk in store ${ctx.store.keys.prefix} (status: ${info.status ?? 'never run'}); run 'exposure trace' first\n`)
-  else if (info.storeChanged) process.stderr.write(`warning: transfers were imported after the last walk (${info.finishedAt}); run 'exposure trace' again for current answers\n`)
-  return checker.check(addresses)
+  const checker = createChecker(ctx.store, ctx.options.riskPolicy, { explicitParams: explicitParams(ctx) })
+  const results = await checker.check(addresses, ctx.signal)
+  warnStale(ctx, results)
+  return results
+}
+
+/** One warning on stderr when answers are stale, with the reasons (the JSON carries them per answer). */
+function warnStale(ctx: Context, results: readonly CheckResult[]): void {
+  const stale = results.find((r) => r.stale)
+  if (stale === undefined) return
+  ctx.note(`warning: answers are stale: from walk ${stale.walk?.runId} (finished ${stale.walk?.finishedAt}), and ${stale.staleReasons.map((r) => r.detail).join('; ')}; run 'exposure trace' for current answers`)
 }
 
 /**
@@ -34,7 +85,7 @@ async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>
   const config: WalkSourceConfig = walkSourceConfig(options)
   requireSourceConfig(source, config)
   const { redis, keys } = store
-  const [metaSource, metaThrough, metaAssets, metaMethod, metaVersion] = await redis.hmget(keys.walkMeta, 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion')
+  const [metaRun, metaSource, metaThrough, metaAssets, metaMethod, metaVersion] = await redis.hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion')
   let through: number
   let assets: readonly Address[]
   let method: string
@@ -48,7 +99,7 @@ async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>
     assets = config.listedTokens
     method = resolved.method
   }
-  const lastImportBefore = await redis.hget(keys.meta, 'lastImport')
+  const versionBefore = (await redis.hget(keys.meta, 'version')) ?? '0'
   const live = openLazySource(store, source, config, assets, method, through)
   try {
     const checker = createOnDemandChecker(store, ctx.options.riskPolicy, {
@@ -60,9 +111,10 @@ async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>
     const results = await checker.check(addresses)
     // Histories fetched for a walk's own source and range are more of that walk's input, not a
     // change of its chain: keep its answers from being reported stale (as trace --source does).
-    if (metaSource === source && Number(metaThrough) === through && metaVersion === (lastImportBefore ?? '')) {
-      await redis.hset(keys.walkMeta, 'storeVersion', (await redis.hget(keys.meta, 'lastImport')) ?? '')
+    if (metaSource === source && Number(metaThrough) === through && metaVersion === versionBefore) {
+      if ((await redis.hget(keys.walkCurrent, 'runId')) === metaRun) await redis.hset(keys.walkCurrent, 'storeVersion', (await redis.hget(keys.meta, 'version')) ?? '0')
     }
+    warnStale(ctx, results)
     const searched = results.reduce((n, r) => n + (r.answeredBy.downstream === 'search' ? 1 : 0) + (r.answeredBy.upstream === 'search' ? 1 : 0), 0)
     process.stderr.write(`${source}: blocks 0-${through}; ${results.length * 2 - searched} answers from the last walk's labels, ${searched} searched on demand (${live.lazy.fetched()} histories fetched, ${live.source.requests()} requests)\n`)
     return results
@@ -89,6 +141,10 @@ export function toJson(results: readonly (CheckResult & { answeredBy?: Record<'d
     downstream: publicExposure(r.downstream),
     upstream: publicExposure(r.upstream),
     finalBlock: r.finalBlock,
+    // Additive: the walk the answer comes from, and whether it is stale (with the reasons).
+    walk: r.walk === null ? null : { runId: r.walk.runId, finishedAt: r.walk.finishedAt, directions: r.walk.directions },
+    stale: r.stale,
+    staleReasons: r.staleReasons,
     // Additive, with --source rpc|etherscan only: which answers came from the walk, which from a search.
     ...(r.answeredBy ? { answeredBy: r.answeredBy } : {}),
   }))
@@ -98,18 +154,20 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('screen addresses: risk, hops from the nearest seed downstream and upstream, and the seed')
-    .argument('<addresses...>', 'Ethereum addresses (0x + 40 hex; mixed case must pass EIP-55)')
+    .argument('[addresses...]', 'Ethereum addresses (0x + 40 hex; mixed case must pass EIP-55)')
+    .option('--file <file>', "read addresses from a file, one per line (a CSV's first column; '#' comments); '-' reads standard input")
     .option('--json', 'print a JSON array (one object per address, with witness paths)')
     .addOption(new Option('--source <source>', 'store: the last walk\'s answers (default); rpc or etherscan: addresses the last walk does not answer exactly for that source are searched on demand, fetching histories lazily (RPC_URL; ETHERSCAN_URL, ETHERSCAN_API_KEY)').choices([...WALK_SOURCES]).default('store'))
     .option('--rpc-url <url>', 'JSON-RPC endpoint for --source rpc (default RPC_URL)')
-    .action(async (values: string[], flags: { json?: boolean; source: string; rpcUrl?: string }, command: Command) => {
-      const addresses = parseArguments(values)
+    .action(async (values: string[], flags: { json?: boolean; file?: string; source: string; rpcUrl?: string }, command: Command) => {
+      const addresses = [...parseArguments(values), ...(flags.file === undefined ? [] : await readAddressFile(flags.file))]
+      if (addresses.length === 0) throw new InputError('INVALID_ARGUMENT', 'no addresses: give them as arguments or with --file <file> (- for standard input)', { field: 'addresses' })
       const source = parseWalkSource(flags.source)
       await withContext({ ...command.optsWithGlobals(), rpcUrl: flags.rpcUrl }, async (ctx) => {
         const results = source === 'store' ? await answer(ctx, addresses) : await answerLive(ctx, source, addresses)
         if (flags.json) return printJson(toJson(results))
         printScreening(results)
-      })
+      }, { write: source !== 'store' })
     })
 
   program

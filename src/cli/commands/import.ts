@@ -1,24 +1,51 @@
 import type { Command } from 'commander'
-import { importEtl } from '../../sources/etl-import.ts'
-import { withContext } from '../context.ts'
+import { InputError } from '../../errors.ts'
+import { describeHolder } from '../../store/holder.ts'
+import { finishStagedImport, importEtl, type ImportProgress } from '../../sources/etl-import.ts'
+import { withContext, type Context } from '../context.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
+
+const PHASES: Record<ImportProgress['phase'], string> = { read: 'reading  ', prepare: 'merging  ', apply: 'writing  ' }
+
+function commitHooks(ctx: Context, bar: ReturnType<typeof progressBar>) {
+  return {
+    signal: ctx.signal,
+    onWait: (holder: Parameters<typeof describeHolder>[0]) => ctx.note(`waiting: another process is writing store ${ctx.store.keys.prefix} (${describeHolder(holder)}); this import commits when it is done`),
+    onProgress: (p: ImportProgress) => bar.update(p.done, p.total, { phase: PHASES[p.phase], transfers: formatCount(p.transfers) }),
+  }
+}
 
 export function registerImport(program: Command): void {
   program
     .command('import')
-    .description('import ethereum-etl exports (transactions.csv, traces.csv, token_transfers.csv, .csv.gz): folders or files')
-    .argument('<paths...>', 'folders holding etl files, or the files')
+    .description('import ethereum-etl exports (transactions.csv, traces.csv, token_transfers.csv, receipts.csv; .csv.gz too): folders or files. All or nothing; any order and any split into commands gives the same store')
+    .argument('[paths...]', 'folders holding etl files, or the files')
     .option('--skip-invalid', 'count malformed rows and go on, instead of rejecting the import')
+    .option('--resume [id]', 'commit an import that was interrupted after reading all its files (status lists them)')
+    .option('--abort [id]', 'drop an import that was interrupted before its commit')
     .option('--json', 'print the summary as JSON')
-    .action(async (paths: string[], flags: { skipInvalid?: boolean; json?: boolean }, command: Command) => {
-      await withContext(command.optsWithGlobals(), async ({ store, options }) => {
+    .action(async (paths: string[], flags: { skipInvalid?: boolean; json?: boolean; resume?: string | boolean; abort?: string | boolean }, command: Command) => {
+      const finishing = flags.resume !== undefined ? 'resume' : flags.abort !== undefined ? 'abort' : null
+      if (finishing !== null && paths.length > 0) throw new InputError('INVALID_ARGUMENT', `--${finishing} takes no files (it finishes an earlier import)`, { field: finishing, value: paths.join(' ') })
+      if (flags.resume !== undefined && flags.abort !== undefined) throw new InputError('INVALID_ARGUMENT', '--resume and --abort exclude each other', { field: 'resume' })
+      if (finishing === null && paths.length === 0) throw new InputError('INVALID_ARGUMENT', 'missing etl files or folders to import (or --resume / --abort)', { field: 'paths' })
+      await withContext(command.optsWithGlobals(), async (ctx) => {
         const bar = progressBar('{phase} |{bar}| {percentage}% | {transfers} transfers')
-        const summary = await importEtl(store, paths, {
-          listedTokens: options.listedTokens,
+        if (finishing !== null) {
+          const id = typeof (finishing === 'resume' ? flags.resume : flags.abort) === 'string' ? String(finishing === 'resume' ? flags.resume : flags.abort) : undefined
+          const { importId, result } = await finishStagedImport(ctx.store, finishing, id, commitHooks(ctx, bar)).finally(() => bar.stop())
+          if (flags.json) return printJson({ importId, action: finishing, ...(result ?? {}) })
+          process.stdout.write(result === null ? `dropped import ${importId}: nothing of it is in the store\n` : `committed import ${importId}: ${formatCount(result.transfersAfter - result.transfersBefore)} new transfers, ${formatCount(result.addresses)} addresses changed\n`)
+          return
+        }
+        const summary = await importEtl(ctx.store, paths, {
+          listedTokens: ctx.options.listedTokens,
           skipInvalid: flags.skipInvalid ?? false,
-          onProgress: (p) => bar.update(p.done, p.total, { phase: p.phase === 'read' ? 'reading  ' : 'merging  ', transfers: formatCount(p.transfers) }),
+          ...commitHooks(ctx, bar),
         }).finally(() => bar.stop())
-        for (const error of summary.invalid) process.stderr.write(`skipped: ${error.message}\n`)
+        for (const error of summary.invalid) ctx.note(`skipped: ${error.message}`)
+        if (summary.tokensPending > 0) ctx.note(`note: ${formatCount(summary.tokensPending)} token transfers wait for their transactions (not in this import nor in the store yet); they join when a later import brings them`)
+        if (summary.tokensAmbiguous > 0) ctx.note(`warning: ${formatCount(summary.tokensAmbiguous)} token transfers name a transaction whose hash prefix is not unique in its block; they were not counted`)
         if (flags.json) {
           printJson({ ...summary, invalid: summary.invalid.map((e) => ({ code: e.code, message: e.message, ...e.details })) })
           return
@@ -34,8 +61,8 @@ export function registerImport(program: Command): void {
           ]),
         )
         process.stdout.write(
-          `rows read ${formatCount(summary.rows)}, transfers counted ${formatCount(summary.transfersCounted)}, new in the store ${formatCount(summary.transfersAdded)}, addresses touched ${formatCount(summary.addresses)} (${summary.seconds.toFixed(1)} s)\n`,
+          `rows read ${formatCount(summary.rows)}, transfers counted ${formatCount(summary.transfersCounted)}${summary.tokensResolved > 0 ? ` (+${formatCount(summary.tokensResolved)} token transfers joined to stored transactions)` : ''}, new in the store ${formatCount(summary.transfersAdded)}, addresses changed ${formatCount(summary.addresses)}${summary.changed ? '' : ' (the store already held all of it: nothing written)'} (${summary.seconds.toFixed(1)} s)\n`,
         )
-      })
+      }, { write: true })
     })
 }

@@ -72,6 +72,8 @@ async function followWalk(ctx: Context, walk: boolean, json: boolean): Promise<{
       batchSize: ctx.options.batchSize,
       workers: ctx.options.workers,
       concurrency: ctx.options.concurrency,
+      signal: ctx.signal,
+      onNote: ctx.note,
       onProgress: (p) => {
         const labelled = Object.values(p.labelled).reduce((a, b) => a + b, 0)
         bar?.update(labelled, labelled + p.frontier, { labelled: formatCount(labelled), frontier: formatCount(p.frontier) })
@@ -140,7 +142,7 @@ export function registerSeeds(program: Command): void {
             `${change === null ? 'Nothing changed' : `Seed set version ${change.version}`}; the store holds ${total} seeds.\n`,
         )
         process.stdout.write(describeWalk(walk, change !== null))
-      })
+      }, { write: true })
     })
 
   seeds
@@ -244,7 +246,7 @@ export function registerSeeds(program: Command): void {
         for (const a of unknown) process.stderr.write(`warning: ${toChecksumAddress(a)} is not a seed\n`)
         process.stdout.write(`${applied.plan.remove.length} removed, ${applied.plan.updated.length} kept with their other provenance(s). Seed set version ${applied.change!.version}; the store holds ${total} seeds.\n`)
         process.stdout.write(describeWalk(walk, true))
-      })
+      }, { write: true })
     })
 
   seeds
@@ -311,7 +313,7 @@ export function registerSeeds(program: Command): void {
             `read ${labels.length} labels for ${incoming.length} addresses from ${path} (${Object.entries(categories).map(([c, n]) => `${c} ${n}`).join(', ')}); ${changed.length} new or changed. ` +
               `Stop nodes among them: ${stops.join(', ') || 'none'}. Run 'exposure trace' for them to take effect.\n`,
           )
-        })
+        }, { write: true })
       },
     )
 }

@@ -1,53 +1,99 @@
 import type { Command } from 'commander'
+import type { Redis } from 'ioredis'
 import { createWalkQueue } from '../../queues/walk-queue.ts'
-import { evictionWarning } from '../../store/redis.ts'
+import { describeHolder } from '../../store/holder.ts'
+import { formatBytes, memoryInfo } from '../../store/memory.ts'
+import { evictionWarning, quietDuplicate } from '../../store/redis.ts'
+import { PENDING_TOKEN } from '../../store/tx-index.ts'
+import type { StoreKeys } from '../../store/keys.ts'
 import { createChecker } from '../../walk/check.ts'
 import { describeCapabilities, type RpcCapabilities } from '../../sources/rpc/capabilities.ts'
 import { syncKeys } from '../../sources/rpc/ingest.ts'
 import { withContext } from '../context.ts'
 import { formatCount, printJson, printTable } from '../output.ts'
 
+/** Token transfers waiting for their transactions (store/tx-index.ts). */
+async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers: number; blocks: number }> {
+  let transfers = 0
+  let blocks = 0
+  let cursor = '0'
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:ptok:*`, 'COUNT', 1000)
+    cursor = next
+    for (const key of found) {
+      const values = await redis.hvalsBuffer(key)
+      blocks += values.length
+      for (const v of values) transfers += v.length / PENDING_TOKEN
+    }
+  } while (cursor !== '0')
+  return { transfers: Math.round(transfers), blocks }
+}
+
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('what the store holds, the last walk, the queue, and Redis memory')
+    .description('what the store holds, the published walk and the latest attempt, unfinished imports, the queue, and Redis memory')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withContext(command.optsWithGlobals(), async ({ store, redis, options }) => {
         const stats = await store.stats()
-        const walk = await createChecker(store, options.riskPolicy).walkInfo()
-        const queue = createWalkQueue(redis.duplicate({ maxRetriesPerRequest: null }), store.keys.queuePrefix)
+        const walks = await createChecker(store, options.riskPolicy).walkInfo()
+        const imports = await store.imports.list()
+        const pending = await pendingTokens(redis, store.keys)
+        const queue = createWalkQueue(quietDuplicate(redis, { maxRetriesPerRequest: null }), store.keys.queuePrefix)
         const jobs = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed')
         await queue.close()
         await queue.disconnect()
-        const memory = Object.fromEntries(
-          (await redis.info('memory'))
-            .split('\r\n')
-            .filter((l) => l.includes(':'))
-            .map((l) => l.split(':') as [string, string]),
-        )
+        const memory = await memoryInfo(redis)
         const warning = await evictionWarning(redis)
         // JSON-RPC sync: what the node offered at the last `exposure sync`, and how far blocks are final.
         const sk = syncKeys(store.keys.prefix)
         const [capsJson, cursor] = await Promise.all([redis.get(sk.caps), redis.get(sk.cursor)])
         const sync = capsJson === null ? null : { capabilities: JSON.parse(capsJson) as RpcCapabilities, finalThrough: cursor === null ? null : Number(cursor) }
-        const status = { store: { prefix: store.keys.prefix, ...stats }, walk, jobs, sync, redis: { usedMemory: Number(memory.used_memory ?? 0), maxmemoryPolicy: memory.maxmemory_policy ?? null, warning } }
+        const published = walks.published
+        const latest = walks.latest
+        const status = {
+          store: { prefix: store.keys.prefix, ...stats, pendingTokenTransfers: pending.transfers },
+          walk: published === null ? null : {
+            runId: published.runId,
+            finishedAt: published.finishedAt,
+            directions: published.directions,
+            maxHops: published.params.maxHops,
+            source: published.source,
+            finalBlock: published.sourceThrough,
+            stale: walks.staleReasons.length > 0,
+            staleReasons: walks.staleReasons,
+          },
+          latestWalk: latest === null ? null : { runId: latest.runId, status: latest.status, startedAt: latest.startedAt, finishedAt: latest.finishedAt, error: latest.error },
+          imports: imports.map((i) => ({ id: i.id, kind: i.kind, state: i.state, detail: i.detail, holder: i.holder === null ? null : describeHolder(i.holder), alive: i.alive, bytes: i.bytes, created: new Date(i.created).toISOString() })),
+          jobs,
+          sync,
+          redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning },
+        }
         if (flags.json) return printJson(status)
-        printTable(
-          ['store', store.keys.prefix],
-          [
-            ['transfers', formatCount(stats.transfers)],
-            ['addresses', formatCount(stats.addresses)],
-            ['seeds', formatCount(stats.seeds)],
-            ['service labels', formatCount(stats.labels)],
-            ['last import', stats.lastImport ?? '-'],
-            ['last walk', walk.runId ? `${walk.runId}: ${walk.status}, ${walk.directions.join('+')}, ${walk.maxHops} hops, finished ${walk.finishedAt ?? '-'}` : 'never'],
-            ['answers final up to', walk.runId === null ? '-' : walk.finalBlock === null ? 'no finality line (etl imports)' : `block ${walk.finalBlock}`],
-            ['rpc sync', sync === null ? 'never' : `final through block ${sync.finalThrough ?? '-'}; node: ${describeCapabilities(sync.capabilities)}`],
-            ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
-            ['redis memory', `${(Number(memory.used_memory ?? 0) / 1048576).toFixed(1)} MiB (policy ${memory.maxmemory_policy ?? '?'})`],
-          ],
+        const rows: (string | number)[][] = [
+          ['transfers', formatCount(stats.transfers)],
+          ['addresses', formatCount(stats.addresses)],
+          ['seeds', formatCount(stats.seeds)],
+          ['service labels', formatCount(stats.labels)],
+          ['last import', stats.lastImport === null ? '-' : `${stats.lastImport} (store version ${stats.version})`],
+          ['published walk', published === null ? 'none: check has no answers yet (run exposure trace)' : `${published.runId}: ${published.directions.join('+')}, ${published.params.maxHops} hops, source ${published.source}, finished ${published.finishedAt}`],
+          ['answers final up to', published === null ? '-' : published.sourceThrough === null ? 'no finality line (etl imports)' : `block ${published.sourceThrough}`],
+          ['answers stale', published === null ? '-' : walks.staleReasons.length === 0 ? 'no' : `yes: ${walks.staleReasons.map((r) => r.detail).join('; ')}`],
+        ]
+        if (latest !== null && latest.runId !== published?.runId) {
+          rows.push(['latest walk', `${latest.runId}: ${latest.status}${latest.error ? ` (${latest.error})` : ''}${latest.status === 'running' ? '' : '; answers come from the published walk'}`])
+        }
+        for (const i of imports) {
+          rows.push([`import ${i.id}`, `${i.kind}, ${i.state}, ${formatBytes(i.bytes)} in Redis; ${i.alive && i.holder ? `in progress (${describeHolder(i.holder)})` : i.state === 'staged' ? "interrupted: 'exposure import --resume' or '--abort'" : 'interrupted'}: ${i.detail}`])
+        }
+        if (pending.transfers > 0) rows.push(['token transfers waiting', `${formatCount(pending.transfers)} in ${formatCount(pending.blocks)} blocks wait for their transactions (import transactions.csv of those blocks)`])
+        rows.push(
+          ['rpc sync', sync === null ? 'never' : `final through block ${sync.finalThrough ?? '-'}; node: ${describeCapabilities(sync.capabilities)}`],
+          ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
+          ['redis memory', `${formatBytes(memory.used)}${memory.maxmemory > 0 ? ` of maxmemory ${formatBytes(memory.maxmemory)}` : ''} (policy ${memory.policy ?? '?'})`],
         )
+        printTable(['store', store.keys.prefix], rows)
         if (warning) process.stderr.write(`${warning}\n`)
       })
     })

@@ -83,6 +83,6 @@ export function registerSync(program: Command): void {
           ],
         )
         process.stdout.write(`synced from block ${summary.fromBlock} in ${summary.seconds.toFixed(1)} s; answers are final up to block ${summary.finalThrough ?? '-'}\n`)
-      })
+      }, { write: true })
     })
 }

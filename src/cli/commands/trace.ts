@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander'
-import { BaseError, InputError } from '../../errors.ts'
+import { InputError } from '../../errors.ts'
 import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSourceConfig, WALK_SOURCES, walkSourceConfig } from '../../sources/walk-source.ts'
 import { traceWalk } from '../../walk/incremental.ts'
 import { DIRECTIONS, type Direction } from '../../types.ts'
@@ -24,13 +24,11 @@ export function registerTrace(program: Command): void {
       const globals = command.optsWithGlobals()
       const source = parseWalkSource(flags.source)
       const workerFlag = flags.workers === false ? undefined : flags.workers === true ? undefined : flags.workers
-      await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl }, async ({ store, options }) => {
+      await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl }, async ({ store, options, signal, note }) => {
         const directions: Direction[] = flags.direction === 'both' ? [...DIRECTIONS] : [flags.direction as Direction]
         const sourceConfig = walkSourceConfig(options)
         requireSourceConfig(source, sourceConfig)
         if ((await store.redis.hlen(store.keys.seeds)) === 0) throw new InputError('INVALID_ARGUMENT', 'the store has no seeds: import some first (exposure seeds import <file>)', { field: 'seeds' })
-        // The source choice goes into the walk meta, which a running walk's workers read: not while one runs.
-        if ((await store.redis.exists(store.keys.walkLock)) === 1) throw new BaseError('WALK_BUSY', `a walk is already running on store ${store.keys.prefix} (lock ${store.keys.walkLock}); wait for it to finish`, { value: store.keys.walkLock })
         const coverage = await prepareWalkSource(store, source, sourceConfig)
         // In-process workers fetch lazily through the same hook as `exposure worker` processes.
         const hook = createWalkSourceHook(store, sourceConfig)
@@ -46,6 +44,9 @@ export function registerTrace(program: Command): void {
           workers: flags.workers === false ? 0 : options.workers,
           concurrency: options.concurrency,
           ...(source === 'store' ? {} : { beforeExpand: hook.beforeExpand }),
+          source: coverage.choice,
+          signal,
+          onNote: note,
           onProgress: (p) => {
             const labelled = Object.values(p.labelled).reduce((a, b) => a + b, 0)
             bar.update(labelled, labelled + p.frontier, { labelled: formatCount(labelled), frontier: formatCount(p.frontier) })
@@ -54,13 +55,9 @@ export function registerTrace(program: Command): void {
           bar.stop()
           await hook.close()
         })
-        if (source !== 'store') {
-          // The histories fetched during the walk are its own input, not a later change of the store.
-          const lastImport = await store.redis.hget(store.keys.meta, 'lastImport')
-          await store.redis.hset(store.keys.walkMeta, 'storeVersion', lastImport ?? '')
-        }
         const lazy = source === 'store' ? undefined : { requests: hook.requests(), addressesFetched: hook.fetched() }
-        if (flags.json) return printJson({ ...summary, maxHops: options.maxHops, directions, coverage, ...(lazy ? { lazy } : {}) })
+        const { choice: _choice, ...coverageJson } = coverage
+        if (flags.json) return printJson({ ...summary, maxHops: options.maxHops, directions, coverage: coverageJson, ...(lazy ? { lazy } : {}) })
         printTable(
           ['direction', 'addresses within ' + options.maxHops + ' hops', 'seeds'],
           directions.map((d) => [d, formatCount(summary.labelled[d]), summary.seeds]),
@@ -69,6 +66,6 @@ export function registerTrace(program: Command): void {
         if (summary.reason !== undefined) process.stdout.write(`full walk: ${summary.reason}\n`)
         process.stdout.write(`answers cover ${coverage.detail}${coverage.throughBlock === null ? '' : `; final up to block ${coverage.throughBlock}`}\n`)
         if (lazy) process.stdout.write(`lazy ${source} history: ${formatCount(lazy.addressesFetched)} addresses fetched here, ${formatCount(lazy.requests)} requests (in-process workers only)\n`)
-      })
+      }, { write: true })
     })
 }

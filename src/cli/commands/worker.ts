@@ -1,9 +1,8 @@
 import type { Command } from 'commander'
-import { Redis } from 'ioredis'
 import { buildOptions } from '../../config.ts'
 import { InputError } from '../../errors.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
-import { connectRedis, evictionWarning } from '../../store/redis.ts'
+import { connectRedis, guardOutage, quietRedis, refuseEviction } from '../../store/redis.ts'
 import { createWalkSourceHook, walkSourceConfig } from '../../sources/walk-source.ts'
 import { runWorkerProcess, type WorkerQueue } from '../../../workers/process.ts'
 
@@ -32,14 +31,21 @@ export function registerWorker(program: Command): void {
       }
       const lockDuration = Number(flags.lockDuration)
       if (!Number.isInteger(lockDuration) || lockDuration < 500) throw new InputError('INVALID_ARGUMENT', `--lock-duration must be an integer number of milliseconds ≥ 500: ${JSON.stringify(flags.lockDuration)}`, { field: 'lock-duration', value: flags.lockDuration })
-      // Fail fast with a clear message if Redis is not there, before BullMQ starts retrying.
-      const probe = await connectRedis(options.redisUrl)
-      const warning = await evictionWarning(probe)
-      if (warning) process.stderr.write(`${warning}\n`)
-      probe.disconnect()
+      // Fail fast with a clear message if Redis is not there, before BullMQ starts retrying; then keep
+      // the connection to report outages once each way (workers ride them out, as BullMQ does).
+      const probe = await connectRedis(options.redisUrl, { forWorker: true })
+      try {
+        const warning = await refuseEviction(probe, (options as { allowEviction?: boolean }).allowEviction === true || command.optsWithGlobals().allowEviction === true)
+        if (warning) process.stderr.write(`${warning}\n`)
+      } catch (error) {
+        probe.disconnect()
+        throw error
+      }
+      const say = (line: string) => process.stderr.write(`worker: ${line}\n`)
+      const guard = guardOutage(probe, options.redisUrl, { onDown: say, onUp: say })
       // Lazy walks (exposure trace --source rpc|etherscan): the walk meta says which source; the
       // URLs and the API key are this process's own configuration.
-      const hookRedis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 })
+      const hookRedis = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
       const hook = createWalkSourceHook(createGraphStore(hookRedis, options.prefix), walkSourceConfig(options))
       await runWorkerProcess({
         queues,
@@ -48,6 +54,8 @@ export function registerWorker(program: Command): void {
         onClose: async () => {
           await hook.close()
           hookRedis.disconnect()
+          guard.stop()
+          probe.disconnect()
         },
       })
     })
