@@ -7,7 +7,6 @@ import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/w
 import { isExposureError } from '../src/errors.ts'
 import { isConnectionError, quietRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
-import type { Asset } from '../src/types.ts'
 
 /** Most follow-up tokens one job adds; the frontier itself holds the work, tokens only wake workers. */
 const MAX_FOLLOW_UPS = 4
@@ -34,16 +33,14 @@ export function startWalkWorker(options: WalkWorkerOptions) {
   const store = createGraphStore(commands, options.prefix, { actor: 'walk worker' })
   const queue = createWalkQueue(connection, store.keys.queuePrefix)
   const report = createErrorReporter('walk worker')
-  let assets: { runId: string; table: Asset[] } | null = null
 
   async function process(job: Job<WalkJobData>): Promise<WalkJobResult | { stale: true }> {
     const data = job.data
     const [currentRun, status] = await commands.hmget(store.keys.walkMeta, 'runId', 'status')
     if (currentRun !== data.runId || status !== 'running') return { stale: true }
-    if (assets?.runId !== data.runId) assets = { runId: data.runId, table: await store.loadAssets() }
     const state = createWalkState(commands, store.keys, data.runId)
     try {
-      const result = await runWalkJob(state, assets.table, data, job.id ?? job.name, options.beforeExpand)
+      const result = await runWalkJob(state, store.loadAssets, data, job.id ?? job.name, options.beforeExpand)
       const { frontier } = await state.pending(data.direction)
       const followUps = Math.min(MAX_FOLLOW_UPS, Math.ceil(frontier / data.batchSize))
       await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))

@@ -96,9 +96,15 @@ export function partitionOfHex(hex: string): number {
 }
 
 export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promise<Holder>, stageResolved: StageResolved) {
-  const registered = new Set<string>()
+  /** Imports this process registered, with the timer that keeps their holder's heartbeat fresh. */
+  const registered = new Map<string, NodeJS.Timeout>()
 
-  /** Registers an import (once): its record and its place in P:imports. */
+  /**
+   * Registers an import (once): its record and its place in P:imports. While this process holds
+   * it, the record's heartbeat is refreshed every few seconds: where neither the process nor the
+   * connection can be checked (another host, CLIENT disabled), a stale heartbeat is what tells
+   * that the holder died.
+   */
   async function register(importId: string, kind: ImportKind, detail: string): Promise<void> {
     if (registered.has(importId)) return
     const self = await holder()
@@ -108,7 +114,18 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     write.hset(keys.importRecord(importId), { kind, detail, holder: JSON.stringify(self), created: String(created) })
     write.zadd(keys.imports, 'NX', created, importId)
     await execChecked(write)
-    registered.add(importId)
+    const beat = setInterval(() => {
+      self.heartbeat = Date.now()
+      // Only while the record exists (HSET on a finished import would bring a stray key back).
+      redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'holder', ARGV[1]) end return 1", 1, keys.importRecord(importId), JSON.stringify(self)).catch(() => undefined)
+    }, 5_000)
+    beat.unref()
+    registered.set(importId, beat)
+  }
+
+  function unregister(importId: string): void {
+    clearInterval(registered.get(importId))
+    registered.delete(importId)
   }
 
   async function setState(importId: string, state: ImportState): Promise<void> {
@@ -138,7 +155,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     drop.unlink(keys.importRecord(importId))
     drop.zrem(keys.imports, importId)
     for (const [error] of (await drop.exec()) ?? []) if (error) throw error
-    registered.delete(importId)
+    unregister(importId)
   }
 
   async function list(): Promise<ImportInfo[]> {
@@ -382,7 +399,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     write.unlink(keys.importRecord(importId))
     write.zrem(keys.imports, importId)
     await execChecked(write)
-    registered.delete(importId)
+    unregister(importId)
   }
 
   /** Finishes an import past its commit point (the caller holds the writer lock). */

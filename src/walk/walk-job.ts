@@ -19,7 +19,7 @@ export interface WalkJobResult {
  * stop node: no stop-category label and no more counterparties than the cap), offer the
  * candidates to their addresses, release the claim.
  */
-export async function runWalkJob(state: WalkState, assets: readonly Asset[], data: WalkJobData, jobId: string, beforeExpand?: BeforeExpand): Promise<WalkJobResult> {
+export async function runWalkJob(state: WalkState, loadAssets: () => Promise<readonly Asset[]>, data: WalkJobData, jobId: string, beforeExpand?: BeforeExpand): Promise<WalkJobResult> {
   const { direction, maxHops } = data
   const claimed = await state.claim(direction, jobId, data.batchSize)
   // null: the run was interrupted or replaced; the job ends without writing anything.
@@ -33,6 +33,9 @@ export async function runWalkJob(state: WalkState, assets: readonly Asset[], dat
     (n) => n.labels.some((l) => l.hops < maxHops) && (n.isSeed || ((n.category === null || !stop.has(n.category)) && n.counterparties <= data.counterpartyCap)),
   )
   const lists = await state.adjacency(direction, passable)
+  // Read after the lazy fetch: the first history of a token interns it into the asset table, and
+  // its dust floor must apply from its first record on.
+  const assets = await loadAssets()
   const dust = assets.map((asset) => (data.dust[asset] === undefined ? undefined : BigInt(data.dust[asset])))
   const expandable = passable.map((n, i) => ({ hex: n.hex, labels: n.labels, adjacency: lists[i]! }))
   const candidates = expandNodes(direction, maxHops, expandable, dust)

@@ -11,7 +11,8 @@
  */
 import type { Redis } from 'ioredis'
 import type { GraphStore } from '../store/graph-store.ts'
-import { describeHolder, isHolderAlive, parseHolder, type Holder } from '../store/holder.ts'
+import { describeHolder, parseHolder, type Holder } from '../store/holder.ts'
+import { inspectLock } from '../store/locks.ts'
 import type { StoreKeys } from '../store/keys.ts'
 import { DIRECTIONS, type Direction } from '../types.ts'
 import type { WalkParams } from './params.ts'
@@ -78,7 +79,12 @@ export async function readAttempt(redis: Redis, keys: StoreKeys): Promise<WalkAt
   let status = (meta.status ?? 'failed') as WalkAttempt['status']
   const holder = parseHolder(meta.holder)
   // A run whose coordinator is gone (SIGKILL, a lost host) is interrupted, whatever it last wrote.
-  if (status === 'running' && holder !== null && !(await isHolderAlive(redis, holder))) status = 'interrupted'
+  // The coordinator renews the walk lock (and its heartbeat) while it runs: a running run is one
+  // whose lock is still held, by a live holder, with the same token.
+  if (status === 'running') {
+    const lock = await inspectLock(redis, keys.walkLock)
+    if (holder === null || lock.holder === null || lock.holder.token !== holder.token || !lock.alive) status = 'interrupted'
+  }
   return {
     runId: meta.runId,
     status,
