@@ -56,8 +56,8 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
       const batch = unfetched.slice(i, i + limit)
       const results = await Promise.all(
         batch.map(async (a) => {
-          const covered_ = covered[addresses.indexOf(a)]
-          const from = covered_ === null || covered_ === undefined ? 0 : Number(covered_) + 1
+          const known = covered[addresses.indexOf(a)]
+          const from = known === null || known === undefined ? 0 : Number(known) + 1
           // A walk must not use transfers beyond its own final block, whatever a source sent.
           return withinBlocks(await source.fetch(a, from, through), from, through)
         }),
