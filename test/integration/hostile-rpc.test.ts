@@ -6,7 +6,9 @@
  *   - a malformed answer is a fault of the node: exit 1, naming node, method and address, not 2;
  *   - ranges over anvil's trace_filter limit (300 blocks) are split, and the working span kept;
  *   - a node with ots_* but no trace_* is refused at detection, naming what is missing;
- *   - records past the requested toBlock (a node that ignores it) are never used.
+ *   - records past the requested toBlock (a node that ignores it) are never used;
+ *   - a slow, truncating, HTML-answering or flooding node fails a lookup within the client's
+ *     deadline, naming the cause, the node, the method and the address.
  *
  * The chain (blocks by name; S the looked-up address, Z the seed):
  *   b0       Z → S 50 ETH-milli                                 (Z's funding of S, before b1)
@@ -23,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isExposureError } from '../../src/errors.ts'
 import { createRpcAddressSource } from '../../src/sources/rpc/address-history.ts'
 import { chooseAddressLookup, detectCapabilities } from '../../src/sources/rpc/capabilities.ts'
-import { createRpcClient } from '../../src/sources/rpc/client.ts'
+import { createRpcClient, isGivenUp, RpcError } from '../../src/sources/rpc/client.ts'
 import { createOtsAddressSource } from '../../src/sources/rpc/ots-history.ts'
 import type { Address, Transfer } from '../../src/types.ts'
 import { startAnvil, type AnvilInstance } from '../support/anvil.ts'
@@ -245,4 +247,32 @@ describe('records past the requested toBlock are never used', () => {
     expect(keys(await source.fetch(S, 0, blocks.cut))).toEqual(expectedForS('b0', 'b1', 'b2'))
     expect(ignoring.calls.some((c) => c.method === 'eth_getLogs' && Number(BigInt((c.params[0] as { toBlock: string }).toBlock)) >= blocks.b3)).toBe(true)
   })
+})
+
+describe('transport faults end a lookup within the deadline, naming the cause', () => {
+  // A small deadline and far more attempts than it allows: without the deadline these would
+  // outlast the hang guard.
+  const FAST = { deadlineMs: 1_500, timeoutMs: 400, maxAttempts: 1_000, backoffMs: 20, maxBackoffMs: 100, breakerThreshold: 1_000, maxResponseBytes: 1024 * 1024 }
+  const cases = [
+    { name: 'a node answering after 5 s', options: { rate: 0, delayMs: 5_000 }, code: 'RPC_UNAVAILABLE', cause: /no answer within 0\.4 s \(timeout\)/ },
+    { name: 'truncated answers', options: { rate: 1, faults: ['truncate'] as const }, code: 'RPC_UNAVAILABLE', cause: /closed mid-answer .*truncated body/ },
+    { name: 'HTML pages', options: { rate: 1, faults: ['html'] as const }, code: 'RPC_UNAVAILABLE', cause: /an HTML page instead of JSON \(HTTP 200, title "Just a moment\.\.\."\)/ },
+    { name: '200 MB of junk', options: { rate: 1, faults: ['huge'] as const }, code: 'RPC_ERROR', cause: /with more than 1 MiB \(maxResponseBytes\)/ },
+  ]
+  for (const c of cases) {
+    it(c.name, async () => {
+      const hostile = await proxy({ seed: 7, ...c.options })
+      const source = createRpcAddressSource(createRpcClient({ url: hostile.url, ...FAST }), listed)
+      const error = await source.fetch(S, 0, blocks.b1 + 10).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(RpcError)
+      const e = error as RpcError
+      expect(e.code).toBe(c.code)
+      expect(e.shortMessage).toMatch(c.cause)
+      expect(e.shortMessage).toContain(hostile.url)
+      expect(e.shortMessage).toMatch(/trace_filter|eth_getLogs/)
+      expect(e.shortMessage).toContain(`looking up ${S}`)
+      expect(isGivenUp(e)).toBe(c.code !== 'RPC_ERROR')
+      if (c.name.includes('junk')) expect(hostile.hugeWritten).toBeLessThan(64 * 1024 * 1024)
+    }, 15_000)
+  }
 })

@@ -165,6 +165,8 @@ interface Span {
 
 /** The working span per client and method (a node's limits belong to the node). */
 const spans = new WeakMap<RpcClient, Map<string, Span>>()
+/** Answers over the byte limit in a row (each halving the span) before giving up. */
+const MAX_OVERSIZED = 6
 /** Spans sent together in one batch once the node's limit is known. */
 const SPANS_PER_BATCH = 8
 
@@ -185,6 +187,9 @@ export async function readSpans<T>(client: RpcClient, method: string, fromBlock:
   byMethod.set(method, state)
   const out: T[] = []
   let start = fromBlock
+  // Answers over the byte limit shrink the span too, but a node sending junk would make every
+  // span too large: a few in a row without an answer are enough.
+  let oversized = 0
   while (start <= toBlock) {
     const ranges: [number, number][] = []
     let s = start
@@ -201,6 +206,7 @@ export async function readSpans<T>(client: RpcClient, method: string, fromBlock:
     } catch (error) {
       const tried = ranges[0]![1] - ranges[0]![0] + 1
       if (!isRangeRefused(error) || tried <= 1) throw error
+      if (error instanceof RpcError && error.fault === 'too-large' && ++oversized > MAX_OVERSIZED) throw error
       const named = LIMIT_NAMED.exec(error instanceof BaseError ? error.shortMessage : '')
       const limit = named ? Number(named[1] ?? named[2]) : NaN
       if (Number.isFinite(limit) && limit >= 1 && limit < tried) {
@@ -216,6 +222,7 @@ export async function readSpans<T>(client: RpcClient, method: string, fromBlock:
       for (const item of answer) out.push(item as T)
     })
     start = s
+    oversized = 0
     // A limit by results (not blocks) depends on the address: grow back towards the ceiling.
     if (Number.isFinite(state.span) && state.span < state.ceiling) state.span = Math.min(state.ceiling, state.span * 2)
   }

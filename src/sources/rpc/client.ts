@@ -119,6 +119,15 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof BaseError && (error.code === 'RPC_RATE_LIMITED' || error.code === 'RPC_UNAVAILABLE')
 }
 
+/**
+ * True when a call gave up on transport faults after its deadline or attempts (RPC_UNAVAILABLE /
+ * RPC_RATE_LIMITED with `details.fault`, from this client or the Etherscan client): retrying the
+ * whole job would only multiply the wait, so a worker should fail it for good with this message.
+ */
+export function isGivenUp(error: unknown): boolean {
+  return isRetryable(error) && typeof (error as BaseError).details['fault'] === 'string'
+}
+
 /** True when the node said the method does not exist (capability detection). */
 export function isMethodNotFound(error: unknown): boolean {
   return error instanceof RpcError && (error.rpcCode === -32601 || (error.code === 'RPC_ERROR' && METHOD_NOT_FOUND.test(error.shortMessage)))
@@ -232,7 +241,10 @@ export function createRpcClient(options: RpcClientOptions) {
   let cooldown = breakerCooldownMs
   let nextId = 1
 
-  function recordFailure(kind: string): void {
+  let lastFault = ''
+  function recordFailure(fault: Transient): void {
+    const kind = fault.kind
+    if (kind !== 'breaker-open') lastFault = fault.reason
     stats.faults[kind] = (stats.faults[kind] ?? 0) + 1
     consecutiveFailures++
     if (consecutiveFailures >= breakerThreshold) {
@@ -263,7 +275,7 @@ export function createRpcClient(options: RpcClientOptions) {
       a.started ??= Date.now()
       const breaker = openUntil - Date.now()
       if (breaker > 0) {
-        if (breaker >= left(a)) throw new Transient('breaker-open', `the node kept failing (circuit breaker open for ${seconds(breaker)} more)`)
+        if (breaker >= left(a)) throw new Transient('breaker-open', `the node kept failing (circuit breaker open for ${seconds(breaker)} more; last fault: ${lastFault || 'unknown'})`)
         await sleep(breaker)
       }
       const timeout = Math.max(1, Math.min(timeoutMs, left(a)))
@@ -374,7 +386,7 @@ export function createRpcClient(options: RpcClientOptions) {
         if (!(error instanceof Transient)) throw error
         fault = error
       }
-      recordFailure(fault.kind)
+      recordFailure(fault)
       const now = Date.now()
       const limited = fault.kind === 'http-429' || fault.kind === 'rate-limited'
       if (limited) a.rateLimitedSince ??= now
