@@ -3,7 +3,8 @@
  * server that repeats one full page forever, rate-limits forever, or answers HTML pages ends with
  * an error naming that cause (within the call's deadline; no timed assertions: without the
  * deadline the call would outlast the hang guard); records past the requested end block are
- * never used; the queue's events stream stays short and holds no answers.
+ * never used (nor stored by the lazy history, whatever a source returns); the queue's events
+ * stream stays short and holds no answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isExposureError, type BaseError } from '../../src/errors.ts'
@@ -15,6 +16,10 @@ import type { EtlRows } from '../support/etl-rows.ts'
 import { madeUpTx, startFakeEtherscan, type FakeEtherscan, type FakeEtherscanOptions } from '../support/fake-etherscan.ts'
 import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { createGraphStore } from '../../src/store/graph-store.ts'
+import { createLazyHistory, type AddressHistorySource } from '../../src/sources/lazy-history.ts'
+import { ETH, type Transfer } from '../../src/types.ts'
+import { adjacencySnapshot } from '../support/store-compare.ts'
 
 const API_KEY = 'hostile-key-0123456789abcdef'
 const ADDRESS = '0x00000000000000000000000000000000000a0042' as Address
@@ -103,6 +108,20 @@ describe('records past the requested end block are never used', () => {
     const transfers = await createEtherscanSource(client, []).fetch(ADDRESS, 0, 1_000)
     expect(transfers.map((t) => t.blockNumber)).toEqual([500])
   }, 20_000)
+})
+
+describe('the lazy history', () => {
+  it('stores no transfer past its final block, whatever a source returns', async () => {
+    const transfer = (block: number): Transfer => ({ from: '0x00000000000000000000000000000000000f0001' as Address, to: ADDRESS, amount: 10n ** 18n, asset: ETH, blockNumber: block, transactionIndex: 0, txHash: `0x${block.toString(16).padStart(64, '0')}`, kind: 'tx', subIndex: 0 })
+    const stub = (blocks: number[]): AddressHistorySource => ({ name: 'stub', requests: () => 0, fetch: async () => blocks.map(transfer) })
+    const past = createGraphStore(redis, testPrefix('past'))
+    const within = createGraphStore(redis, testPrefix('within'))
+    await createLazyHistory(past, stub([500, 2_000]), { throughBlock: 1_000, listedTokens: [] }).ensure([ADDRESS])
+    await createLazyHistory(within, stub([500]), { throughBlock: 1_000, listedTokens: [] }).ensure([ADDRESS])
+    const expected = await adjacencySnapshot(redis, within.keys.prefix)
+    expect(expected.size).toBeGreaterThan(0)
+    expect(await adjacencySnapshot(redis, past.keys.prefix)).toEqual(expected)
+  })
 })
 
 describe('BullMQ events stream', () => {
