@@ -231,6 +231,7 @@ export function createEtherscanClient(options: EtherscanOptions) {
       } catch (error) {
         if (!/timed out before finishing/.test((error as Error).message)) throw error
         const state = await queue.getJobState(job.id!)
+        if (state === 'unknown') throw new Transient('connection', `job ${job.id} vanished from the queue before it finished`)
         if (state === 'completed' || state === 'failed') {
           const fresh = await Job.fromId<CallJob, AnswerPlace>(queue, job.id!)
           if (state === 'completed') return fresh?.returnvalue
