@@ -33,7 +33,8 @@ export async function detectCapabilities(client: RpcClient, url: string): Promis
   try {
     chainIdHex = await quick.call<string>('eth_chainId')
   } catch (error) {
-    throw new BaseError('RPC_UNAVAILABLE', `cannot reach the Ethereum node at ${quick.url}: ${(error as Error).message}`, { field: 'rpcUrl', value: quick.url }, { cause: error })
+    const why = error instanceof BaseError ? error.shortMessage.replace(`eth_chainId on the node at ${quick.url} `, 'eth_chainId ') : (error as Error).message
+    throw new BaseError('RPC_UNAVAILABLE', `cannot reach the Ethereum node at ${quick.url}: ${why}`, { field: 'rpcUrl', value: quick.url }, { cause: error })
   }
   const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
   /**
