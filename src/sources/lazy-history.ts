@@ -17,7 +17,7 @@ import { ETH, type Address, type Asset, type Transfer } from '../types.ts'
 /** A source of one address's transfers (already filtered by the counting rules). */
 export interface AddressHistorySource {
   name: string
-  /** Every transfer into or out of `address` in blocks [fromBlock, toBlock]. */
+  /** Every transfer into or out of `address` in blocks [fromBlock, toBlock], and none outside them. */
   fetch(address: Address, fromBlock: number, toBlock: number): Promise<Transfer[]>
   /** Requests made so far (for the benchmark's requests per expanded address). */
   requests(): number
@@ -55,9 +55,11 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
     for (let i = 0; i < unfetched.length; i += limit) {
       const batch = unfetched.slice(i, i + limit)
       const results = await Promise.all(
-        batch.map((a) => {
-          const from = covered[addresses.indexOf(a)]
-          return source.fetch(a, from === null || from === undefined ? 0 : Number(from) + 1, through)
+        batch.map(async (a) => {
+          const known = covered[addresses.indexOf(a)]
+          const from = known === null || known === undefined ? 0 : Number(known) + 1
+          // A walk must not use transfers beyond its own final block, whatever a source sent.
+          return withinBlocks(await source.fetch(a, from, through), from, through)
         }),
       )
       for (const list of results) transfers.push(...list)
@@ -76,4 +78,9 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
   }
 
   return { ensure, fetched: () => count }
+}
+
+/** The transfers in blocks [fromBlock, toBlock] (a source's answer may reach past what was asked). */
+export function withinBlocks<T extends { blockNumber: number }>(transfers: readonly T[], fromBlock: number, toBlock: number): T[] {
+  return transfers.filter((t) => t.blockNumber >= fromBlock && t.blockNumber <= toBlock)
 }

@@ -20,7 +20,7 @@ import { createEtherscanSource } from './etherscan/source.ts'
 import { createLazyHistory, type AddressHistorySource, type LazyHistory } from './lazy-history.ts'
 import { createRpcAddressSource } from './rpc/address-history.ts'
 import { createOtsAddressSource } from './rpc/ots-history.ts'
-import { detectCapabilities } from './rpc/capabilities.ts'
+import { chooseAddressLookup, detectCapabilities } from './rpc/capabilities.ts'
 import { createRpcClient } from './rpc/client.ts'
 import { readCursor, syncKeys } from './rpc/ingest.ts'
 
@@ -113,10 +113,7 @@ export async function resolveWalkSource(store: GraphStore, source: WalkSourceNam
   } else if (source === 'rpc') {
     const client = createRpcClient({ url: config.rpcUrl })
     const caps = await detectCapabilities(client, config.rpcUrl)
-    if (!caps.traceFilter && !caps.otterscan) {
-      throw new BaseError('RPC_ERROR', `the node at ${client.url} offers neither trace_filter nor ots_*: per-address lookups are not possible; sync blocks (exposure sync) and walk with --source store`, { field: 'rpcUrl', value: client.url })
-    }
-    method = caps.traceFilter ? 'trace_filter' : 'ots'
+    method = chooseAddressLookup(caps, client.url)
     const final = !config.confirmationsExplicit && caps.finalized !== null ? caps.finalized : caps.head - config.confirmations
     if (final < 0) throw new InputError('INVALID_ARGUMENT', `the node's head ${caps.head} has no final block yet (${config.confirmations} confirmations)`, { field: 'confirmations', value: String(config.confirmations) })
     coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the node's per-address lookups (${method === 'ots' ? 'ots_searchTransactionsBefore' : 'trace_filter'}, ${!config.confirmationsExplicit && caps.finalized !== null ? 'finalized tag' : `head ${caps.head} - ${config.confirmations} confirmations`})` }

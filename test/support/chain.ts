@@ -157,3 +157,43 @@ export async function buildRandomChain(url: string, options: RandomChainOptions)
   const lastBlock = Number(BigInt(await rpc<string>(url, 'eth_blockNumber')))
   return { contracts, addresses, seeds, labels, firstBlock, lastBlock, transactions }
 }
+
+/** A transaction for eth_sendTransaction (hex strings; `nonce` is filled in). */
+export type TxRequest = Record<string, string>
+
+/**
+ * Sends `txs` (in order, explicit nonces from each sender's pending count) and mines them into one
+ * block, checking every receipt; returns the block's number. Needs automine off (deployContracts).
+ */
+export async function sendAndMine(url: string, txs: readonly TxRequest[]): Promise<number> {
+  const senders = [...new Set(txs.map((t) => t['from']!.toLowerCase()))]
+  const counts = await rpcBatch<string>(url, senders.map((s) => ({ method: 'eth_getTransactionCount', params: [s, 'pending'] })))
+  const next = new Map(senders.map((s, i) => [s, Number(BigInt(counts[i]!))]))
+  const hashes = await rpcBatch<string>(url, txs.map((t) => {
+    const from = t['from']!.toLowerCase()
+    const nonce = next.get(from)!
+    next.set(from, nonce + 1)
+    return { method: 'eth_sendTransaction', params: [{ gasPrice: '0x77359400', ...t, nonce: `0x${nonce.toString(16)}` }] }
+  }))
+  await rpc(url, 'evm_mine', [])
+  const receipts = await rpcBatch<{ blockNumber: string; status: string } | null>(url, hashes.map((h) => ({ method: 'eth_getTransactionReceipt', params: [h] })))
+  const blocks = new Set(receipts.map((r) => r?.blockNumber))
+  if (blocks.size !== 1 || receipts.some((r) => r === null)) throw new Error('sendAndMine: not every transaction was mined into one block')
+  return Number(BigInt(receipts[0]!.blockNumber))
+}
+
+/** Mines `n` empty blocks at once (anvil_mine); returns the new head. */
+export async function mineEmpty(url: string, n: number): Promise<number> {
+  await rpc(url, 'anvil_mine', [`0x${n.toString(16)}`])
+  return Number(BigInt(await rpc<string>(url, 'eth_blockNumber')))
+}
+
+/** Calldata of the forwarder (sends msg.value to `to`). */
+export function forwardTo(to: string): string {
+  return abi.encode(['address'], [to])
+}
+
+/** Calldata of the listed token (Transfer(msg.sender, to, amount)). */
+export function tokenTransfer(to: string, amount: bigint): string {
+  return abi.encode(['address', 'uint256'], [to, amount])
+}

@@ -11,6 +11,11 @@
  *   ?module=proxy&action=eth_getTransactionByHash&txhash=  → {"jsonrpc":"2.0","id":1,"result":{…}}
  *   ?module=proxy&action=eth_blockNumber                   → {"jsonrpc":"2.0","id":1,"result":"0x…"}
  *
+ * Hostile modes (`misbehave`): 'same-page' answers one full page of made-up txlist records
+ * (blocks 1…offset) whatever is asked; 'rate-limit' answers "Max rate limit reached" to every
+ * call; 'html' answers an HTML page (echoing the request URL, API key included, as some error
+ * pages do). `ignoreEndBlock` answers records past `endblock`; `extra` adds records to a list.
+ *
  * Record fields follow Etherscan's documentation (all strings): txlist blockNumber, timeStamp,
  * hash, nonce, blockHash, transactionIndex, from, to, value, gas, gasPrice, isError,
  * txreceipt_status, input, contractAddress; txlistinternal blockNumber, timeStamp, hash, from, to,
@@ -34,7 +39,20 @@ export interface FakeEtherscan {
 
 type Rec = Record<string, string>
 
-export async function startFakeEtherscan(rows: EtlRows, options: { apiKey: string; rate: number; notokRate?: number; seed?: number; head: number }): Promise<FakeEtherscan> {
+export interface FakeEtherscanOptions {
+  apiKey: string
+  rate: number
+  notokRate?: number
+  seed?: number
+  head: number
+  misbehave?: 'same-page' | 'rate-limit' | 'html'
+  /** Answer records past `endblock` too (a server that ignores it). */
+  ignoreEndBlock?: boolean
+  /** Records added to the lists, by action. */
+  extra?: Partial<Record<'txlist' | 'txlistinternal' | 'tokentx', Rec[]>>
+}
+
+export async function startFakeEtherscan(rows: EtlRows, options: FakeEtherscanOptions): Promise<FakeEtherscan> {
   const random = prng(options.seed ?? 1)
   const txByHash = new Map(rows.transactions.map((t) => [t.hash, t]))
   const txlist: Rec[] = rows.transactions.map((t) => ({
@@ -90,7 +108,11 @@ export async function startFakeEtherscan(rows: EtlRows, options: { apiKey: strin
     logIndex: t.log_index,
   }))
   const byBlock = (a: Rec, b: Rec) => Number(a['blockNumber']) - Number(b['blockNumber']) || Number(a['transactionIndex'] ?? 0) - Number(b['transactionIndex'] ?? 0)
-  const lists: Record<string, Rec[]> = { txlist: txlist.sort(byBlock), txlistinternal: internal.sort(byBlock), tokentx: tokentx.sort(byBlock) }
+  const lists: Record<string, Rec[]> = {
+    txlist: [...txlist, ...(options.extra?.txlist ?? [])].sort(byBlock),
+    txlistinternal: [...internal, ...(options.extra?.txlistinternal ?? [])].sort(byBlock),
+    tokentx: [...tokentx, ...(options.extra?.tokentx ?? [])].sort(byBlock),
+  }
 
   const counts = { ok: 0, empty: 0, rateLimited: 0, notok: 0, proxy: 0 }
   const windowCalls: number[] = []
@@ -100,6 +122,21 @@ export async function startFakeEtherscan(rows: EtlRows, options: { apiKey: strin
     const url = new URL(req.url ?? '/', 'http://localhost')
     const q = (name: string) => url.searchParams.get(name) ?? ''
     const send = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    if (options.misbehave === 'html') {
+      counts.notok++
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!DOCTYPE html><html><head><title>Service Temporarily Unavailable</title></head><body>${req.url}</body></html>`)
+      return
+    }
+    if (options.misbehave === 'rate-limit') {
+      counts.rateLimited++
+      return send({ status: '0', message: 'NOTOK', result: 'Max rate limit reached' })
+    }
+    if (options.misbehave === 'same-page' && q('module') === 'account') {
+      counts.ok++
+      const offset = Number(q('offset') || 10_000)
+      const address = q('address').toLowerCase()
+      return send({ status: '1', message: 'OK', result: Array.from({ length: offset }, (_, i) => madeUpTx(address, i + 1)) })
+    }
     if (q('apikey') !== options.apiKey) return send({ status: '0', message: 'NOTOK', result: 'Missing/Invalid API Key' })
     if (q('chainid') === '') return send({ status: '0', message: 'NOTOK', result: 'Missing chainid parameter (required for v2 api)' })
     const now = Date.now()
@@ -127,7 +164,7 @@ export async function startFakeEtherscan(rows: EtlRows, options: { apiKey: strin
     const end = Number(q('endblock') || 99_999_999)
     const offset = Number(q('offset') || 10_000)
     const page = Number(q('page') || 1)
-    const matching = list.filter((r) => (r['from'] === address || r['to'] === address) && Number(r['blockNumber']) >= start && Number(r['blockNumber']) <= end)
+    const matching = list.filter((r) => (r['from'] === address || r['to'] === address) && Number(r['blockNumber']) >= start && (options.ignoreEndBlock || Number(r['blockNumber']) <= end))
     const slice = matching.slice((page - 1) * offset, page * offset)
     if (slice.length === 0) {
       counts.empty++
@@ -148,5 +185,27 @@ export async function startFakeEtherscan(rows: EtlRows, options: { apiKey: strin
         server.closeAllConnections()
         server.close(() => resolve())
       }),
+  }
+}
+
+/** A txlist record of a successful 1-wei transfer to `address` in `block` (for hostile modes and extras). */
+export function madeUpTx(address: string, block: number, from = '0x00000000000000000000000000000000000f0001'): Rec {
+  const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, '0')}`
+  return {
+    blockNumber: String(block),
+    timeStamp: String(1_700_000_000 + block * 12),
+    hash: hex(block * 1_000 + 1, 64),
+    nonce: String(block),
+    blockHash: hex(block, 64),
+    transactionIndex: '0',
+    from,
+    to: address,
+    value: '1',
+    gas: '21000',
+    gasPrice: '1000000000',
+    isError: '0',
+    txreceipt_status: '1',
+    input: '0x',
+    contractAddress: '',
   }
 }

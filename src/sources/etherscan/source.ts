@@ -1,12 +1,14 @@
+import { BaseError } from '../../errors.ts'
 import type { Address, Transfer } from '../../types.ts'
-import type { AddressHistorySource } from '../lazy-history.ts'
+import { withinBlocks, type AddressHistorySource } from '../lazy-history.ts'
 import type { EtherscanClient } from './client.ts'
 import { transfersFromInternal, transfersFromTokentx, transfersFromTxlist } from './transfers.ts'
 
 /**
  * The Etherscan account API as a per-address history source: txlist, txlistinternal and tokentx
  * of the address (three paged queries), internal transfers' transaction indexes from the
- * address's own txlist or, for transactions it did not send or receive, the API's proxy.
+ * address's own txlist or, for transactions it did not send or receive, the API's proxy. Only
+ * transfers in [fromBlock, toBlock] are returned.
  */
 export function createEtherscanSource(client: EtherscanClient, listedTokens: readonly Address[]): AddressHistorySource {
   const listed = new Set<string>(listedTokens)
@@ -30,7 +32,15 @@ export function createEtherscanSource(client: EtherscanClient, listedTokens: rea
         }
         return index
       }
-      return [...transfersFromTxlist(txs), ...(await transfersFromInternal(internal, txIndexOf)), ...transfersFromTokentx(tokens, listed)]
+      let transfers: Transfer[]
+      try {
+        transfers = [...transfersFromTxlist(txs), ...(await transfersFromInternal(internal, txIndexOf)), ...transfersFromTokentx(tokens, listed)]
+      } catch (error) {
+        if (!(error instanceof BaseError) || error.details['address'] !== undefined) throw error
+        throw new BaseError(error.code, `${error.shortMessage} (looking up ${address}, blocks ${fromBlock}-${toBlock})`, { ...error.details, address }, { cause: error })
+      }
+      // A walk must not use transfers past its final block, whatever the API sent.
+      return withinBlocks(transfers, fromBlock, toBlock)
     },
   }
 }

@@ -130,11 +130,14 @@ export interface RpcLog {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** A JSON-RPC payload that does not have the shape these decoders rely on. */
+/**
+ * A JSON-RPC payload that does not have the shape these decoders rely on: a fault of the node
+ * (RPC_ERROR, exit 1, not retried), never bad input; the user cannot fix a node's answer.
+ */
 export class RpcDecodeError extends BaseError {
   override name = 'RpcDecodeError'
   constructor(shortMessage: string, details: ErrorDetails) {
-    super('INVALID_ARGUMENT', shortMessage, details)
+    super('RPC_ERROR', shortMessage, details)
   }
 }
 
