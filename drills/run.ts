@@ -73,7 +73,7 @@ if (invokedDirectly) {
   const runs = Number(flag('--runs') ?? process.env.DRILL_RUNS ?? 20)
   const only = flag('--only')?.split(',')
   const results = await runDrills({ runs, ...(only ? { only } : {}) })
-  const rows = results.map(({ name, what, result }) => [name, what, String(result.runs), `${result.equal}/${result.runs}`, `${seconds(median(result.recoverMs))} (max ${seconds(Math.max(...result.recoverMs, Number.NaN))})`, result.notes ?? ''])
+  const rows = results.map(({ name, what, result }) => [name, what, String(result.runs), `${result.equal}/${result.runs}`, `${seconds(median(result.recoverMs))} (max ${seconds(result.recoverMs.length === 0 ? Number.NaN : Math.max(...result.recoverMs))})`, result.notes ?? ''])
   const head = ['drill', 'fault', 'runs', 'answers equal to a clean run', 'time to recover (median, max)', 'outcomes']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`

@@ -5,6 +5,7 @@ import { QUEUES } from '../src/queues/names.ts'
 import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../src/queues/walk-queue.ts'
 import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
 import { isExposureError } from '../src/errors.ts'
+import { isGivenUp, isRetryable } from '../src/sources/rpc/client.ts'
 import { isConnectionError, quietRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
@@ -49,6 +50,9 @@ export function startWalkWorker(options: WalkWorkerOptions) {
       // The run was interrupted or replaced meanwhile: nothing to do, nothing was written.
       if (isExposureError(error, 'WALK_STOPPED')) return { stale: true }
       if (isExposureError(error) && error.isBadInput) throw new UnrecoverableError(error.message)
+      // A source that already spent its deadline on retries: retrying the job would multiply the
+      // wait; fail it for good with the precise reason (the coordinator prints it).
+      if (isGivenUp(error) || (isExposureError(error) && !isRetryable(error) && !isExposureError(error, 'STORE_BUSY') && !isExposureError(error, 'WALK_BUSY'))) throw new UnrecoverableError(error instanceof Error ? error.message : String(error))
       throw error
     }
   }
