@@ -6,7 +6,7 @@ import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import type { Address, Direction } from '../../src/types.ts'
-import { generateEtl } from '../support/random-etl.ts'
+import { DUST_FLOORS, dustOption, generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
@@ -27,6 +27,7 @@ interface Scenario {
   maxHops: number
   counterpartyCap: number
   ethDust: bigint
+  tokenDust: bigint
 }
 
 async function runScenario(s: Scenario): Promise<void> {
@@ -38,7 +39,7 @@ async function runScenario(s: Scenario): Promise<void> {
   await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
   await store.putSeeds(etl.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
   await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
-  const dust = s.ethDust > 0n ? { ETH: s.ethDust } : {}
+  const dust = dustOption(s.ethDust, s.tokenDust)
   await runWalk(store, {
     redisUrl: harness.server.url,
     directions: ['downstream', 'upstream'],
@@ -84,7 +85,8 @@ describe('queue walk equals the in-process reference', () => {
           batchSize: fc.integer({ min: 1, max: 32 }),
           maxHops: fc.integer({ min: 1, max: 5 }),
           counterpartyCap: fc.constantFrom(3, 6, 10, 1_000_000),
-          ethDust: fc.constantFrom(0n, 0n, 1000n, 10n ** 15n),
+          ethDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.eth),
+          tokenDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.token),
         }),
         runScenario,
       ),
@@ -94,7 +96,7 @@ describe('queue walk equals the in-process reference', () => {
 
   it('gives the same labels whatever the worker count and batch size (same graph)', async () => {
     for (const [workers, batchSize] of [[1, 1], [3, 7], [2, 64]] as const) {
-      await runScenario({ graphSeed: 4242, workers, concurrency: 2, batchSize, maxHops: 4, counterpartyCap: 1_000_000, ethDust: 0n })
+      await runScenario({ graphSeed: 4242, workers, concurrency: 2, batchSize, maxHops: 4, counterpartyCap: 1_000_000, ethDust: 0n, tokenDust: 0n })
     }
   })
 })
