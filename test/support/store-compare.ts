@@ -28,6 +28,15 @@ export async function adjacencySnapshot(redis: Redis, prefix: string): Promise<M
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)))
 }
 
+/**
+ * Both directions' walk labels of a store: address hex40 → "h,c,key;…", every non-dominated label
+ * with its hops, cost and witness key (predecessor and record index), exactly as stored.
+ */
+export async function walkLabelsSnapshot(store: GraphStore): Promise<Record<Direction, Record<string, string>>> {
+  const [downstream, upstream] = await Promise.all((['downstream', 'upstream'] as const).map((d) => store.redis.hgetall(store.keys.walkLabels(d))))
+  return { downstream: downstream!, upstream: upstream! }
+}
+
 /** The rows of an etl export folder, projected on the columns the reference reads. */
 export async function readEtlRows(dir: string): Promise<EtlRows> {
   const load = async <C extends string>(name: string, columns: readonly C[]) => {
