@@ -11,6 +11,8 @@
  * - block reward traces (no sender, no transaction);
  * - transfers out of an address before funds arrived there;
  * - several transfers in one transaction that chain (tx A→C plus internal call C→D; token A→R→B);
+ * - several transfers in one transaction into one wallet from different senders, and out of one
+ *   wallet to different recipients (labels that tie on hops and position);
  * - cycles; exchanges (labelled category "exchange") in the middle of paths; a high-degree hub;
  *   self transfers; tiny (dust-sized) amounts;
  * - amounts exactly at, one below and one above every dust floor of {@link DUST_FLOORS}, for ETH
@@ -437,6 +439,24 @@ export function generateEtl(seed: number, options: GenerateOptions = {}): Genera
       send(b2, up, rng.pick(seeds))
       hop(Math.max(1, b2 - rng.int(0, 3)), rng.pick(plain), up)
     }
+  }
+
+  // Equal positions from different neighbours: one aggregator transaction moves the listed token
+  // from several wallets into one, another from one wallet out to several. Labels that tie on
+  // (hops, cost) then differ only in their witness key: the smaller must win, whatever order the
+  // walk met them in.
+  for (let i = 0; i < 2; i++) {
+    const centre = rng.pick(plain)
+    const others = rng.shuffle(plain.filter((w) => w !== centre)).slice(0, rng.int(2, 4))
+    const into = i === 0
+    addTx({
+      block: blockFor(nBlocks / 4, (3 * nBlocks) / 4),
+      from: rng.pick(wallets),
+      to: router,
+      gas: '250000',
+      input: '0x8f0203b0',
+      tokens: others.map((o) => ({ token: USDT, from: into ? o : centre, to: into ? centre : o, value: BigInt(rng.int(1, 9_999)) * 10n ** 9n })),
+    })
   }
 
   // Self transfers (a seed's and a wallet's).

@@ -582,6 +582,8 @@ interface Traps {
   rewards: number
   outBeforeIn: number
   sameTxChains: number
+  sameTxFanIn: number
+  sameTxFanOut: number
   cycles: number
   exchangeInMiddle: number
   hubCounterparties: number
@@ -624,6 +626,12 @@ function countTraps(g: GeneratedEtl): Traps {
       stack.push(...(succ.get(v) ?? []))
     }
   }
+  // One transaction moving funds into one wallet from different senders, or out of one to different recipients.
+  const fan = (end: (t: RefTransfer) => string, other: (t: RefTransfer) => string): number => {
+    const groups = new Map<string, Set<string>>()
+    for (const t of counted) if (t.from !== t.to) (groups.get(`${t.txHash}|${end(t)}`) ?? groups.set(`${t.txHash}|${end(t)}`, new Set()).get(`${t.txHash}|${end(t)}`))?.add(other(t))
+    return [...groups.values()].filter((others) => others.size >= 2).length
+  }
   let exchangeInMiddle = 0
   for (const x of counted) for (const y of counted) if (exchanges.has(x.to) && y.from === x.to && x.from !== y.to && pos(x) <= pos(y)) exchangeInMiddle++
   const partners = new Map<string, Set<string>>()
@@ -649,6 +657,8 @@ function countTraps(g: GeneratedEtl): Traps {
     rewards: g.traces.filter((t) => t.trace_type === 'reward' && t.from_address === '' && t.transaction_hash === '').length,
     outBeforeIn,
     sameTxChains,
+    sameTxFanIn: fan((t) => t.to, (t) => t.from),
+    sameTxFanOut: fan((t) => t.from, (t) => t.to),
     cycles,
     exchangeInMiddle,
     hubCounterparties: Math.max(...[...partners.values()].map((s) => s.size)),
