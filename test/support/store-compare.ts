@@ -37,10 +37,14 @@ export async function walkLabelsSnapshot(store: GraphStore): Promise<Record<Dire
   return { downstream: downstream!, upstream: upstream! }
 }
 
-/** The rows of an etl export folder, projected on the columns the reference reads. */
+/** The rows of an etl export folder, projected on the columns the reference reads (a missing file: no rows). */
 export async function readEtlRows(dir: string): Promise<EtlRows> {
   const load = async <C extends string>(name: string, columns: readonly C[]) => {
-    const records = parse(await readFile(join(dir, name), 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[]
+    const text = await readFile(join(dir, name), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return ''
+      throw error
+    })
+    const records = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[]
     return records.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? ''])) as { [K in C]: string })
   }
   return {
