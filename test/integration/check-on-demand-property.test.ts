@@ -8,7 +8,7 @@ import { createOnDemandChecker } from '../../src/walk/on-demand-check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import { ETH, type Address, type Asset, type Direction, type Transfer } from '../../src/types.ts'
-import { generateEtl } from '../support/random-etl.ts'
+import { DUST_FLOORS, dustOption, generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
@@ -38,6 +38,7 @@ interface Scenario {
   maxHops: number
   counterpartyCap: number
   ethDust: bigint
+  tokenDust: bigint
   keep: number
 }
 
@@ -82,7 +83,7 @@ async function runScenario(s: Scenario): Promise<{ searched: number; fromWalk: n
   const store: GraphStore = createGraphStore(harness.redis, prefix)
   await store.putSeeds(etl.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
   await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
-  const dust = s.ethDust > 0n ? { ETH: s.ethDust } : {}
+  const dust = dustOption(s.ethDust, s.tokenDust)
   const lazy = createLazyHistory(store, source, { throughBlock: through, listedTokens: listed })
   const walk = (directions: Direction[], beforeExpand?: (a: readonly Address[]) => Promise<unknown>) =>
     runWalk(store, { redisUrl: harness.server.url, directions, maxHops: s.maxHops, batchSize: 8, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: s.counterpartyCap, dust, workers: 1, concurrency: 2, ...(beforeExpand ? { beforeExpand, source: { name: 'test' as never, throughBlock: through, assets: listed.join(','), method: '' } } : {}) })
@@ -159,7 +160,8 @@ describe('on-demand screening equals the in-process reference', () => {
           mode: fc.constantFrom<Mode>('none', 'partial', 'partial', 'lazy-down', 'lazy-both'),
           maxHops: fc.integer({ min: 0, max: 5 }),
           counterpartyCap: fc.constantFrom(3, 6, 10, 1_000_000),
-          ethDust: fc.constantFrom(0n, 0n, 1000n, 10n ** 15n),
+          ethDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.eth),
+          tokenDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.token),
           keep: fc.integer({ min: 0, max: 90 }),
         }),
         async (s) => {
@@ -178,7 +180,7 @@ describe('on-demand screening equals the in-process reference', () => {
   }, 300_000)
 
   it('a walk over a partial store that misses exposed addresses: the search finds them', async () => {
-    const t = await runScenario({ graphSeed: 4242, mode: 'partial', maxHops: 4, counterpartyCap: 1_000_000, ethDust: 0n, keep: 30 })
+    const t = await runScenario({ graphSeed: 4242, mode: 'partial', maxHops: 4, counterpartyCap: 1_000_000, ethDust: 0n, tokenDust: 0n, keep: 30 })
     expect(t.walkMissed).toBeGreaterThan(5)
     expect(t.reached).toBeGreaterThan(10)
   })

@@ -12,6 +12,9 @@ import { isExposureError } from '../../src/errors.ts'
 import type { Address, Transfer } from '../../src/types.ts'
 import { DEFAULT_LISTED_TOKENS } from '../../src/sources/assets.ts'
 import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+import { parse } from 'csv-parse/sync'
+import { TRACE_COLUMNS, type TraceRow } from '../support/etl-rows.ts'
+import { traceRowTransfer } from '../support/reference-walk.ts'
 
 /**
  * The etl importer on real ethereum-etl rows of mainnet blocks (ethereum-etl's own test
@@ -20,6 +23,7 @@ import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.
  * answer, whichever way it arrives.
  */
 const RPC = fileURLToPath(new URL('../../fixtures/rpc/', import.meta.url))
+const HAND_TRACES = fileURLToPath(new URL('../../fixtures/etl-traces/', import.meta.url))
 let server: TestRedis
 let redis: Redis
 let work: string
@@ -83,7 +87,7 @@ describe('etl import of real mainnet rows', () => {
   })
 
   for (const block of ['block_with_subtraces', 'block_with_error', 'block_with_create', 'block_with_suicide']) {
-    it(`traces.csv of ${block} counts exactly what trace_block decoding counts`, async () => {
+    it(`traces.csv of ${block}: nothing counts (no value-carrying internal call), as trace_block decoding says; every row skipped under its rule`, async () => {
       const dir = await folder(block, { 'traces.csv': `test_export_traces_job/${block}/expected_traces.csv` })
       const prefix = testPrefix('etl')
       const store = createGraphStore(redis, prefix)
@@ -91,14 +95,56 @@ describe('etl import of real mainnet rows', () => {
       const json = (await readdir(join(RPC, 'test_export_traces_job', block))).find((f) => f.endsWith('.json'))!
       const raw = JSON.parse(await readFile(join(RPC, 'test_export_traces_job', block, json), 'utf8'))
       const expected = transfersFromParityTraces(raw.result ?? raw).map(key).sort()
-      expect(await stored(prefix)).toEqual(expected)
-      expect(summary.transfersCounted).toBe(expected.length)
-      // None of these real blocks has a value-carrying internal call (the anvil tests cover those);
-      // what they do have is every kind of row that must not count.
+      // None of these real blocks has a value-carrying internal call (the hand-built rows below and
+      // the anvil tests cover those): what they do have is every kind of row that must not count.
+      expect(expected).toEqual([])
+      expect(await stored(prefix)).toEqual([])
+      expect(summary.transfersCounted).toBe(0)
       expect(summary.files[0]!.skipped).toEqual(SKIPPED[block])
       expect(summary.rows).toBe((await readFile(join(dir, 'traces.csv'), 'utf8')).trim().split('\n').length - 1)
     })
   }
+
+  it('hand-built traces.csv (fixtures/etl-traces): exactly the successful value-carrying calls below the top level count, with hand-written expectations', async () => {
+    const dir = join(work, 'hand-traces')
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir))
+    await copyFile(join(HAND_TRACES, 'traces.csv'), join(dir, 'traces.csv'))
+    const prefix = testPrefix('hand')
+    const summary = await importEtl(createGraphStore(redis, prefix), [dir], { listedTokens: [] })
+    // Written out by hand from the rows (fixtures/etl-traces/PROVENANCE.txt): from, to, amount,
+    // asset, block, transaction index, tx hash, kind, sub-index. The sub-index is the documented
+    // trace-address rule (src/sources/trace-index.ts): FNV-1a (32-bit) of the comma-joined trace
+    // address, mod 0x3fffff, + 1: "0" → 829828, "0,0" → 344482, "6" → 829014, "1" → 829421.
+    const t1 = '0x7f1c9bfde7fd33b4db7c0528269e25899c8c10d09e6e3320ebb351d00d7873ca'
+    const t3 = '0x81e7f18ad6874d1d86beef0ba11cbf26b373fccbf98a2d17902abd5a5b607c93'
+    const splitter = '0xb0e9af73b0b1fb59dc05230e3ca78a1dca32dd2f'
+    const w1 = '0xadaa9aaffa460ccd0c404bb5a3168f6c96dbeca5'
+    const expected = [
+      [splitter, w1, '1000000000000000000', 'ETH', 17000123, 4, t1, 'trace', 829828],
+      [w1, '0x01f1e902be712672ee887a158164e67aef1036b3', '250000000000000000', 'ETH', 17000123, 4, t1, 'trace', 344482],
+      [splitter, '0x099c4bab3085377988e23d7d784c604a19bbfb04', '50000000000000000', 'ETH', 17000123, 4, t1, 'trace', 829014],
+      ['0x9d2690921b0f812637b185725f234947f0ed83cb', '0x22ca2282c55504eeab1cb287670e2e152d8df472', '700000000000000000', 'ETH', 17000124, 0, t3, 'trace', 829421],
+    ].map((fields) => fields.join('|'))
+    expect(await stored(prefix)).toEqual(expected.sort())
+    expect(summary.transfersCounted).toBe(4)
+    expect(summary.rows).toBe(20)
+    expect(summary.files[0]!.skipped).toEqual({
+      'top-level-trace': 3, // the three transactions' own calls, the reverted one included
+      // [1] reverted, [1,0] and [1,0,0] under it; the reverted transaction's [0] and [1]; [0] of the
+      // third transaction; its inconsistent error-with-status-1 row
+      'errored-call': 7,
+      'delegate-or-static-call': 2,
+      'zero-value': 1,
+      'not-a-call': 3, // create, suicide, reward
+    })
+    // The test suite's independent reading of the rules agrees on the same rows.
+    const records = parse(await readFile(join(dir, 'traces.csv'), 'utf8'), { columns: true }) as Record<string, string>[]
+    const reference = records
+      .map((r, i) => traceRowTransfer(Object.fromEntries(TRACE_COLUMNS.map((c) => [c, r[c] ?? ''])) as TraceRow, i))
+      .filter((t) => t !== null)
+      .map((t) => [t.from, t.to, t.amount, t.block, t.txIndex, t.txHash].join('|'))
+    expect(reference.sort()).toEqual(expected.map((k) => k.split('|')).map((f) => [f[0], f[1], f[2], f[4], f[5], f[6]].join('|')).sort())
+  })
 
   it('block 483920: receipts.csv joins transactions.csv; pre-Byzantium statuses are empty so nothing counts; unlisted tokens never count, listed ones do', async () => {
     const dir = await folder('483920', {

@@ -7,7 +7,7 @@ import { invalidateLabels, traceWalk, type TraceOptions } from '../../src/walk/i
 import { parseLabels } from '../../src/walk/labels.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import type { Address, Direction } from '../../src/types.ts'
-import { generateEtl } from '../support/random-etl.ts'
+import { DUST_FLOORS, dustOption, generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, rowAddresses } from '../support/reference-walk.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
@@ -41,6 +41,7 @@ interface Scenario {
   maxHops: number
   counterpartyCap: number
   ethDust: bigint
+  tokenDust: bigint
   workers: number
   batchSize: number
   /** Fractions picking S, A and R out of the graph's addresses (deterministic from picks). */
@@ -77,11 +78,11 @@ async function runScenario(s: Scenario): Promise<void> {
       batchSize: s.batchSize,
       stopCategories: DEFAULT_STOP_CATEGORIES,
       counterpartyCap: s.counterpartyCap,
-      dust: s.ethDust > 0n ? { ETH: s.ethDust } : {},
+      dust: dustOption(s.ethDust, s.tokenDust),
       workers: s.workers,
       concurrency: 2,
     }
-    const where = `scenario ${JSON.stringify({ ...s, ethDust: String(s.ethDust) })} S=${S.length} A=${A.length} R=${R.length}`
+    const where = `scenario ${JSON.stringify({ ...s, ethDust: String(s.ethDust), tokenDust: String(s.tokenDust) })} S=${S.length} A=${A.length} R=${R.length}`
 
     await setSeeds(inc, S)
     expect((await traceWalk(inc, options, { incremental: true })).mode, where).toBe('full')
@@ -115,7 +116,8 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
           graphSeed: fc.integer({ min: 1, max: 1_000_000 }),
           maxHops: fc.integer({ min: 1, max: 5 }),
           counterpartyCap: fc.constantFrom(3, 6, 1_000_000),
-          ethDust: fc.constantFrom(0n, 0n, 1000n),
+          ethDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.eth),
+          tokenDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.token),
           workers: fc.integer({ min: 1, max: 2 }),
           batchSize: fc.constantFrom(1, 4, 64),
           picks: fc.array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { minLength: 8, maxLength: 8 }),

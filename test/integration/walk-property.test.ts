@@ -6,10 +6,12 @@ import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import type { Address, Direction } from '../../src/types.ts'
-import { generateEtl } from '../support/random-etl.ts'
+import { DUST_FLOORS, USDT, dustOption, generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harness.ts'
+import { judgeWalk, walkLabelsSnapshot } from '../support/store-compare.ts'
+import type { EtlRows } from '../support/etl-rows.ts'
 
 /**
  * The queue walk (CSV import → Redis → BullMQ workers) against the independent in-process
@@ -27,9 +29,10 @@ interface Scenario {
   maxHops: number
   counterpartyCap: number
   ethDust: bigint
+  tokenDust: bigint
 }
 
-async function runScenario(s: Scenario): Promise<void> {
+async function runScenario(s: Scenario): Promise<Record<Direction, Record<string, string>>> {
   const etl = generateEtl(s.graphSeed)
   const files = await writeEtlFolder(harness.dir, `g${s.graphSeed}`, etl)
 
@@ -38,7 +41,7 @@ async function runScenario(s: Scenario): Promise<void> {
   await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
   await store.putSeeds(etl.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
   await store.putLabels(etl.labels.map((l) => ({ address: l.address as Address, label: l.label, category: l.category })))
-  const dust = s.ethDust > 0n ? { ETH: s.ethDust } : {}
+  const dust = dustOption(s.ethDust, s.tokenDust)
   await runWalk(store, {
     redisUrl: harness.server.url,
     directions: ['downstream', 'upstream'],
@@ -69,8 +72,10 @@ async function runScenario(s: Scenario): Promise<void> {
       }
     }
   })
+  const labels = await walkLabelsSnapshot(store)
   await dropPrefix(harness.redis, prefix)
   expect(problems, `scenario ${JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`).toEqual([])
+  return labels
 }
 
 describe('queue walk equals the in-process reference', () => {
@@ -84,17 +89,76 @@ describe('queue walk equals the in-process reference', () => {
           batchSize: fc.integer({ min: 1, max: 32 }),
           maxHops: fc.integer({ min: 1, max: 5 }),
           counterpartyCap: fc.constantFrom(3, 6, 10, 1_000_000),
-          ethDust: fc.constantFrom(0n, 0n, 1000n, 10n ** 15n),
+          ethDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.eth),
+          tokenDust: fc.constantFrom(0n, 0n, ...DUST_FLOORS.token),
         }),
-        runScenario,
+        async (s) => {
+          await runScenario(s)
+        },
       ),
       { numRuns: 60, seed: 20261124, endOnFailure: true },
     )
   })
 
-  it('gives the same labels whatever the worker count and batch size (same graph)', async () => {
-    for (const [workers, batchSize] of [[1, 1], [3, 7], [2, 64]] as const) {
-      await runScenario({ graphSeed: 4242, workers, concurrency: 2, batchSize, maxHops: 4, counterpartyCap: 1_000_000, ethDust: 0n })
+  it('gives the same labels (hops, cost and witness key of every label, both directions) whatever the worker count and batch size', async () => {
+    const runs: [number, number, number][] = [[1, 1, 1], [3, 7, 2], [2, 64, 3], [1, 3, 1], [3, 1, 3]]
+    for (const graphSeed of [4242, 77, 31337]) {
+      const labels: Record<Direction, Record<string, string>>[] = []
+      for (const [workers, concurrency, batchSize] of runs) {
+        labels.push(await runScenario({ graphSeed, workers, concurrency, batchSize, maxHops: 5, counterpartyCap: 1_000_000, ethDust: 0n, tokenDust: 0n }))
+      }
+      expect(Object.keys(labels[0]!.downstream).length, `graph ${graphSeed}`).toBeGreaterThan(10)
+      expect(Object.keys(labels[0]!.upstream).length, `graph ${graphSeed}`).toBeGreaterThan(10)
+      labels.forEach((l, i) => expect(l, `graph ${graphSeed}, run ${JSON.stringify(runs[i])} against run ${JSON.stringify(runs[0])}`).toEqual(labels[0]))
     }
+  })
+
+  it('gives a tie between equally good labels to the smaller witness key, whichever the walk met first', async () => {
+    // Downstream: S pays A, X, B (hop 1; A < X < B); A pays P and B pays Q (hop 2; Q < P); one
+    // aggregator transaction moves USDT from P and from Q to W: W's hop-3 labels tie on (hops,
+    // position). With batches of 1 the walk expands A, X, B, then Q before P (frontier order); with
+    // batches of 2 it expands [A, X], then [B, P]: P's offer to W comes first. Upstream mirrors it:
+    // U pays P2 and Q2 in one transaction, P2 → A2 → S and Q2 → B2 → S.
+    const w = (tag: string) => `0x${tag.padEnd(40, '0')}`
+    const [S, A, X, B, P, Q, W] = ['5e', '10', '20', '30', '90', '80', 'd0'].map(w) as [string, string, string, string, string, string, string]
+    const [A2, X2, B2, P2, Q2, U] = ['11', '21', '31', '91', '81', 'e0'].map(w) as [string, string, string, string, string, string]
+    const rows: EtlRows = { transactions: [], traces: [], tokenTransfers: [] }
+    const tx = (block: number, index: number, from: string, to: string, value: bigint) => {
+      const hash = `0x${(rows.transactions.length + 1).toString(16).padStart(64, '0')}`
+      rows.transactions.push({ hash, nonce: '0', block_hash: `0x${String(block).padStart(64, '0')}`, block_number: String(block), transaction_index: String(index), from_address: from, to_address: to, value: String(value), gas: '21000', gas_price: '1', input: '0x', block_timestamp: String(1_700_000_000 + block), receipt_status: '1' })
+      return hash
+    }
+    const aggregate = (block: number, moves: [string, string][]) => {
+      const hash = tx(block, 0, w('ee'), w('7e'), 0n)
+      moves.forEach(([from, to], i) => rows.tokenTransfers.push({ token_address: USDT, from_address: from, to_address: to, value: '5000000', transaction_hash: hash, log_index: String(i), block_number: String(block) }))
+    }
+    const ETH = 10n ** 17n
+    tx(10, 0, S, A, ETH), tx(10, 1, S, X, ETH), tx(10, 2, S, B, ETH)
+    tx(11, 0, A, P, ETH), tx(11, 1, B, Q, ETH)
+    aggregate(12, [[P, W], [Q, W]])
+    aggregate(20, [[U, P2], [U, Q2]])
+    tx(21, 0, P2, A2, ETH), tx(21, 1, Q2, B2, ETH)
+    tx(22, 0, A2, S, ETH), tx(22, 1, X2, S, ETH), tx(22, 2, B2, S, ETH)
+    const files = await writeEtlFolder(harness.dir, 'ties', rows)
+
+    const runs: [number, number, number][] = [[1, 1, 1], [1, 1, 2], [1, 1, 3], [2, 2, 2], [3, 1, 1]]
+    const labels: Record<Direction, Record<string, string>>[] = []
+    for (const [workers, concurrency, batchSize] of runs) {
+      const prefix = testPrefix('ties')
+      const store = createGraphStore(harness.redis, prefix)
+      await importEtl(store, [files], { listedTokens: [USDT as Address] })
+      const judged = await judgeWalk(store, harness.server.url, rows, [S], [], [USDT], 4, { workers, concurrency, batchSize })
+      expect(judged.problems).toEqual([])
+      expect(judged.hops.get(W)).toEqual([3, null])
+      expect(judged.hops.get(U)).toEqual([null, 3])
+      const [atW, atU] = await createChecker(store, DEFAULT_RISK_POLICY).check([W, U] as Address[])
+      const run = JSON.stringify([workers, concurrency, batchSize])
+      // The witnesses go through the smaller of the two tied neighbours (Q < P, Q2 < P2).
+      expect(atW!.downstream!.path.map((step) => step.from.toLowerCase()), run).toEqual([S, B, Q])
+      expect(atU!.upstream!.path.map((step) => step.to.toLowerCase()), run).toEqual([Q2, B2, S])
+      labels.push(await walkLabelsSnapshot(store))
+      await dropPrefix(harness.redis, prefix)
+    }
+    labels.forEach((l, i) => expect(l, `run ${JSON.stringify(runs[i])} against ${JSON.stringify(runs[0])}`).toEqual(labels[0]))
   })
 })

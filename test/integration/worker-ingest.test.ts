@@ -78,9 +78,7 @@ describe('exposure worker runs ingest jobs', () => {
       expect(summary.finalThrough).toBe(chain.lastBlock)
       expect(summary.jobs).toBe(Math.ceil((chain.lastBlock + 1) / 6))
     } finally {
-      const started = Date.now()
       exit = await stop(worker.child)
-      expect(Date.now() - started).toBeLessThan(5_000)
     }
     expect(exit, worker.stderr()).toEqual({ code: 0, signal: null })
     expect(worker.stderr()).toContain('SIGTERM')

@@ -11,14 +11,35 @@
  * - block reward traces (no sender, no transaction);
  * - transfers out of an address before funds arrived there;
  * - several transfers in one transaction that chain (tx A→C plus internal call C→D; token A→R→B);
+ * - several transfers in one transaction into one wallet from different senders, and out of one
+ *   wallet to different recipients (labels that tie on hops and position);
  * - cycles; exchanges (labelled category "exchange") in the middle of paths; a high-degree hub;
- *   self transfers; tiny (dust-sized) amounts.
+ *   self transfers; tiny (dust-sized) amounts;
+ * - amounts exactly at, one below and one above every dust floor of {@link DUST_FLOORS}, for ETH
+ *   and for the listed token: in the background, and as the only way into fresh wallets (from a
+ *   seed, and into one) that pass funds on.
  *
  * Uses its own seeded PRNG (mulberry32): the same seed always gives the same rows.
  */
 import type { TokenRow, TraceRow, TxRow } from './etl-rows.ts'
 
 export const USDT = '0xdac17f958d2ee523a2206206994597c13d831ec7'
+
+/**
+ * The dust floors (base units) the property tests configure, per asset kind: the generator puts
+ * amounts at, one below and one above each of them. ETH's and the token's differ, so a walk that
+ * applies one asset's floor to the other is seen too.
+ */
+export const DUST_FLOORS: { readonly eth: readonly bigint[]; readonly token: readonly bigint[] } = {
+  eth: [1000n, 10n ** 15n],
+  token: [1000n, 10n ** 6n],
+}
+const ALL_FLOORS = [...new Set([...DUST_FLOORS.eth, ...DUST_FLOORS.token])]
+
+/** A walk's dust option from an ETH floor and a floor for the listed token (0n: none). */
+export function dustOption(eth: bigint, token: bigint): Record<string, bigint> {
+  return { ...(eth > 0n ? { ETH: eth } : {}), ...(token > 0n ? { [USDT]: token } : {}) }
+}
 
 export interface GeneratedEtl {
   transactions: TxRow[]
@@ -184,6 +205,7 @@ export function generateEtl(seed: number, options: GenerateOptions = {}): Genera
   const amount = (): bigint => {
     const r = rng.float()
     if (r < 0.1) return BigInt(rng.int(1, 999)) // dust-sized
+    if (r < 0.25) return rng.pick(ALL_FLOORS) + BigInt(rng.int(-1, 1)) // at a floor, or one off
     return BigInt(rng.int(1, 9_999_999)) * 10n ** BigInt(rng.int(9, 12))
   }
 
@@ -205,14 +227,14 @@ export function generateEtl(seed: number, options: GenerateOptions = {}): Genera
   }
   const ethTx = (block: number, from: string, to: string, status: '0' | '1' = '1'): PendingTx =>
     addTx({ block, from, to, value: amount(), status, topTrace: rng.chance(0.3) })
-  const tokenTx = (block: number, from: string, to: string, token = USDT): PendingTx =>
+  const tokenTx = (block: number, from: string, to: string, token = USDT, value = amount()): PendingTx =>
     addTx({
       block,
       from,
       to: token,
       gas: '60000',
       input: '0xa9059cbb',
-      tokens: [{ token, from, to, value: amount() }],
+      tokens: [{ token, from, to, value }],
     })
   /** from -> contract (value) then contract -> to (internal call, same transaction). */
   const viaContract = (block: number, from: string, to: string): PendingTx => {
@@ -396,6 +418,45 @@ export function generateEtl(seed: number, options: GenerateOptions = {}): Genera
       if (rng.chance(0.5)) hop(blockFor(b, nBlocks), hub, w)
       else hop(blockFor(1, nBlocks), w, hub)
     }
+  }
+
+  // Dust floors: per asset kind, one of its floors F; fresh wallets reached only over one
+  // transfer of F - 1, F or F + 1 from a seed (then passing funds on), and fresh wallets whose
+  // only way to a seed is one such transfer (after receiving funds).
+  for (const [kind, floors] of [['eth', DUST_FLOORS.eth], ['token', DUST_FLOORS.token]] as const) {
+    const floor = rng.pick(floors)
+    for (const offset of [-1n, 0n, 1n]) {
+      const send = (block: number, from: string, to: string): void => {
+        if (kind === 'eth') addTx({ block, from, to, value: floor + offset })
+        else tokenTx(block, from, to, USDT, floor + offset)
+      }
+      const down = newAddress()
+      const b1 = blockFor(1, nBlocks / 2)
+      send(b1, rng.pick(seeds), down)
+      hop(Math.min(nBlocks, b1 + rng.int(0, 3)), down, rng.pick(plain))
+      const up = newAddress()
+      const b2 = blockFor(nBlocks / 2, nBlocks)
+      send(b2, up, rng.pick(seeds))
+      hop(Math.max(1, b2 - rng.int(0, 3)), rng.pick(plain), up)
+    }
+  }
+
+  // Equal positions from different neighbours: one aggregator transaction moves the listed token
+  // from several wallets into one, another from one wallet out to several. Labels that tie on
+  // (hops, cost) then differ only in their witness key: the smaller must win, whatever order the
+  // walk met them in.
+  for (let i = 0; i < 2; i++) {
+    const centre = rng.pick(plain)
+    const others = rng.shuffle(plain.filter((w) => w !== centre)).slice(0, rng.int(2, 4))
+    const into = i === 0
+    addTx({
+      block: blockFor(nBlocks / 4, (3 * nBlocks) / 4),
+      from: rng.pick(wallets),
+      to: router,
+      gas: '250000',
+      input: '0x8f0203b0',
+      tokens: others.map((o) => ({ token: USDT, from: into ? o : centre, to: into ? centre : o, value: BigInt(rng.int(1, 9_999)) * 10n ** 9n })),
+    })
   }
 
   // Self transfers (a seed's and a wallet's).

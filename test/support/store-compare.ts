@@ -28,10 +28,23 @@ export async function adjacencySnapshot(redis: Redis, prefix: string): Promise<M
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)))
 }
 
-/** The rows of an etl export folder, projected on the columns the reference reads. */
+/**
+ * Both directions' walk labels of a store: address hex40 → "h,c,key;…", every non-dominated label
+ * with its hops, cost and witness key (predecessor and record index), exactly as stored.
+ */
+export async function walkLabelsSnapshot(store: GraphStore): Promise<Record<Direction, Record<string, string>>> {
+  const [downstream, upstream] = await Promise.all((['downstream', 'upstream'] as const).map((d) => store.redis.hgetall(store.keys.walkLabels(d))))
+  return { downstream: downstream!, upstream: upstream! }
+}
+
+/** The rows of an etl export folder, projected on the columns the reference reads (a missing file: no rows). */
 export async function readEtlRows(dir: string): Promise<EtlRows> {
   const load = async <C extends string>(name: string, columns: readonly C[]) => {
-    const records = parse(await readFile(join(dir, name), 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[]
+    const text = await readFile(join(dir, name), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return ''
+      throw error
+    })
+    const records = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[]
     return records.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? ''])) as { [K in C]: string })
   }
   return {

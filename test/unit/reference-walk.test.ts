@@ -18,7 +18,7 @@ import {
   type TraceRow,
   type TxRow,
 } from '../support/etl-rows.ts'
-import { USDT, generateEtl, type GeneratedEtl } from '../support/random-etl.ts'
+import { DUST_FLOORS, USDT, generateEtl, type GeneratedEtl } from '../support/random-etl.ts'
 import {
   DEFAULT_STOP_CATEGORIES,
   applyDust,
@@ -582,6 +582,8 @@ interface Traps {
   rewards: number
   outBeforeIn: number
   sameTxChains: number
+  sameTxFanIn: number
+  sameTxFanOut: number
   cycles: number
   exchangeInMiddle: number
   hubCounterparties: number
@@ -624,6 +626,12 @@ function countTraps(g: GeneratedEtl): Traps {
       stack.push(...(succ.get(v) ?? []))
     }
   }
+  // One transaction moving funds into one wallet from different senders, or out of one to different recipients.
+  const fan = (end: (t: RefTransfer) => string, other: (t: RefTransfer) => string): number => {
+    const groups = new Map<string, Set<string>>()
+    for (const t of counted) if (t.from !== t.to) (groups.get(`${t.txHash}|${end(t)}`) ?? groups.set(`${t.txHash}|${end(t)}`, new Set()).get(`${t.txHash}|${end(t)}`))?.add(other(t))
+    return [...groups.values()].filter((others) => others.size >= 2).length
+  }
   let exchangeInMiddle = 0
   for (const x of counted) for (const y of counted) if (exchanges.has(x.to) && y.from === x.to && x.from !== y.to && pos(x) <= pos(y)) exchangeInMiddle++
   const partners = new Map<string, Set<string>>()
@@ -649,6 +657,8 @@ function countTraps(g: GeneratedEtl): Traps {
     rewards: g.traces.filter((t) => t.trace_type === 'reward' && t.from_address === '' && t.transaction_hash === '').length,
     outBeforeIn,
     sameTxChains,
+    sameTxFanIn: fan((t) => t.to, (t) => t.from),
+    sameTxFanOut: fan((t) => t.from, (t) => t.to),
     cycles,
     exchangeInMiddle,
     hubCounterparties: Math.max(...[...partners.values()].map((s) => s.size)),
@@ -739,6 +749,14 @@ describe('generateEtl', () => {
     const traps = countTraps(g)
     for (const [name, count] of Object.entries(traps)) expect({ name, count: count > 0 }).toEqual({ name, count: true })
     expect(traps.hubCounterparties).toBeGreaterThanOrEqual(8)
+    // Counting transfers at, one below and one above a configured dust floor, for ETH and the token.
+    const counted = countingTransfers(g, [g.listedToken])
+    for (const [kind, floors] of [['ETH', DUST_FLOORS.eth], [g.listedToken, DUST_FLOORS.token]] as const) {
+      for (const offset of [-1n, 0n, 1n]) {
+        const found = counted.some((t) => t.asset === kind && floors.some((f) => t.amount === f + offset))
+        expect({ kind, offset, found }).toEqual({ kind, offset, found: true })
+      }
+    }
   })
 
   it('has paths of 4 and 5 hops in a fair share of graphs', () => {
@@ -762,7 +780,12 @@ describe('reference walk agrees with brute force on generated graphs', () => {
       fc.property(
         fc.integer({ min: 0, max: 1_000_000 }),
         fc.constantFrom(Infinity, 4, 8),
-        fc.constantFrom<Record<string, bigint> | undefined>(undefined, { ETH: 1000n }, { [USDT]: 1000n }),
+        fc.constantFrom<Record<string, bigint> | undefined>(
+          undefined,
+          ...DUST_FLOORS.eth.map((f) => ({ ETH: f })),
+          ...DUST_FLOORS.token.map((f) => ({ [USDT]: f })),
+          { ETH: DUST_FLOORS.eth.at(-1)!, [USDT]: DUST_FLOORS.token.at(-1)! },
+        ),
         fc.integer({ min: 1, max: 4 }),
         (seed, cap, dust, maxHops) => {
           const g = generateEtl(seed, { addresses: 10 + (seed % 21) })
