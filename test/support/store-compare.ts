@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
 import type { Redis } from 'ioredis'
 import type { GraphStore } from '../../src/store/graph-store.ts'
+import { publishedLabels } from '../../src/walk/walk-runs.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk, type WalkOptions } from '../../src/walk/run-walk.ts'
@@ -33,7 +34,7 @@ export async function adjacencySnapshot(redis: Redis, prefix: string): Promise<M
  * with its hops, cost and witness key (predecessor and record index), exactly as stored.
  */
 export async function walkLabelsSnapshot(store: GraphStore): Promise<Record<Direction, Record<string, string>>> {
-  const [downstream, upstream] = await Promise.all((['downstream', 'upstream'] as const).map((d) => store.redis.hgetall(store.keys.walkLabels(d))))
+  const [downstream, upstream] = await Promise.all((['downstream', 'upstream'] as const).map((d) => publishedLabels(store, d)))
   return { downstream: downstream!, upstream: upstream! }
 }
 
