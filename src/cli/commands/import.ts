@@ -6,7 +6,11 @@ import { formatCount, printJson, printTable, progressBar } from '../output.ts'
 export function registerImport(program: Command): void {
   program
     .command('import')
-    .description('import ethereum-etl exports (transactions.csv, traces.csv, token_transfers.csv, .csv.gz): folders or files')
+    .description(
+      'import ethereum-etl exports (BigQuery\'s public Ethereum dataset format): transactions.csv, traces.csv, token_transfers.csv, and receipts.csv ' +
+        '(the receipt status for transactions.csv files without a receipt_status column, as ethereum-etl\'s export_blocks_and_transactions writes them: ' +
+        'without a status a transaction is skipped as no-receipt), any of them .csv.gz; folders or files. All or nothing: a bad row names file:line and field.',
+    )
     .argument('<paths...>', 'folders holding etl files, or the files')
     .option('--skip-invalid', 'count malformed rows and go on, instead of rejecting the import')
     .option('--json', 'print the summary as JSON')
