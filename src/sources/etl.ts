@@ -6,7 +6,7 @@ import Papa from 'papaparse'
 import { InputError } from '../errors.ts'
 import { MAX_SUB_INDEX } from '../store/records.ts'
 import { ETH, type Address, type Transfer } from '../types.ts'
-import { ZERO_ADDRESS, traceSubIndex } from './trace-index.ts'
+import { isTraceAddress, traceSubIndex, ZERO_ADDRESS } from './trace-index.ts'
 import type { TxIndexTable } from './tx-index-table.ts'
 
 /**
@@ -85,8 +85,6 @@ class Row implements RowContext {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const HASH = /^0x[0-9a-fA-F]{64}$/
 const UINT = /^\d+$/
-/** A trace address: empty (the top-level call) or child indices joined by commas, e.g. `0,1,3`. */
-const TRACE_ADDRESS = /^\d+(?:,\d+)*$/
 /** BigQuery's TIMESTAMP text (`2015-08-07 03:30:33 UTC`) or ISO 8601 in UTC (`2015-08-07T03:30:33Z`). */
 const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?: UTC|Z|\+00:00| \+0000)?$/
 
@@ -214,7 +212,7 @@ export function traceRow(ctx: RowContext): EtlRowResult {
   const transactionIndex = ctx.get('transaction_index') === '' ? null : smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
   const traceAddress = ctx.get('trace_address')
   // traceSubIndex hashes any text; only a well-formed address may reach it, so a bad one is named here.
-  if (traceAddress !== '' && !TRACE_ADDRESS.test(traceAddress)) throw bad(ctx, 'trace_address', `trace_address must be empty or comma-separated call indices like 0,1,3: ${JSON.stringify(shown(traceAddress))}`, traceAddress)
+  if (traceAddress !== '' && !isTraceAddress(traceAddress)) throw bad(ctx, 'trace_address', `trace_address must be empty or comma-separated call indices like 0,1,3: ${JSON.stringify(shown(traceAddress))}`, traceAddress)
   const callStatus = status(ctx, 'status')
   if (ctx.get('trace_type') !== 'call') return { skip: 'not-a-call' }
   if (ctx.get('call_type') !== 'call') return { skip: 'delegate-or-static-call' }
