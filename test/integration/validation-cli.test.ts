@@ -1,0 +1,47 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../support/cli.ts'
+import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+
+/**
+ * Validation at the edge, through the real CLI: configuration values and seed or label files that
+ * would silently change answers are refused with exit 2, naming the value and where it was;
+ * untrusted text is printed escaped.
+ */
+let server: TestRedis
+let work: string
+beforeAll(async () => {
+  server = await startRedis()
+  work = await mkdtemp(join(tmpdir(), 'validation-cli-'))
+})
+afterAll(async () => {
+  await server?.stop()
+  if (work) await rm(work, { recursive: true, force: true })
+})
+
+describe('configuration', () => {
+  it('EXPOSURE_MAX_HOPS= (empty) is refused with exit 2, naming the variable', async () => {
+    const result = await runCli(['--redis-url', server.url, '--prefix', testPrefix('hops'), 'status'], { EXPOSURE_MAX_HOPS: '' })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('EXPOSURE_MAX_HOPS')
+    expect(result.stderr).toMatch(/empty/)
+    expect(result.stdout).toBe('')
+  })
+
+  it('EXPOSURE_STOP_CATEGORIES=exchnage is refused with exit 2, naming the value and the known categories', async () => {
+    const result = await runCli(['--redis-url', server.url, '--prefix', testPrefix('stop'), 'status'], { EXPOSURE_STOP_CATEGORIES: 'exchnage' })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('EXPOSURE_STOP_CATEGORIES')
+    expect(result.stderr).toContain('exchnage')
+    expect(result.stderr).toContain('exchange')
+  })
+
+  it('a Redis URL whose database is not an integer is refused with exit 2', async () => {
+    const result = await runCli(['--redis-url', `${server.url}/abc`, 'status'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('--redis-url')
+    expect(result.stderr).toContain('/abc')
+  })
+})
