@@ -45,3 +45,27 @@ describe('configuration', () => {
     expect(result.stderr).toContain('/abc')
   })
 })
+
+describe('seeds and labels', () => {
+  const ZERO = '0x0000000000000000000000000000000000000000'
+  const GOOD = '0x098B716B8Aaf21512996dC57EB0615e2383E2f96'
+
+  it('the zero address as a seed is refused with exit 2 naming file:line, and nothing is written; --skip-invalid skips it with a report', async () => {
+    const file = join(work, 'zero-seeds.csv')
+    await writeFile(file, `address,label,source\n${GOOD},Lazarus Group,OFAC\n${ZERO},burn,mistake\n`)
+    const g = ['--redis-url', server.url, '--prefix', testPrefix('zero')]
+    const refused = await runCli([...g, 'seeds', 'import', '--no-walk', file])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`${file}:3`)
+    expect(refused.stderr).toContain(ZERO)
+    expect(refused.stderr).toMatch(/zero address/)
+    const empty = await runCli([...g, 'seeds', 'list', '--json'])
+    expect(JSON.parse(empty.stdout).seeds).toEqual([])
+
+    const skipped = await runCli([...g, 'seeds', 'import', '--no-walk', '--skip-invalid', file])
+    expect(skipped.code, skipped.stderr).toBe(0)
+    expect(skipped.stderr).toContain(`skipped: ${file}:3: invalid address "${ZERO}"`)
+    const listed = await runCli([...g, 'seeds', 'list', '--json'])
+    expect((JSON.parse(listed.stdout).seeds as { address: string }[]).map((s) => s.address)).toEqual([GOOD])
+  })
+})

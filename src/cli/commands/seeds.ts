@@ -36,7 +36,7 @@ function addReadOptions(command: Command): Command {
     .option('--all-eth', 'SDN: every profile\'s "Digital Currency Address - ETH" (no name filter)')
     .option('--all-evm', 'SDN: also EVM-format addresses of other assets (USDT/USDC on Ethereum, other EVM chains)')
     .option('--roles <roles>', 'incident list: comma-separated roles taken as seeds (default attacker; also mixer_depositor, mixer_withdrawer)')
-    .option('--skip-invalid', 'report invalid addresses (file:line) and import the rest, instead of failing')
+    .option('--skip-invalid', 'report invalid entries (file:line: bad addresses, the zero address, labels or sources beyond their length bound) and import the rest, instead of failing')
 }
 
 async function readFlagsFile(file: string | undefined, flags: ReadFlags): Promise<SeedFileRead> {
@@ -56,7 +56,8 @@ async function readFlagsFile(file: string | undefined, flags: ReadFlags): Promis
 
 function reportSkipped(skipped: readonly SkippedEntry[]): void {
   for (const s of skipped) {
-    process.stderr.write(`skipped: ${s.file}${s.line === undefined ? '' : `:${s.line}`}: invalid address ${JSON.stringify(s.value)} (${s.reason})\n`)
+    const what = s.code === 'INVALID_ADDRESS' ? 'invalid address' : `${s.field ?? 'value'} out of bounds`
+    process.stderr.write(`skipped: ${s.file}${s.line === undefined ? '' : `:${s.line}`}: ${what} ${JSON.stringify(s.value)} (${s.reason})\n`)
   }
 }
 
@@ -275,7 +276,7 @@ export function registerSeeds(program: Command): void {
     .option('--category <category>', 'category (or Etherscan slug) for files that carry none')
     .option('--include-uncategorized', "keep Etherscan addresses whose slugs map to no category, as 'other'")
     .option('--default', 'import the shipped default labels (data/default-labels.csv)')
-    .option('--skip-invalid', 'report invalid addresses and import the rest, instead of failing')
+    .option('--skip-invalid', 'report invalid entries (file:line: bad addresses, labels or sources beyond their length bound) and import the rest, instead of failing')
     .option('--json', 'print JSON')
     .action(
       async (
