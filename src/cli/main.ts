@@ -9,6 +9,7 @@ import { registerSync } from './commands/sync.ts'
 import { registerExportEtl } from './commands/export-etl.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
+import { terminalSafe } from './output.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -44,7 +45,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2
     }
     const message = isExposureError(error) ? error.message : error instanceof Error ? error.message : String(error)
-    process.stderr.write(`error: ${message}\n`)
+    // Messages quote values from files and flags: escape what would steer the terminal.
+    process.stderr.write(`error: ${terminalSafe(message)}\n`)
     if (!isExposureError(error) && error instanceof Error && process.env.EXPOSURE_DEBUG) process.stderr.write(`${error.stack}\n`)
     return exitCodeFor(error)
   }

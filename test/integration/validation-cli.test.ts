@@ -68,4 +68,20 @@ describe('seeds and labels', () => {
     const listed = await runCli([...g, 'seeds', 'list', '--json'])
     expect((JSON.parse(listed.stdout).seeds as { address: string }[]).map((s) => s.address)).toEqual([GOOD])
   })
+
+  it('seeds list prints a label with a right-to-left override and an ANSI sequence escaped; --json keeps them exact', async () => {
+    const label = 'Lazarus \u202Eexe.gnp\u001B[31m'
+    const file = join(work, 'rlo-seeds.csv')
+    await writeFile(file, `address,label,source\n${GOOD},${label},advisory \u202Ex\n`)
+    const g = ['--redis-url', server.url, '--prefix', testPrefix('rlo')]
+    expect((await runCli([...g, 'seeds', 'import', '--no-walk', file])).code).toBe(0)
+    const listed = await runCli([...g, 'seeds', 'list'])
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.stdout).not.toContain('\u202E')
+    expect(listed.stdout).not.toContain('\u001B')
+    expect(listed.stdout).toContain('Lazarus \\u{202E}exe.gnp\\u{1B}[31m')
+    expect(listed.stdout).toContain('advisory \\u{202E}x')
+    const json = await runCli([...g, 'seeds', 'list', '--json'])
+    expect(JSON.parse(json.stdout).seeds[0].label).toBe(label)
+  })
 })

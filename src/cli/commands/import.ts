@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { importEtl } from '../../sources/etl-import.ts'
 import { withContext } from '../context.ts'
-import { formatCount, printJson, printTable, progressBar } from '../output.ts'
+import { formatCount, printJson, printTable, progressBar, terminalSafe } from '../output.ts'
 
 export function registerImport(program: Command): void {
   program
@@ -22,7 +22,7 @@ export function registerImport(program: Command): void {
           skipInvalid: flags.skipInvalid ?? false,
           onProgress: (p) => bar.update(p.done, p.total, { phase: p.phase === 'read' ? 'reading  ' : 'merging  ', transfers: formatCount(p.transfers) }),
         }).finally(() => bar.stop())
-        for (const error of summary.invalid) process.stderr.write(`skipped: ${error.message}\n`)
+        for (const error of summary.invalid) process.stderr.write(`skipped: ${terminalSafe(error.message)}\n`)
         if (flags.json) {
           printJson({ ...summary, invalid: summary.invalid.map((e) => ({ code: e.code, message: e.message, ...e.details })) })
           return
