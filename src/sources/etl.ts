@@ -335,7 +335,10 @@ export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOpt
       // The line break is fixed by the first one seen (the header's); etl and BigQuery write \n.
       const lf = text.indexOf('\n')
       const newline = lf > 0 && text[lf - 1] === '\r' ? '\r\n' : lf === -1 && text.includes('\r') ? '\r' : '\n'
-      if (lf === -1 && newline === '\n' && !last) return text // no complete line yet
+      if (lf === -1 && newline === '\n' && !last) {
+        if (text.length > MAX_RECORD_CHARS) throw new InputError('MALFORMED_FILE', `no line break in the first ${MAX_RECORD_CHARS / 1024 / 1024} MiB: not a CSV file`, { file, line: 1 })
+        return text // no complete line yet
+      }
       parser = new Papa.Parser({ delimiter: ',', newline })
       if (newline === '\r') linebreak = '\r'
     }
