@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { InputError } from './errors.ts'
 import { DEFAULT_RISK_POLICY, parseRiskPolicy, type RiskPolicy } from './walk/risk.ts'
 import { DEFAULT_LISTED_TOKENS } from './sources/assets.ts'
+import { LABEL_CATEGORIES } from './seeds/label-categories.ts'
 import type { Address } from './types.ts'
 
 /**
@@ -13,9 +14,13 @@ export interface Options {
   redisUrl: string
   /** Key prefix of the store, always inside a hash tag so one Redis Cluster slot holds it all. Default `{exposure}`. */
   prefix: string
-  /** Longest path the walk follows. Default 4. */
+  /** Longest path the walk follows, 0 to {@link MAX_HOPS_LIMIT}. Default 4. */
   maxHops: number
-  /** Label categories whose addresses stop exposure from passing through. */
+  /**
+   * Label categories whose addresses stop exposure from passing through: some of
+   * `LABEL_CATEGORIES` (src/seeds/label-categories.ts), or none (`EXPOSURE_STOP_CATEGORIES=none`).
+   * Default exchange, dex, bridge, mixer, service.
+   */
   stopCategories: readonly string[]
   /** An address with more distinct counterparties than this is a stop node. Default 1000. */
   counterpartyCap: number
@@ -55,12 +60,25 @@ export interface Options {
    * then head − confirmations is the finality line even on a node with a `finalized` tag.
    */
   confirmationsExplicit: boolean
+  /**
+   * Write even when Redis' maxmemory-policy may evict keys (anything but `noeviction`): evicted
+   * transfers, seeds or labels silently change answers, so writes are refused without it.
+   * Flag `--allow-eviction`, environment `EXPOSURE_ALLOW_EVICTION` (1/true/yes or 0/false/no).
+   * Default false.
+   */
+  allowEviction: boolean
 }
 
 /** The options read from flags / environment / defaults (the rest are derived). */
 type ConfigKey = Exclude<keyof Options, 'confirmationsExplicit'>
 
 export const DEFAULT_STOP_CATEGORIES = ['exchange', 'dex', 'bridge', 'mixer', 'service'] as const
+
+/** The longest walk the store's hop labels allow (`--hops`, `EXPOSURE_MAX_HOPS`). */
+export const MAX_HOPS_LIMIT = 16
+
+/** Help text of `--hops` (trace): the range and where the default comes from. */
+export const HOPS_HELP = `longest path to follow, 0 to ${MAX_HOPS_LIMIT} (default 4, or EXPOSURE_MAX_HOPS)`
 
 const ENV_KEYS: Record<ConfigKey, string> = {
   redisUrl: 'REDIS_URL',
@@ -82,17 +100,66 @@ const ENV_KEYS: Record<ConfigKey, string> = {
   etherscanApiKey: 'ETHERSCAN_API_KEY',
   etherscanRate: 'ETHERSCAN_RATE',
   chainId: 'EXPOSURE_CHAIN_ID',
+  allowEviction: 'EXPOSURE_ALLOW_EVICTION',
+}
+
+/** The environment variable of every option (for documentation and tests). */
+export const CONFIG_ENV_KEYS: Readonly<Record<ConfigKey, string>> = ENV_KEYS
+
+/** The command-line flags that set an option (where one does), for messages. */
+const FLAG_NAMES: Partial<Record<ConfigKey, string>> = {
+  redisUrl: '--redis-url',
+  prefix: '--prefix',
+  maxHops: '--hops',
+  workers: '--workers',
+  concurrency: '--concurrency',
+  batchSize: '--batch-size',
+  rpcUrl: '--rpc-url',
+  confirmations: '--confirmations',
+  syncRangeSize: '--range',
+  allowEviction: '--allow-eviction',
 }
 
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim().toLowerCase()).filter((x) => x.length > 0))
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max)
+/** Decimal digits only: `Number()` would also take `1e1`, `0x10` or `4.0`. */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+const positiveInt = (max: number) => int(1, max)
+const KNOWN_CATEGORIES: ReadonlySet<string> = new Set(LABEL_CATEGORIES)
+
+/** `redis[s]://[user:password@]host[:port][/db]`; the database index is a decimal integer (the connection checks its range). */
+function redisUrlProblem(url: string): string | undefined {
+  if (!/^rediss?:\/\//.test(url)) return 'must start with redis:// or rediss://'
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return 'is not a URL'
+  }
+  if (parsed.hostname === '') return 'names no host'
+  if (!/^(?:\/\d*)?$/.test(parsed.pathname)) return `the database index (the path, ${JSON.stringify(parsed.pathname)}) must be a decimal integer, e.g. redis://host:6379/0`
+  return undefined
+}
 
 const schema = z.object({
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  redisUrl: z.string().superRefine((url, ctx) => {
+    const problem = redisUrlProblem(url)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+  }),
   prefix: z.string().min(1).regex(/^[^\s]+$/, 'must not contain spaces'),
-  maxHops: z.coerce.number().int().min(0).max(16),
-  stopCategories: list,
-  counterpartyCap: z.coerce.number().int().min(1),
+  maxHops: int(0, MAX_HOPS_LIMIT),
+  stopCategories: list.superRefine((categories, ctx) => {
+    if (categories.length === 1 && categories[0] === 'none') return
+    const unknown = categories.filter((c) => !KNOWN_CATEGORIES.has(c))
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `unknown categor${unknown.length === 1 ? 'y' : 'ies'} ${unknown.join(', ')}: expected some of ${LABEL_CATEGORIES.join(', ')} (comma-separated), or none` })
+    }
+  }),
+  counterpartyCap: int(1, Number.MAX_SAFE_INTEGER),
   listedTokens: list.pipe(z.array(z.string().regex(/^0x[0-9a-f]{40}$/, 'each must be a 0x-prefixed 40-hex address'))),
   dust: z.string(),
   workers: positiveInt(64),
@@ -100,13 +167,22 @@ const schema = z.object({
   batchSize: positiveInt(100_000),
   riskPolicy: z.string(),
   rpcUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')]),
-  confirmations: z.coerce.number().int().min(0).max(100_000),
+  confirmations: int(0, 100_000),
   rpcConcurrency: positiveInt(256),
   syncRangeSize: positiveInt(100_000),
   etherscanUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')]),
   etherscanApiKey: z.string(),
-  etherscanRate: z.coerce.number().positive().max(10_000),
+  etherscanRate: z
+    .string()
+    .regex(/^\d+(?:\.\d+)?$/, 'must be a decimal number')
+    .transform(Number)
+    .pipe(z.number().positive('must be above 0').max(10_000, 'must be at most 10000')),
   chainId: positiveInt(2 ** 40),
+  allowEviction: z
+    .string()
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(z.enum(['1', 'true', 'yes', '0', 'false', 'no'], { error: 'must be 1, true or yes, or 0, false or no' }))
+    .transform((s) => s === '1' || s === 'true' || s === 'yes'),
 })
 
 const DEFAULTS: Record<ConfigKey, string> = {
@@ -129,35 +205,50 @@ const DEFAULTS: Record<ConfigKey, string> = {
   etherscanApiKey: '',
   etherscanRate: '5',
   chainId: '1',
+  allowEviction: 'false',
 }
 
-export type OptionInput = Partial<Record<keyof Options, string | number | undefined>>
+export type OptionInput = Partial<Record<keyof Options, string | number | boolean | undefined>>
 
 /** Builds the options once at start-up; throws INVALID_CONFIG naming every bad key. */
 export function buildOptions(flags: OptionInput = {}, env: Record<string, string | undefined> = {}): Options {
   const raw: Record<string, string> = {}
-  const origin: Record<string, string> = {}
+  const origin: Record<string, 'flag' | 'environment' | 'default'> = {}
   for (const key of Object.keys(ENV_KEYS) as ConfigKey[]) {
     const flag = flags[key]
     raw[key] = flag !== undefined ? String(flag) : (env[ENV_KEYS[key]] ?? DEFAULTS[key])
-    origin[key] = flag !== undefined ? 'flag' : env[ENV_KEYS[key]] !== undefined ? ENV_KEYS[key] : 'default'
+    origin[key] = flag !== undefined ? 'flag' : env[ENV_KEYS[key]] !== undefined ? 'environment' : 'default'
   }
-  const parsed = schema.safeParse(raw)
+  // Name where a bad value came from: a flag, the environment variable, or a default.
+  const where = (key: ConfigKey): string =>
+    origin[key] === 'flag' ? `flag ${FLAG_NAMES[key] ?? key}` : origin[key] === 'environment' ? `environment ${ENV_KEYS[key]}` : `default of ${ENV_KEYS[key]}`
+  const problems: { key: ConfigKey; text: string }[] = []
+  // An empty value is a mistake, never a value: '' would coerce to 0 hops or to no stop nodes.
+  // Unset the variable (or leave out the flag) for the default.
+  const given: Record<string, string> = {}
+  for (const key of Object.keys(ENV_KEYS) as ConfigKey[]) {
+    if (origin[key] !== 'default' && raw[key]!.trim() === '') {
+      problems.push({ key, text: `${key} (${where(key)}) is empty: give a value, or unset it for the default${DEFAULTS[key] === '' ? ' (none)' : ` (${DEFAULTS[key]})`}` })
+      given[key] = DEFAULTS[key]
+    } else given[key] = raw[key]!
+  }
+  const parsed = schema.safeParse(given)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+    for (const issue of parsed.error.issues) {
       const key = String(issue.path[0]) as ConfigKey
-      // Name where the bad value came from: a flag, the environment variable, or a default.
-      const from = origin[key] === 'flag' ? `flag, ${ENV_KEYS[key]} otherwise` : origin[key] === 'default' ? 'default' : ENV_KEYS[key]
-      return `${key} (${from}: ${JSON.stringify(raw[key])}): ${issue.message}`
-    })
-    throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.join('; ')}`, { field: problems.map((p) => p.split(' ')[0]).join(',') })
+      if (problems.some((p) => p.key === key)) continue
+      problems.push({ key, text: `${key} (${where(key)}: ${JSON.stringify(raw[key])}): ${issue.message}` })
+    }
+  }
+  if (problems.length > 0 || !parsed.success) {
+    throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.map((p) => p.text).join('; ')}`, { field: problems.map((p) => p.key).join(',') })
   }
   const value = parsed.data
   const options: Options = {
     redisUrl: value.redisUrl,
     prefix: withHashTag(value.prefix),
     maxHops: value.maxHops,
-    stopCategories: value.stopCategories,
+    stopCategories: value.stopCategories.length === 1 && value.stopCategories[0] === 'none' ? [] : value.stopCategories,
     counterpartyCap: value.counterpartyCap,
     listedTokens: value.listedTokens as Address[],
     dust: parseDust(value.dust),
@@ -174,6 +265,7 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     etherscanRate: value.etherscanRate,
     chainId: value.chainId,
     confirmationsExplicit: flags.confirmations !== undefined || env[ENV_KEYS.confirmations] !== undefined,
+    allowEviction: value.allowEviction,
   }
   return Object.freeze(options)
 }

@@ -39,7 +39,7 @@ const note = (message: string) => process.stderr.write(`${terminalSafe(message)}
 export async function openContext(flags: GlobalFlags & OptionInput, mode: ContextMode = {}): Promise<Context> {
   const options = buildOptions(flags, process.env)
   const redis = await connectRedis(options.redisUrl)
-  const allowEviction = (options as Options & { allowEviction?: boolean }).allowEviction === true || flags.allowEviction === true
+  const allowEviction = options.allowEviction
   try {
     const warning = mode.write ? await refuseEviction(redis, allowEviction) : await evictionWarning(redis)
     if (warning) note(warning)

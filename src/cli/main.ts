@@ -12,6 +12,7 @@ import { registerSync } from './commands/sync.ts'
 import { registerExportEtl } from './commands/export-etl.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
+import { terminalSafe } from './output.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -54,7 +55,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2
     }
     const message = describeFailure(error)
-    process.stderr.write(`error: ${message}\n`)
+    // Messages quote values from files and flags: escape what would steer the terminal.
+    process.stderr.write(`error: ${terminalSafe(message)}\n`)
     if (!isExposureError(error) && error instanceof Error && process.env.EXPOSURE_DEBUG) process.stderr.write(`${error.stack}\n`)
     return exitCodeFor(error)
   }
@@ -75,7 +77,7 @@ const invokedDirectly = process.argv[1] !== undefined && /(?:cli[\\/]main\.ts|bi
 if (invokedDirectly) {
   // Last resort: whatever escaped is one line and exit 1, never a stack trace (EXPOSURE_DEBUG shows it).
   process.on('unhandledRejection', (reason) => {
-    process.stderr.write(`error: ${describeFailure(reason)}\n`)
+    process.stderr.write(`error: ${terminalSafe(describeFailure(reason))}\n`)
     if (process.env.EXPOSURE_DEBUG && reason instanceof Error) process.stderr.write(`${reason.stack}\n`)
     process.exit(exitCodeFor(reason))
   })

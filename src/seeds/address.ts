@@ -51,6 +51,19 @@ export function addressProblem(text: string): string | undefined {
   return checksummed === value ? undefined : 'mixed-case address fails its EIP-55 checksum'
 }
 
+/** The zero address: where token mints come from and burns go; no one holds its key. */
+export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000' as Address
+
+/**
+ * Why `text` is not an acceptable seed address, or `undefined` when it is: {@link addressProblem},
+ * and never the zero address (a seed there would tie every mint and burn to the adversary).
+ */
+export function seedAddressProblem(text: string): string | undefined {
+  const problem = addressProblem(text)
+  if (problem !== undefined) return problem
+  return text.trim().toLowerCase() === ZERO_ADDRESS ? 'the zero address (mints and burns) is never a seed' : undefined
+}
+
 /** True for `0x` + 40 hex digits (any case, checksum not checked). */
 export function looksLikeAddress(text: string): boolean {
   return SHAPE.test(text.trim())

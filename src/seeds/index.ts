@@ -1,5 +1,6 @@
 /** Seed and service-label importers (pure: they read files and answer records; storing them is elsewhere). */
-export { addressProblem, looksLikeAddress, parseAddress, toChecksumAddress, type Where } from './address.ts'
+export { addressProblem, looksLikeAddress, parseAddress, seedAddressProblem, toChecksumAddress, ZERO_ADDRESS, type Where } from './address.ts'
+export { labelProblem, MAX_LABEL_LENGTH, MAX_MERGED_LENGTH, MAX_SOURCE_LENGTH, seedTextProblem, shortText, sourceProblem, type TextProblem } from './text.ts'
 export { CONFIDENCE_LEVELS, confidenceExtra, isConfidenceKind, type ConfidenceKind } from './confidence.ts'
 export { inputName, readText, readTextChunks, type InputOptions, type TextInput } from './input.ts'
 export { csvCell, readCsv, toCsv, type CsvRow, type CsvTable } from './csv.ts'

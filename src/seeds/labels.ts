@@ -25,6 +25,7 @@ import {
   type LabelCategory,
 } from './label-categories.ts'
 import { parseTagPack, type SkippedEntry, type TagPackOptions } from './lists.ts'
+import { labelProblem, shortText, sourceProblem } from './text.ts'
 
 export interface LabelReadOptions extends InputOptions {
   /** Recorded as each label's `source` (the slugs are appended). Default: the file's name. */
@@ -48,6 +49,23 @@ function checkAddress(text: string, where: Where & { file: string }, options: La
   if (where.field !== undefined) entry.field = where.field
   options.onSkip?.(entry)
   return undefined
+}
+
+/**
+ * True when the label and its source are within their bounds (text.ts). Otherwise throws
+ * `MALFORMED_FILE` naming file, line and field, or (skipInvalid) reports the entry and answers false.
+ */
+function checkText(where: { file: string; line?: number }, options: LabelReadOptions, fields: readonly { field: string; value: string; source?: boolean }[]): boolean {
+  for (const { field, value, source } of fields) {
+    const reason = source === true ? sourceProblem(value) : labelProblem(value)
+    if (reason === undefined) continue
+    const entry: SkippedEntry = { code: 'MALFORMED_FILE', file: where.file, field, value: shortText(value), reason }
+    if (where.line !== undefined) entry.line = where.line
+    if (options.skipInvalid !== true) throw new InputError('MALFORMED_FILE', `${field} is ${reason}`, { file: where.file, ...(where.line === undefined ? {} : { line: where.line }), field, value: entry.value, reason })
+    options.onSkip?.(entry)
+    return false
+  }
+  return true
 }
 
 /** Etherscan-style JSON map `{ "0x…": { "name": "Binance 14", "labels": ["binance"] } }`. */
@@ -86,12 +104,10 @@ export async function readEtherscanLabelMap(input: TextInput, options: LabelRead
     const category = categoryForSlugs(labels) ?? (options.includeUncategorized === true ? 'other' : undefined)
     if (category === undefined || !keep(category)) continue
     const mainSlug = labels.find((slug) => categoryForSlug(slug) === category) ?? labels[0] ?? ''
-    out.push({
-      address,
-      label: name !== undefined && name.trim() !== '' ? name.trim() : slugTitle(mainSlug),
-      category,
-      source: labels.length > 0 ? `${source}: ${labels.join(',')}` : source,
-    })
+    const label = name !== undefined && name.trim() !== '' ? name.trim() : slugTitle(mainSlug)
+    const labelSource = labels.length > 0 ? `${source}: ${labels.join(',')}` : source
+    if (!checkText(where, options, [{ field: name !== undefined && name.trim() !== '' ? `${key}.name` : `${key}.labels`, value: label }, { field: `${key}.labels`, value: labelSource, source: true }])) continue
+    out.push({ address, label, category, source: labelSource })
   }
   return out
 }
@@ -113,6 +129,8 @@ export async function readEtherscanLabelCsv(input: TextInput, options: LabelRead
   if (addressCol === -1) throw new InputError('MALFORMED_FILE', 'CSV header has no Address column', { file, line: 1, field: 'address' })
   const keep = categoryFilter(options)
   const source = `${options.source ?? basename(file)}: ${slug}`
+  const sourceProblemText = sourceProblem(source)
+  if (sourceProblemText !== undefined) throw new InputError('MALFORMED_FILE', `source is ${sourceProblemText}`, { file, field: 'source', value: shortText(source) })
   const out: ServiceLabel[] = []
   for await (const { cells, line } of table.rows) {
     const address = checkAddress(cells[addressCol] ?? '', { file, line, field: table.header[addressCol] ?? 'address' }, options)
@@ -120,6 +138,7 @@ export async function readEtherscanLabelCsv(input: TextInput, options: LabelRead
     const name = nameCol === -1 ? '' : (cells[nameCol] ?? '')
     const rowCategory: LabelCategory = category === 'hack' && /phish/i.test(name) ? 'phishing' : category
     if (!keep(rowCategory)) continue
+    if (!checkText({ file, line }, options, [{ field: table.header[nameCol] ?? 'name', value: name }])) continue
     out.push({ address, label: name !== '' ? name : slugTitle(slug), category: rowCategory, source })
   }
   return out
@@ -159,7 +178,9 @@ export async function readLabelCsv(input: TextInput, options: LabelReadOptions &
     }
     if (address === undefined || !keep(category)) continue
     const source = sourceCol === -1 ? '' : (cells[sourceCol] ?? '')
-    out.push({ address, label, category, source: source !== '' ? source : defaultSource })
+    const labelSource = source !== '' ? source : defaultSource
+    if (!checkText({ file, line }, options, [{ field: table.header[labelCol] ?? 'label', value: label }, { field: sourceCol === -1 ? 'source' : (table.header[sourceCol] ?? 'source'), value: labelSource, source: true }])) continue
+    out.push({ address, label, category, source: labelSource })
   }
   return out
 }

@@ -4,7 +4,9 @@
  *
  * Every importer is all-or-nothing: it answers every seed of the file or throws an `InputError`
  * naming the file, line and field (`MALFORMED_FILE`, `INVALID_ADDRESS`). With `skipInvalid: true`
- * an invalid address is not thrown but reported in `skipped` (a malformed file still throws).
+ * an invalid address, the zero address, or a label, source or provenance field beyond its bound
+ * (text.ts) is not thrown but reported in `skipped` (a malformed file still throws). The zero
+ * address is never a seed: it is where mints come from and burns go.
  *
  * Every seed keeps its provenance in `extra` (keys used throughout the library):
  * - `actor`: who the address is attributed to ("Lazarus Group", an OFAC primary name, a TagPack actor)
@@ -18,16 +20,20 @@ import { basename } from 'node:path'
 import { JSON_SCHEMA, load, YAMLException } from 'js-yaml'
 import { InputError } from '../errors.ts'
 import type { Address, Seed } from '../types.ts'
-import { addressProblem, toChecksumAddress } from './address.ts'
+import { addressProblem, seedAddressProblem, toChecksumAddress } from './address.ts'
 import { CONFIDENCE_LEVELS, confidenceExtra, isConfidenceKind } from './confidence.ts'
 import { readCsv } from './csv.ts'
 import { errorMessage, inputName, lineAt, lineCounter, readText, readTextChunks, type InputOptions, type TextInput } from './input.ts'
+import { labelProblem, seedTextProblem, shortText, sourceProblem } from './text.ts'
 
 export { mergeSeeds, provenancesOf, SOURCE_SEPARATOR } from './merge.ts'
 
-/** An invalid address that `skipInvalid` left out, with where it was. */
+/**
+ * An entry that `skipInvalid` left out, with where it was: an invalid address (or the zero address
+ * as a seed), or a label, source or provenance field beyond its bound (`MALFORMED_FILE`, see text.ts).
+ */
 export interface SkippedEntry {
-  code: 'INVALID_ADDRESS'
+  code: 'INVALID_ADDRESS' | 'MALFORMED_FILE'
   file: string
   line?: number
   field?: string
@@ -64,23 +70,38 @@ function context(input: TextInput, options: SeedListOptions): Context {
   return { file: inputName(input, options), options, skipped: [] }
 }
 
-/** The lowercase address, or undefined when it is invalid and skipped. */
-function checkAddress(ctx: Context, text: string, line: number | undefined, field: string): Address | undefined {
-  const reason = addressProblem(text)
+/**
+ * The lowercase address, or undefined when it is invalid and skipped. `seed`: the address is read
+ * as a seed, so the zero address is refused too.
+ */
+function checkAddress(ctx: Context, text: string, line: number | undefined, field: string, seed = false): Address | undefined {
+  const reason = seed ? seedAddressProblem(text) : addressProblem(text)
   if (reason === undefined) return text.trim().toLowerCase() as Address
-  const entry: SkippedEntry = { code: 'INVALID_ADDRESS', file: ctx.file, field, value: text, reason }
-  if (line !== undefined) entry.line = line
+  return reject(ctx, 'INVALID_ADDRESS', `invalid address: ${reason}`, { line, field, value: text, reason })
+}
+
+/** Throws the problem, or (skipInvalid) reports it in `skipped` and answers undefined. */
+function reject(ctx: Context, code: SkippedEntry['code'], message: string, where: { line: number | undefined; field: string; value: string; reason: string }): undefined {
+  const entry: SkippedEntry = { code, file: ctx.file, field: where.field, value: where.value, reason: where.reason }
+  if (where.line !== undefined) entry.line = where.line
   if (ctx.options.skipInvalid === true) {
     ctx.skipped.push(entry)
     return undefined
   }
-  throw new InputError('INVALID_ADDRESS', `invalid address: ${reason}`, {
+  throw new InputError(code, message, {
     file: ctx.file,
-    ...(line === undefined ? {} : { line }),
-    field,
-    value: text,
-    reason,
+    ...(where.line === undefined ? {} : { line: where.line }),
+    field: where.field,
+    value: where.value,
+    reason: where.reason,
   })
+}
+
+/** The seed, or undefined when a text field is out of bounds and skipped (see text.ts); `field` names a seed field as the file does. */
+function bounded(ctx: Context, seed: Seed, line: number | undefined, field: (key: string) => string = (key) => key): Seed | undefined {
+  const problem = seedTextProblem(seed)
+  if (problem === undefined) return seed
+  return reject(ctx, 'MALFORMED_FILE', `${problem.field} is ${problem.reason}`, { line, field: field(problem.field), value: problem.value, reason: problem.reason })
 }
 
 function malformed(ctx: Context, message: string, details: { line?: number; field?: string; value?: string } = {}): InputError {
@@ -128,7 +149,7 @@ export async function readSeedCsv(input: TextInput, options: SeedListOptions = {
 
   const seeds: Seed[] = []
   for await (const { cells, line } of table.rows) {
-    const address = checkAddress(ctx, cells[addressCol] ?? '', line, table.header[addressCol] ?? 'address')
+    const address = checkAddress(ctx, cells[addressCol] ?? '', line, table.header[addressCol] ?? 'address', true)
     const label = withDefault(labelCol === -1 ? undefined : cells[labelCol], options.label)
     const source = withDefault(sourceCol === -1 ? undefined : cells[sourceCol], options.source)
     if (label === undefined) throw malformed(ctx, 'missing label', { line, field: 'label' })
@@ -139,7 +160,8 @@ export async function readSeedCsv(input: TextInput, options: SeedListOptions = {
       const value = cells[i]
       if (value !== undefined && value !== '') extra[name] = value
     }
-    seeds.push(seed(address, label, source, extra))
+    const checked = bounded(ctx, seed(address, label, source, extra), line, (key) => (key === 'label' ? (table.header[labelCol] ?? key) : key === 'source' ? (table.header[sourceCol] ?? key) : key))
+    if (checked !== undefined) seeds.push(checked)
   }
   return { seeds, skipped: ctx.skipped }
 }
@@ -174,7 +196,7 @@ export async function readSeedJson(input: TextInput, options: SeedListOptions = 
     const found = text.indexOf(rawAddress, cursor)
     const line = found === -1 ? undefined : lineOf(found)
     if (found !== -1) cursor = found + rawAddress.length
-    const address = checkAddress(ctx, rawAddress, line, `${where}.address`)
+    const address = checkAddress(ctx, rawAddress, line, `${where}.address`, true)
     const label = withDefault(typeof rawLabel === 'string' ? rawLabel : stringify(rawLabel), options.label)
     const source = withDefault(typeof rawSource === 'string' ? rawSource : stringify(rawSource), options.source)
     const at = line === undefined ? {} : { line }
@@ -186,7 +208,8 @@ export async function readSeedJson(input: TextInput, options: SeedListOptions = 
       const v = stringify(value)
       if (v !== undefined && v !== '') extra[key] = v
     }
-    seeds.push(seed(address, label, source, extra))
+    const checked = bounded(ctx, seed(address, label, source, extra), line, (key) => `${where}.${key}`)
+    if (checked !== undefined) seeds.push(checked)
   }
   return { seeds, skipped: ctx.skipped }
 }
@@ -207,8 +230,10 @@ export async function readSeedTxt(input: TextInput, options: SeedListOptions = {
     const hash = raw.indexOf('#')
     const text = (hash === -1 ? raw : raw.slice(0, hash)).trim()
     if (text === '') return
-    const address = checkAddress(ctx, text, lineNo, 'address')
-    if (address !== undefined) seeds.push(seed(address, label, source, { ...options.extra }))
+    const address = checkAddress(ctx, text, lineNo, 'address', true)
+    if (address === undefined) return
+    const checked = bounded(ctx, seed(address, label, source, { ...options.extra }), lineNo)
+    if (checked !== undefined) seeds.push(checked)
   }
   for await (const chunk of readTextChunks(input, options)) {
     const lines = (rest + chunk).split(/\r?\n/)
@@ -325,6 +350,8 @@ export const NEVER_SEED_ROLES: readonly IncidentRole[] = ['victim', 'cex_deposit
 export const DEFAULT_SEED_ROLES: readonly IncidentSeedRole[] = ['attacker']
 
 const INCIDENT_COLUMNS = ['incident', 'incident_date', 'chain', 'address', 'label', 'role', 'source_repo', 'source_path', 'source_commit'] as const
+/** Free-text columns of the incident list, bounded like every label and source (text.ts). */
+const INCIDENT_TEXT_COLUMNS = ['incident', 'chain', 'label', 'source_repo', 'source_path', 'source_commit'] as const
 
 /** One row of the incident list. */
 export interface IncidentAddress {
@@ -382,6 +409,11 @@ export async function readIncidentAddresses(
     }
     const address = checkAddress(ctx, value, line, 'address')
     if (address === undefined) continue
+    const long = INCIDENT_TEXT_COLUMNS.map((name) => ({ name, reason: name.startsWith('source_') ? sourceProblem(get(name)) : labelProblem(get(name)) })).find((c) => c.reason !== undefined)
+    if (long !== undefined) {
+      reject(ctx, 'MALFORMED_FILE', `${long.name} is ${long.reason}`, { line, field: long.name, value: shortText(get(long.name)), reason: long.reason! })
+      continue
+    }
     const lc = lcIndex === undefined ? undefined : cells[lcIndex]
     if (lc !== undefined && lc !== '' && lc !== address) {
       throw malformed(ctx, 'address_lc does not match address', { line, field: 'address_lc', value: lc })
@@ -412,10 +444,17 @@ export async function readIncidentSeeds(input: TextInput, options: IncidentSeedO
   }
   const chains = options.chains ?? ['ethereum']
   const { addresses, skipped } = await readIncidentAddresses(input, options)
-  const seeds = addresses
-    .filter((a) => (roles as readonly string[]).includes(a.role) && chains.includes(a.chain))
-    .map(incidentAddressToSeed)
-  return { seeds, skipped }
+  const ctx = context(input, options)
+  ctx.skipped.push(...skipped)
+  const seeds: Seed[] = []
+  for (const row of addresses) {
+    if (!(roles as readonly string[]).includes(row.role) || !chains.includes(row.chain)) continue
+    // Only rows taken as seeds: a victim row may name the zero address.
+    if (checkAddress(ctx, row.value, row.line, 'address', true) === undefined) continue
+    const checked = bounded(ctx, incidentAddressToSeed(row), row.line)
+    if (checked !== undefined) seeds.push(checked)
+  }
+  return { seeds, skipped: ctx.skipped }
 }
 
 /**
@@ -492,6 +531,11 @@ const TAGPACK_HEADER_ONLY = new Set(['title', 'creator', 'description', 'owner',
  * hexadecimal integer and would silently become a float.
  */
 export async function parseTagPack(input: TextInput, options: TagPackOptions = {}): Promise<TagPack> {
+  return parseTagPackAs(input, options, false)
+}
+
+/** {@link parseTagPack}; `seeds`: the tags are read as seeds, so the zero address is refused too. */
+async function parseTagPackAs(input: TextInput, options: TagPackOptions, seeds: boolean): Promise<TagPack> {
   const ctx = context(input, options)
   const text = await readText(input, options)
   let doc: unknown
@@ -506,6 +550,8 @@ export async function parseTagPack(input: TextInput, options: TagPackOptions = {
   const header = doc as Record<string, unknown>
   const title = stringify(header.title)
   if (title === undefined) throw malformed(ctx, 'TagPack header has no title', { field: 'title' })
+  const titleProblem = labelProblem(title)
+  if (titleProblem !== undefined) throw malformed(ctx, `title is ${titleProblem}`, { field: 'title', value: shortText(title) })
   const tagsValue = header.tags
   if (!Array.isArray(tagsValue)) throw malformed(ctx, 'TagPack has no list of tags', { field: 'tags' })
   const inherited: Record<string, unknown> = {}
@@ -558,8 +604,18 @@ export async function parseTagPack(input: TextInput, options: TagPackOptions = {
         ...(confidenceValue === undefined ? {} : { value: stringify(confidenceValue) ?? '' }),
       })
     }
-    const address = checkAddress(ctx, rawAddress, line, field('address'))
+    const address = checkAddress(ctx, rawAddress, line, field('address'), seeds)
     if (address === undefined) continue
+    const long = (['label', 'source', 'actor', 'category', 'abuse', 'context', 'lastmod'] as const)
+      .map((name) => {
+        const value = stringify(tag[name]) ?? ''
+        return { name, value, reason: name === 'source' ? sourceProblem(value) : labelProblem(value) }
+      })
+      .find((f) => f.reason !== undefined)
+    if (long !== undefined) {
+      reject(ctx, 'MALFORMED_FILE', `${long.name} is ${long.reason}`, { line, field: field(long.name), value: shortText(long.value), reason: long.reason! })
+      continue
+    }
     const parsed: TagPackTag = { address, label, source, confidence, currency }
     if (line !== undefined) parsed.line = line
     if (confidenceKind !== undefined) parsed.confidenceKind = confidenceKind
@@ -579,7 +635,7 @@ export async function parseTagPack(input: TextInput, options: TagPackOptions = {
 
 /** Seeds from a TagPack's Ethereum tags (see {@link parseTagPack}). */
 export async function readTagPack(input: TextInput, options: TagPackOptions = {}): Promise<SeedList & { ignored: number }> {
-  const pack = await parseTagPack(input, options)
+  const pack = await parseTagPackAs(input, options, true)
   const seeds = pack.tags.map((tag) => {
     const extra: Record<string, string> = { ...options.extra, confidence: String(tag.confidence) }
     if (tag.confidenceKind !== undefined) extra.confidenceKind = tag.confidenceKind

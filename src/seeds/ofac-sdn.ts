@@ -33,9 +33,10 @@
 import { SaxesParser } from 'saxes'
 import { InputError } from '../errors.ts'
 import type { Address, Seed } from '../types.ts'
-import { addressProblem } from './address.ts'
+import { addressProblem, ZERO_ADDRESS } from './address.ts'
 import { confidenceExtra } from './confidence.ts'
 import { errorMessage, inputName, readTextChunks, type InputOptions, type TextInput } from './input.ts'
+import { seedTextProblem } from './text.ts'
 
 /** One digital-currency address of one SDN profile. */
 export interface SdnAddressRecord {
@@ -451,9 +452,24 @@ export function sdnRecordToSeed(record: SdnAddressRecord): Seed {
   }
 }
 
-/** Reads `sdn_advanced.xml` and answers one seed per (profile, address) record, in file order. */
+/**
+ * Reads `sdn_advanced.xml` and answers one seed per (profile, address) record, in file order.
+ *
+ * @throws InputError `INVALID_ADDRESS` for the zero address (never a seed), `MALFORMED_FILE` for a
+ *   name beyond the label bound (text.ts), naming the file and line: the SDN reader has no skip mode.
+ */
 export async function readSdnSeeds(input: TextInput, options: SdnReadOptions = {}): Promise<Seed[]> {
-  return (await parseSdnAdvanced(input, options)).map(sdnRecordToSeed)
+  const file = inputName(input, options)
+  return (await parseSdnAdvanced(input, options)).map((record) => {
+    if (record.address === ZERO_ADDRESS) {
+      const reason = 'the zero address (mints and burns) is never a seed'
+      throw new InputError('INVALID_ADDRESS', `invalid address: ${reason}`, { file, line: record.line, field: record.featureType, value: record.value, reason, profileId: record.profileId })
+    }
+    const seed = sdnRecordToSeed(record)
+    const problem = seedTextProblem(seed)
+    if (problem !== undefined) throw new InputError('MALFORMED_FILE', `${problem.field} is ${problem.reason}`, { file, line: record.line, field: problem.field, value: problem.value, profileId: record.profileId })
+    return seed
+  })
 }
 
 function localName(name: string): string {

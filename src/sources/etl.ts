@@ -1,10 +1,12 @@
 import { createReadStream } from 'node:fs'
 import { basename } from 'node:path'
+import { pipeline } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import Papa from 'papaparse'
 import { InputError } from '../errors.ts'
+import { MAX_SUB_INDEX } from '../store/records.ts'
 import { ETH, type Address, type Transfer } from '../types.ts'
-import { ZERO_ADDRESS, traceSubIndex } from './trace-index.ts'
+import { isTraceAddress, traceSubIndex, ZERO_ADDRESS } from './trace-index.ts'
 import type { TxIndexTable } from './tx-index-table.ts'
 
 /**
@@ -88,40 +90,97 @@ class Row implements RowContext {
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const HASH = /^0x[0-9a-fA-F]{64}$/
 const UINT = /^\d+$/
+/** BigQuery's TIMESTAMP text (`2015-08-07 03:30:33 UTC`) or ISO 8601 in UTC (`2015-08-07T03:30:33Z`). */
+const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?: UTC|Z|\+00:00| \+0000)?$/
+
+const MAX_UINT256 = (1n << 256n) - 1n
+/** Digits of 2^256-1: a longer value (leading zeros aside) is out of range without parsing it. */
+const UINT256_DIGITS = 78
+
+/** A value as error details show it: very long values are cut (a 1 MB field must not become a 1 MB message). */
+function shown(value: string): string {
+  return value.length <= 200 ? value : `${value.slice(0, 200)}… (${value.length} characters)`
+}
+
+function bad(ctx: RowContext, column: string, message: string, value: string): InputError {
+  return new InputError('MALFORMED_FILE', message, { file: ctx.file, line: ctx.line, field: column, value: shown(value) })
+}
 
 function address(ctx: RowContext, column: string, optional: boolean): Address | null {
   const value = ctx.get(column)
   if (value === '' && optional) return null
-  if (!ADDRESS.test(value)) throw new InputError('INVALID_ADDRESS', `invalid address in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  if (!ADDRESS.test(value)) throw new InputError('INVALID_ADDRESS', `invalid address in column ${column}: ${JSON.stringify(shown(value))}`, { file: ctx.file, line: ctx.line, field: column, value: shown(value) })
   return value.toLowerCase() as Address
 }
 
-function uint(ctx: RowContext, column: string): bigint {
+/** An amount: a decimal integer from 0 to 2^256-1 (the EVM's uint256). */
+function uint256(ctx: RowContext, column: string): bigint {
   const value = ctx.get(column)
-  if (!UINT.test(value)) throw new InputError('MALFORMED_FILE', `expected a non-negative integer in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  if (!UINT.test(value)) throw bad(ctx, column, `expected a non-negative integer in column ${column}: ${JSON.stringify(shown(value))}`, value)
+  if (value.length >= UINT256_DIGITS) {
+    let zeros = 0
+    while (zeros < value.length - 1 && value.charCodeAt(zeros) === 48) zeros++
+    if (value.length - zeros > UINT256_DIGITS || BigInt(value) > MAX_UINT256) {
+      throw bad(ctx, column, `amount in column ${column} is larger than 2^256-1, the largest uint256`, value)
+    }
+  }
   return BigInt(value)
 }
 
 function smallUint(ctx: RowContext, column: string, max: number): number {
   const value = ctx.get(column)
-  if (!UINT.test(value) || Number(value) > max) throw new InputError('MALFORMED_FILE', `expected an integer from 0 to ${max} in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  if (!UINT.test(value) || Number(value) > max) throw bad(ctx, column, `expected an integer from 0 to ${max} in column ${column}: ${JSON.stringify(shown(value))}`, value)
   return Number(value)
 }
 
 function hash(ctx: RowContext, column: string): `0x${string}` {
   const value = ctx.get(column)
-  if (!HASH.test(value)) throw new InputError('MALFORMED_FILE', `invalid transaction hash in column ${column}: ${JSON.stringify(value)}`, { file: ctx.file, line: ctx.line, field: column, value })
+  if (!HASH.test(value)) throw bad(ctx, column, `invalid transaction hash in column ${column}: ${JSON.stringify(shown(value))}`, value)
   return value.toLowerCase() as `0x${string}`
+}
+
+/** A status column: `1` success, `0` failure, empty unknown (pre-Byzantium receipts). */
+function status(ctx: RowContext, column: string): '' | '0' | '1' {
+  const value = ctx.get(column)
+  if (value !== '' && value !== '0' && value !== '1') throw bad(ctx, column, `${column} must be 0, 1 or empty: ${JSON.stringify(shown(value))}`, value)
+  return value
 }
 
 const MAX_BLOCK = 0xffffffff
 const MAX_TX_INDEX = 0xffff
+/** Unix seconds fit 32 bits until 2106; a larger value is most likely milliseconds. */
+const MAX_TIMESTAMP = 0xffffffff
+
+// Rows of one block share their timestamp text: parse BigQuery's text once per block.
+let lastTimeText = ''
+let lastTime = 0
+
+/** block_timestamp: unix seconds or BigQuery's UTC text; empty or absent is none. */
+function blockTimestamp(ctx: RowContext): number | undefined {
+  const value = ctx.get('block_timestamp')
+  if (value === '') return undefined
+  if (UINT.test(value)) {
+    if (value.length > 10 || Number(value) > MAX_TIMESTAMP) throw bad(ctx, 'block_timestamp', `block_timestamp must be unix seconds (at most ${MAX_TIMESTAMP}): ${JSON.stringify(shown(value))}`, value)
+    return Number(value)
+  }
+  if (value === lastTimeText) return lastTime
+  const m = UTC_TIME.exec(value)
+  if (m !== null) {
+    const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number]
+    const ms = Date.UTC(year, month - 1, day, hour, minute, second)
+    const back = new Date(ms)
+    if (ms >= 0 && back.getUTCMonth() === month - 1 && back.getUTCDate() === day && back.getUTCHours() === hour && back.getUTCMinutes() === minute && back.getUTCSeconds() === second) {
+      lastTimeText = value
+      lastTime = ms / 1000
+      return lastTime
+    }
+  }
+  throw bad(ctx, 'block_timestamp', `block_timestamp must be unix seconds or a UTC time like "2015-08-07 03:30:33 UTC": ${JSON.stringify(shown(value))}`, value)
+}
 
 /** An external transaction counts when it succeeded (receipt status 1), moved value and has a recipient. */
 export function receiptRow(ctx: RowContext): EtlRowResult {
-  const status = ctx.get('status')
-  if (status !== '' && status !== '0' && status !== '1') throw new InputError('MALFORMED_FILE', `receipt status must be 0, 1 or empty: ${JSON.stringify(status)}`, { file: ctx.file, line: ctx.line, field: 'status', value: status })
-  return { receipt: { hash: hash(ctx, 'transaction_hash'), status } }
+  return { receipt: { hash: hash(ctx, 'transaction_hash'), status: status(ctx, 'status') } }
 }
 
 export function transactionRow(ctx: RowContext, receiptStatus?: ReadonlyMap<string, string>): EtlRowResult {
@@ -130,14 +189,13 @@ export function transactionRow(ctx: RowContext, receiptStatus?: ReadonlyMap<stri
   const transactionIndex = smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
   const from = address(ctx, 'from_address', false)!
   const to = address(ctx, 'to_address', true)
-  const amount = uint(ctx, 'value')
-  const status = ctx.has('receipt_status') ? ctx.get('receipt_status') : receiptStatus?.get(txHash)
-  const ts = ctx.get('block_timestamp')
-  const timestamp = UINT.test(ts) ? Number(ts) : undefined
+  const amount = uint256(ctx, 'value')
+  const receipt = ctx.has('receipt_status') ? status(ctx, 'receipt_status') : receiptStatus?.get(txHash)
+  const timestamp = blockTimestamp(ctx)
   const txIndex = { hash: txHash, index: transactionIndex, block: blockNumber, ...(timestamp === undefined ? {} : { timestamp }) }
-  if (status === undefined) return { skip: 'no-receipt', txIndex }
+  if (receipt === undefined) return { skip: 'no-receipt', txIndex }
   // Pre-Byzantium receipts have no status: DESIGN.md counts only status 1, so they are skipped as failed.
-  if (status !== '1') return { skip: 'failed', txIndex }
+  if (receipt !== '1') return { skip: 'failed', txIndex }
   if (amount === 0n) return { skip: 'zero-value', txIndex }
   if (to === null) return { skip: 'no-recipient', txIndex }
   return { transfer: { from, to, amount, asset: ETH, blockNumber, transactionIndex, txHash, kind: 'tx', subIndex: 0, ...(timestamp === undefined ? {} : { timestamp }) }, txIndex }
@@ -152,16 +210,19 @@ export function traceRow(ctx: RowContext): EtlRowResult {
   // Every field is checked before the rules: a malformed row is bad input even if it would not count.
   const from = address(ctx, 'from_address', true)
   const to = address(ctx, 'to_address', true)
-  const amount = ctx.get('value') === '' ? 0n : uint(ctx, 'value')
+  const amount = ctx.get('value') === '' ? 0n : uint256(ctx, 'value')
   const blockNumber = smallUint(ctx, 'block_number', MAX_BLOCK)
   const hasTx = ctx.get('transaction_hash') !== ''
   const txHash = hasTx ? hash(ctx, 'transaction_hash') : null
   const transactionIndex = ctx.get('transaction_index') === '' ? null : smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
   const traceAddress = ctx.get('trace_address')
+  // traceSubIndex hashes any text; only a well-formed address may reach it, so a bad one is named here.
+  if (traceAddress !== '' && !isTraceAddress(traceAddress)) throw bad(ctx, 'trace_address', `trace_address must be empty or comma-separated call indices like 0,1,3: ${JSON.stringify(shown(traceAddress))}`, traceAddress)
+  const callStatus = status(ctx, 'status')
   if (ctx.get('trace_type') !== 'call') return { skip: 'not-a-call' }
   if (ctx.get('call_type') !== 'call') return { skip: 'delegate-or-static-call' }
   if (traceAddress === '') return { skip: 'top-level-trace' }
-  if (ctx.get('error') !== '' || ctx.get('status') !== '1') return { skip: 'errored-call' }
+  if (ctx.get('error') !== '' || callStatus !== '1') return { skip: 'errored-call' }
   if (amount === 0n) return { skip: 'zero-value' }
   if (from === null || txHash === null || transactionIndex === null) return { skip: 'no-sender' }
   if (to === null) return { skip: 'no-recipient' }
@@ -177,10 +238,11 @@ export function tokenRow(ctx: RowContext, listed: ReadonlySet<string>, txIndexBy
   const token = address(ctx, 'token_address', false)!
   const from = address(ctx, 'from_address', true)
   const to = address(ctx, 'to_address', true)
-  const amount = uint(ctx, 'value')
+  const amount = uint256(ctx, 'value')
   const txHash = hash(ctx, 'transaction_hash')
   const blockNumber = smallUint(ctx, 'block_number', MAX_BLOCK)
-  const logIndex = smallUint(ctx, 'log_index', 0xffffffff)
+  // The log index is the transfer's sub-index, which a record keeps in 22 bits (store/records.ts).
+  const logIndex = smallUint(ctx, 'log_index', MAX_SUB_INDEX)
   const own = ctx.get('transaction_index')
   const ownIndex = own === '' ? undefined : smallUint(ctx, 'transaction_index', MAX_TX_INDEX)
   if (!listed.has(token)) return { skip: 'unlisted-token' }
@@ -205,111 +267,133 @@ export interface ReadOptions {
   onBytes?: (bytes: number) => void
 }
 
+/** Bytes read from the file at a time (larger chunks measured slower: longer strings to concatenate and scan). */
+const CHUNK_BYTES = 64 * 1024
+/** A record longer than this is a stray quote swallowing the file, not data: refused before it exhausts memory. */
+const MAX_RECORD_CHARS = 16 * 1024 * 1024
+
+interface ParsedChunk {
+  data: string[][]
+  errors: { row?: number; message: string }[]
+  meta: { cursor: number }
+}
+
 /**
  * Streams one etl file and yields results in batches (the file is never loaded whole). Throws
- * InputError naming file:line for a malformed row unless `skipInvalid`. Line numbers count one
- * record per line, as etl writes them (its fields never hold line breaks).
+ * InputError naming file:line for a malformed row unless `skipInvalid`. Lines are physical lines
+ * of the file: a quoted field that holds line breaks, a blank line or CRLF line ends do not shift
+ * the numbers of the rows after them.
  *
- * papaparse does the CSV work: streaming, with pause/resume so a slow consumer (Redis) holds
- * the file back instead of buffering it; it parses about seven times faster than csv-parse here.
+ * papaparse's core parser does the CSV work (about seven times faster than csv-parse here), fed
+ * chunk by chunk from this generator, so a slow consumer (Redis) holds the file back and the
+ * text of each chunk is at hand for counting lines. A chunk without a quote character parses
+ * one record per line (papaparse's own fast path); only chunks with quotes are counted per
+ * record, so the common case adds no work per row.
  */
 export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOptions): AsyncGenerator<EtlRowResult[]> {
-  const input = createReadStream(file)
-  const source: NodeJS.ReadableStream = file.endsWith('.gz') ? input.pipe(createGunzip()) : input
-  let bytes = 0
-  if (options.onBytes) input.on('data', (chunk: Buffer | string) => options.onBytes!((bytes += chunk.length)))
+  const input = createReadStream(file, { highWaterMark: CHUNK_BYTES })
+  const source: AsyncIterable<Buffer> = file.endsWith('.gz') ? pipeline(input, createGunzip(), () => {}) : input
+  const decoder = new TextDecoder('utf-8') // drops a byte-order mark; bad bytes become U+FFFD (they can only sit in columns we do not read: the ones we read are checked)
 
-  // A tiny channel between papaparse's callbacks and this generator.
-  const queue: string[][][] = []
-  let wake: (() => void) | null = null
-  let done = false
-  let failure: unknown = null
   let parser: Papa.Parser | null = null
-  const notify = () => {
-    const w = wake
-    wake = null
-    w?.()
-  }
-  const fail = (error: unknown) => {
-    failure ??= error
-    notify()
-  }
-  input.on('error', fail)
-  source.on('error', fail)
-  Papa.parse<string[]>(source as unknown as Papa.LocalFile, {
-    skipEmptyLines: true,
-    chunk: (results, p) => {
-      parser = p
-      if (results.errors.length > 0) {
-        const e = results.errors[0]!
-        fail(new InputError('MALFORMED_FILE', `malformed CSV: ${e.message}`, { file, line: lineBase + (e.row ?? 0) + 1 }))
-        p.abort()
-        return
-      }
-      queue.push(results.data)
-      p.pause()
-      notify()
-    },
-    complete: () => {
-      done = true
-      notify()
-    },
-    error: (error: Error) => fail(error),
-  })
-
+  let linebreak = '\n' // counted per record in chunks with quotes: '\r' for old Mac files, '\n' otherwise (also in CRLF)
+  let lines = 0 // physical lines before the unparsed rest
   let columns: Map<string, number> | null = null
+  let width = 0 // fields in the header
   let ctx: Row | null = null // one reusable row view per file: no closures per row
-  let lineBase = 0 // lines consumed before the current chunk
   let batch: EtlRowResult[] = []
+
+  const header = (record: string[], line: number): void => {
+    columns = new Map()
+    width = record.length
+    for (let i = 0; i < record.length; i++) {
+      const name = record[i]!.trim().toLowerCase().replace(/^\ufeff/, '')
+      if (name !== '' && columns.has(name)) throw new InputError('MALFORMED_FILE', `${kind} file names column ${name} twice in its header`, { file, line, field: name })
+      columns.set(name, i)
+    }
+    const missing = REQUIRED_COLUMNS[kind].filter((c) => !columns!.has(c))
+    if (missing.length > 0) throw new InputError('MALFORMED_FILE', `${kind} file lacks column(s) ${missing.join(', ')}`, { file, line, field: missing.join(',') })
+  }
+
+  const row = (record: string[], line: number): void => {
+    try {
+      if (record.length !== width) throw new InputError('MALFORMED_FILE', `expected ${width} fields as in the header, found ${record.length}`, { file, line })
+      ctx ??= new Row(file, columns!)
+      ctx.line = line
+      ctx.record = record
+      batch.push(
+        kind === 'transactions' ? transactionRow(ctx, options.receiptStatus)
+        : kind === 'traces' ? traceRow(ctx)
+        : kind === 'receipts' ? receiptRow(ctx)
+        : tokenRow(ctx, options.listedTokens, options.txIndexByHash),
+      )
+    } catch (error) {
+      if (!(error instanceof InputError) || !options.skipInvalid) throw error
+      options.onInvalid?.(error)
+      batch.push({ skip: 'invalid' })
+    }
+  }
+
+  /** Parses the complete records of `text` (all of it when `last`) and answers the unparsed rest. */
+  const consume = (text: string, last: boolean): string => {
+    if (parser === null) {
+      // The line break is fixed by the first one seen (the header's); etl and BigQuery write \n.
+      const lf = text.indexOf('\n')
+      const newline = lf > 0 && text[lf - 1] === '\r' ? '\r\n' : lf === -1 && text.includes('\r') ? '\r' : '\n'
+      if (lf === -1 && newline === '\n' && !last) {
+        if (text.length > MAX_RECORD_CHARS) throw new InputError('MALFORMED_FILE', `no line break in the first ${MAX_RECORD_CHARS / 1024 / 1024} MiB: not a CSV file`, { file, line: 1 })
+        return text // no complete line yet
+      }
+      parser = new Papa.Parser({ delimiter: ',', newline })
+      if (newline === '\r') linebreak = '\r'
+    }
+    const parsed = parser.parse(text, 0, !last) as ParsedChunk
+    const records = parsed.data
+    const failure = parsed.errors[0]
+    const failedRow = failure?.row ?? -1
+    // Without a quote papaparse splits the text at line breaks: one record per physical line.
+    const quoted = text.indexOf('"') !== -1
+    for (let r = 0; r < records.length; r++) {
+      const record = records[r]!
+      const line = lines + 1
+      if (r === failedRow) throw new InputError('MALFORMED_FILE', `malformed CSV: ${failure!.message}`, { file, line })
+      lines += 1
+      if (quoted) for (let f = 0; f < record.length; f++) lines += count(record[f]!, linebreak)
+      if (record.length === 1 && record[0] === '') continue // a blank line
+      if (columns === null) header(record, line)
+      else row(record, line)
+    }
+    if (failure !== undefined) throw new InputError('MALFORMED_FILE', `malformed CSV: ${failure.message}`, { file, line: lines + 1 })
+    const rest = last ? '' : text.slice(parsed.meta.cursor)
+    if (rest.length > MAX_RECORD_CHARS) throw new InputError('MALFORMED_FILE', `a record longer than ${MAX_RECORD_CHARS / 1024 / 1024} MiB: a quote opened in it is probably never closed`, { file, line: lines + 1 })
+    return rest
+  }
+
+  let rest = ''
   try {
-    for (;;) {
-      if (failure) throw failure
-      const rows = queue.shift()
-      if (rows === undefined) {
-        if (done) break
-        await new Promise<void>((resolve) => (wake = resolve))
-        continue
-      }
-      for (let r = 0; r < rows.length; r++) {
-        const record = rows[r]!
-        const line = lineBase + r + 1
-        if (columns === null) {
-          columns = new Map(record.map((name, index) => [name.trim().toLowerCase().replace(/^\ufeff/, ''), index]))
-          const missing = REQUIRED_COLUMNS[kind].filter((c) => !columns!.has(c))
-          if (missing.length > 0) throw new InputError('MALFORMED_FILE', `${kind} file lacks column(s) ${missing.join(', ')}`, { file, line, field: missing.join(',') })
-          continue
-        }
-        try {
-          if (record.length !== columns.size) throw new InputError('MALFORMED_FILE', `expected ${columns.size} fields as in the header, found ${record.length}`, { file, line })
-          ctx ??= new Row(file, columns)
-          ctx.line = line
-          ctx.record = record
-          batch.push(
-            kind === 'transactions' ? transactionRow(ctx, options.receiptStatus)
-            : kind === 'traces' ? traceRow(ctx)
-            : kind === 'receipts' ? receiptRow(ctx)
-            : tokenRow(ctx, options.listedTokens, options.txIndexByHash),
-          )
-        } catch (error) {
-          if (!(error instanceof InputError) || !options.skipInvalid) throw error
-          options.onInvalid?.(error)
-          batch.push({ skip: 'invalid' })
-        }
-      }
-      lineBase += rows.length
+    for await (const chunk of source) {
+      options.onBytes?.(input.bytesRead)
+      rest = consume(rest + decoder.decode(chunk, { stream: true }), false)
       if (batch.length >= 50_000) {
         yield batch
         batch = []
       }
-      ;(parser as Papa.Parser | null)?.resume()
     }
+    consume(rest + decoder.decode(), true)
   } catch (error) {
-    ;(parser as Papa.Parser | null)?.abort()
-    input.destroy()
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError('FILE_NOT_FOUND', `no such file: ${file}`, { file })
     if (error instanceof InputError) throw error
     throw new InputError('MALFORMED_FILE', `cannot read ${kind} file: ${(error as Error).message}`, { file }, { cause: error })
+  } finally {
+    input.destroy()
   }
-  if (columns === null) throw new InputError('MALFORMED_FILE', `${kind} file is empty (no header row)`, { file })
+  if (columns === null) throw new InputError('MALFORMED_FILE', `${kind} file is empty: it has no header row (${REQUIRED_COLUMNS[kind].join(', ')}, …)`, { file })
   if (batch.length > 0) yield batch
+}
+
+/** Occurrences of one character in `text`. */
+function count(text: string, char: string): number {
+  let n = 0
+  for (let i = text.indexOf(char); i !== -1; i = text.indexOf(char, i + 1)) n++
+  return n
 }

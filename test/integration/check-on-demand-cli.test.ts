@@ -148,7 +148,7 @@ describe('exposure check --source rpc|etherscan (on-demand screening)', () => {
 
   it('names the missing setting of a source with exit 2', async () => {
     const env = await seededStore('bad')
-    const noKey = await runCli(['check', '--source', 'etherscan', chain.seeds[0]!], { ...env, ETHERSCAN_URL: fake.url, ETHERSCAN_API_KEY: '' })
+    const noKey = await runCli(['check', '--source', 'etherscan', chain.seeds[0]!], { ...env, ETHERSCAN_URL: fake.url, ETHERSCAN_API_KEY: undefined })
     expect(noKey.code).toBe(2)
     expect(noKey.stderr).toContain('ETHERSCAN_API_KEY')
     const badSource = await runCli(['check', '--source', 'bigquery', chain.seeds[0]!], env)

@@ -15,6 +15,7 @@ import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.
 import { parse } from 'csv-parse/sync'
 import { TRACE_COLUMNS, type TraceRow } from '../support/etl-rows.ts'
 import { traceRowTransfer } from '../support/reference-walk.ts'
+import { runCli } from '../support/cli.ts'
 
 /**
  * The etl importer on real ethereum-etl rows of mainnet blocks (ethereum-etl's own test
@@ -193,5 +194,62 @@ describe('etl import of real mainnet rows', () => {
     const error = await importEtl(createGraphStore(redis, prefix), [broken], { listedTokens: [] }).catch((e: unknown) => e)
     expect(isExposureError(error, 'MALFORMED_FILE')).toBe(true)
     expect((await redis.keys(`${prefix}:n:*`)).length).toBe(0)
+  })
+})
+
+describe('exposure import refuses values out of their domain (exit 2, file:line and field, nothing written)', () => {
+  const USDT = '0xdac17f958d2ee523a2206206994597c13d831ec7'
+  const from = `0x${'a1'.repeat(20)}`
+  const to = `0x${'b2'.repeat(20)}`
+  const tokenRow = (i: number, value: string, logIndex: string) => [USDT, from, to, value, `0x${i.toString(16).padStart(64, '0')}`, logIndex, '100', '3'].join(',')
+  const TOKEN_HEADER = 'token_address,from_address,to_address,value,transaction_hash,log_index,block_number,transaction_index'
+
+  async function tokenFile(name: string, rows: string[]): Promise<string> {
+    const dir = join(work, name)
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }))
+    const file = join(dir, 'token_transfers.csv')
+    await writeFile(file, `${[TOKEN_HEADER, ...rows].join('\n')}\n`)
+    return file
+  }
+  const storeKeys = async (prefix: string) => (await redis.keys(`${prefix}*`)).filter((k) => !k.endsWith(':assets'))
+
+  it('a value of 2^256+1', async () => {
+    const big = ((1n << 256n) + 1n).toString()
+    const file = await tokenFile('uint256', [tokenRow(1, '5', '0'), tokenRow(2, big, '1')])
+    const prefix = testPrefix('big')
+    const result = await runCli(['--redis-url', server.url, '--prefix', prefix, 'import', file])
+    expect(result.code, result.stderr).toBe(2)
+    expect(result.stderr).toContain(`${file}:3`)
+    expect(result.stderr).toContain('field="value"')
+    expect(result.stderr).toContain(big)
+    expect(await storeKeys(prefix)).toEqual([])
+  })
+
+  it('a log_index of 2^22 is refused at its line, and --skip-invalid skips it like any other bad row', async () => {
+    const file = await tokenFile('log-index', [tokenRow(1, '5', '7'), tokenRow(2, '6', String(2 ** 22)), tokenRow(3, '7', String(2 ** 22 - 1))])
+    const prefix = testPrefix('log')
+    const refused = await runCli(['--redis-url', server.url, '--prefix', prefix, 'import', file])
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toContain(`${file}:3`)
+    expect(refused.stderr).toContain('field="log_index"')
+    expect(await storeKeys(prefix)).toEqual([])
+
+    const skipped = await runCli(['--redis-url', server.url, '--prefix', prefix, 'import', '--skip-invalid', '--json', file])
+    expect(skipped.code, skipped.stderr).toBe(0)
+    const summary = JSON.parse(skipped.stdout) as { transfersCounted: number; files: { skipped: Record<string, number> }[]; invalid: { line: number; field: string }[] }
+    expect(summary.transfersCounted).toBe(2)
+    expect(summary.files[0]!.skipped.invalid).toBe(1)
+    expect(summary.invalid.map((e) => [e.line, e.field])).toEqual([[3, 'log_index']])
+    expect(skipped.stderr).toContain(`${file}:3`)
+    const subIndices: number[] = []
+    for await (const t of createGraphStore(redis, prefix).transfers()) subIndices.push(t.subIndex)
+    expect(subIndices.sort((a, b) => a - b)).toEqual([7, 2 ** 22 - 1])
+  })
+
+  it('import --help names receipts.csv and what it is for', async () => {
+    const help = await runCli(['import', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('receipts.csv')
+    expect(help.stdout.replace(/\s+/g, " ")).toMatch(/receipts\.csv \(the receipt status/)
   })
 })

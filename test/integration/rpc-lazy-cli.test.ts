@@ -176,10 +176,10 @@ describe('exposure trace --source (lazy per-address history)', () => {
 
   it('names the missing setting of a source with exit 2 before writing anything', async () => {
     const { env } = await seededStore('bad')
-    const noKey = await runCli(['trace', '--source', 'etherscan'], { ...env, ETHERSCAN_URL: fake.url, ETHERSCAN_API_KEY: '' })
+    const noKey = await runCli(['trace', '--source', 'etherscan'], { ...env, ETHERSCAN_URL: fake.url, ETHERSCAN_API_KEY: undefined })
     expect(noKey.code).toBe(2)
     expect(noKey.stderr).toContain('ETHERSCAN_API_KEY')
-    const noNode = await runCli(['trace', '--source', 'rpc'], { ...env, RPC_URL: '' })
+    const noNode = await runCli(['trace', '--source', 'rpc'], { ...env, RPC_URL: undefined })
     expect(noNode.code).toBe(2)
     expect(noNode.stderr).toContain('RPC_URL')
   })

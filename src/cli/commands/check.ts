@@ -10,7 +10,7 @@ import { createChecker, type CheckResult, type ExposureWithSeed } from '../../wa
 import { createOnDemandChecker, type AnsweredBy } from '../../walk/on-demand-check.ts'
 import { walkParams, type WalkParams } from '../../walk/params.ts'
 import { withContext, type Context } from '../context.ts'
-import { printJson, printTable } from '../output.ts'
+import { printJson, printTable, terminalSafe } from '../output.ts'
 
 /** Every argument is validated before anything is read or printed: one bad address, no output. */
 function parseArguments(values: readonly string[]): Address[] {
@@ -208,7 +208,7 @@ function printPaths(result: CheckResult): void {
       process.stdout.write(`\n${name}: none within the walk's hops\n`)
       continue
     }
-    process.stdout.write(`\n${name}: ${exposure.hops} hop(s), seed ${exposure.seed}${exposure.seedInfo ? ` (${exposure.seedInfo.label}; ${exposure.seedInfo.source})` : ''}\n`)
+    process.stdout.write(`\n${name}: ${exposure.hops} hop(s), seed ${exposure.seed}${exposure.seedInfo ? ` (${terminalSafe(exposure.seedInfo.label)}; ${terminalSafe(exposure.seedInfo.source)})` : ''}\n`)
     if (exposure.path.length > 0) {
       printTable(
         ['#', 'from', 'to', 'amount', 'block', 'time (UTC)', 'tx hash'],

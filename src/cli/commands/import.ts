@@ -18,7 +18,12 @@ function commitHooks(ctx: Context, bar: ReturnType<typeof progressBar>) {
 export function registerImport(program: Command): void {
   program
     .command('import')
-    .description('import ethereum-etl exports (transactions.csv, traces.csv, token_transfers.csv, receipts.csv; .csv.gz too): folders or files. All or nothing; any order and any split into commands gives the same store')
+    .description(
+      'import ethereum-etl exports (BigQuery\'s public Ethereum dataset format): transactions.csv, traces.csv, token_transfers.csv, and receipts.csv ' +
+        '(the receipt status for transactions.csv files without a receipt_status column, as ethereum-etl\'s export_blocks_and_transactions writes them: ' +
+        'without a status a transaction is skipped as no-receipt), any of them .csv.gz; folders or files. All or nothing: a bad row names file:line and field. ' +
+        'Any order and any split into commands gives the same store (token transfers wait in the store for their transactions).',
+    )
     .argument('[paths...]', 'folders holding etl files, or the files')
     .option('--skip-invalid', 'count malformed rows and go on, instead of rejecting the import')
     .option('--resume [id]', 'commit an import that was interrupted after reading all its files (status lists them)')

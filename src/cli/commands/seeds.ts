@@ -11,7 +11,7 @@ import { createSeedVersions, type AppliedChange } from '../../store/seed-version
 import type { Address, ServiceLabel } from '../../types.ts'
 import { updateWalkAfterSeedChange, type TraceSummary } from '../../walk/incremental.ts'
 import { withContext, type Context } from '../context.ts'
-import { formatCount, printJson, printTable, progressBar } from '../output.ts'
+import { formatCount, printJson, printTable, progressBar, terminalSafe } from '../output.ts'
 
 /** The shipped defaults (data/README.md says when and from what they were compiled). */
 export const DEFAULT_SEEDS = fileURLToPath(new URL('../../../data/default-seeds.csv', import.meta.url))
@@ -36,7 +36,7 @@ function addReadOptions(command: Command): Command {
     .option('--all-eth', 'SDN: every profile\'s "Digital Currency Address - ETH" (no name filter)')
     .option('--all-evm', 'SDN: also EVM-format addresses of other assets (USDT/USDC on Ethereum, other EVM chains)')
     .option('--roles <roles>', 'incident list: comma-separated roles taken as seeds (default attacker; also mixer_depositor, mixer_withdrawer)')
-    .option('--skip-invalid', 'report invalid addresses (file:line) and import the rest, instead of failing')
+    .option('--skip-invalid', 'report invalid entries (file:line: bad addresses, the zero address, labels or sources beyond their length bound) and import the rest, instead of failing')
 }
 
 async function readFlagsFile(file: string | undefined, flags: ReadFlags): Promise<SeedFileRead> {
@@ -56,7 +56,8 @@ async function readFlagsFile(file: string | undefined, flags: ReadFlags): Promis
 
 function reportSkipped(skipped: readonly SkippedEntry[]): void {
   for (const s of skipped) {
-    process.stderr.write(`skipped: ${s.file}${s.line === undefined ? '' : `:${s.line}`}: invalid address ${JSON.stringify(s.value)} (${s.reason})\n`)
+    const what = s.code === 'INVALID_ADDRESS' ? 'invalid address' : `${s.field ?? 'value'} out of bounds`
+    process.stderr.write(`${terminalSafe(`skipped: ${s.file}${s.line === undefined ? '' : `:${s.line}`}: ${what} ${JSON.stringify(s.value)} (${s.reason})`)}\n`)
   }
 }
 
@@ -136,7 +137,7 @@ export function registerSeeds(program: Command): void {
         }
         const { plan, change } = applied
         process.stdout.write(
-          `read ${read.seeds.length} seeds from ${read.file} (${read.format}${read.filters.length > 0 ? `; ${read.filters.join('; ')}` : ''})` +
+          `read ${read.seeds.length} seeds from ${terminalSafe(read.file)} (${read.format}${read.filters.length > 0 ? `; ${terminalSafe(read.filters.join('; '))}` : ''})` +
             `${read.skipped.length > 0 ? `, skipped ${read.skipped.length} invalid` : ''}: ` +
             `${plan.added.length} added, ${plan.updated.length} updated, ${plan.remove.length} removed, ${plan.unchanged} unchanged. ` +
             `${change === null ? 'Nothing changed' : `Seed set version ${change.version}`}; the store holds ${total} seeds.\n`,
@@ -164,7 +165,7 @@ export function registerSeeds(program: Command): void {
         }
         printTable(
           ['address', 'label', 'sources', 'incident', 'listed', 'confidence'],
-          list.map((s) => [toChecksumAddress(s.address), s.label, provenancesOf(s).map((p) => p.source).join('\n'), s.extra?.incident ?? '', s.extra?.listed ?? '', s.extra?.confidence ?? '']),
+          list.map((s) => [toChecksumAddress(s.address), s.label, provenancesOf(s).map((p) => p.source), s.extra?.incident ?? '', s.extra?.listed ?? '', s.extra?.confidence ?? '']),
         )
         process.stdout.write(`${list.length} seeds, version ${version}\n`)
       })
@@ -211,7 +212,7 @@ export function registerSeeds(program: Command): void {
         if (rows.length > 0) printTable(['change', 'address'], rows)
         process.stdout.write(
           `${diff.add.length} to add, ${diff.update.length} to update, ${diff.unchanged} unchanged; with --replace ${diff.remove.length} to remove and ${diff.dropProvenance.length} to drop a provenance ` +
-            `(sources: ${read.families.join(' | ') || 'none'}).\n`,
+            `(sources: ${terminalSafe(read.families.join(' | ')) || 'none'}).\n`,
         )
       })
     })
@@ -277,7 +278,7 @@ export function registerSeeds(program: Command): void {
     .option('--category <category>', 'category (or Etherscan slug) for files that carry none')
     .option('--include-uncategorized', "keep Etherscan addresses whose slugs map to no category, as 'other'")
     .option('--default', 'import the shipped default labels (data/default-labels.csv)')
-    .option('--skip-invalid', 'report invalid addresses and import the rest, instead of failing')
+    .option('--skip-invalid', 'report invalid entries (file:line: bad addresses, labels or sources beyond their length bound) and import the rest, instead of failing')
     .option('--json', 'print JSON')
     .action(
       async (

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander'
+import { HOPS_HELP } from '../../config.ts'
 import { InputError } from '../../errors.ts'
 import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSourceConfig, WALK_SOURCES, walkSourceConfig } from '../../sources/walk-source.ts'
 import { traceWalk } from '../../walk/incremental.ts'
@@ -10,7 +11,7 @@ export function registerTrace(program: Command): void {
   program
     .command('trace')
     .description('walk outward from the seeds with BullMQ workers and record every address\'s hops; returns when the walk is complete')
-    .option('--hops <n>', 'longest path to follow (default 4, or EXPOSURE_MAX_HOPS)')
+    .option('--hops <n>', HOPS_HELP)
     .addOption(new Option('--direction <direction>', 'which exposure to compute').choices(['downstream', 'upstream', 'both']).default('both'))
     .option('--workers <n>', 'in-process workers (default 2, or EXPOSURE_WORKERS)')
     .option('--no-workers', 'start no workers here: separate `exposure worker` processes do the walk')

@@ -35,7 +35,7 @@ export function registerWorker(program: Command): void {
       // the connection to report outages once each way (workers ride them out, as BullMQ does).
       const probe = await connectRedis(options.redisUrl, { forWorker: true })
       try {
-        const warning = await refuseEviction(probe, (options as { allowEviction?: boolean }).allowEviction === true || command.optsWithGlobals().allowEviction === true)
+        const warning = await refuseEviction(probe, options.allowEviction)
         if (warning) process.stderr.write(`${warning}\n`)
       } catch (error) {
         probe.disconnect()

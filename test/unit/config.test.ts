@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest'
+import { buildOptions, CONFIG_ENV_KEYS, HOPS_HELP, MAX_HOPS_LIMIT, type OptionInput } from '../../src/config.ts'
+import { InputError } from '../../src/errors.ts'
+import { LABEL_CATEGORIES } from '../../src/seeds/label-categories.ts'
+
+/** Configuration values that would silently change answers are refused, naming the key and where it came from. */
+function refusal(flags: OptionInput, env: Record<string, string>): InputError {
+  try {
+    buildOptions(flags, env)
+  } catch (error) {
+    if (error instanceof InputError) return error
+    throw error
+  }
+  throw new Error(`expected ${JSON.stringify({ flags, env })} to be refused`)
+}
+
+describe('empty values', () => {
+  it('EXPOSURE_MAX_HOPS= is refused (it used to coerce to 0 hops), naming the variable and that it came from the environment', () => {
+    const error = refusal({}, { EXPOSURE_MAX_HOPS: '' })
+    expect(error.code).toBe('INVALID_CONFIG')
+    expect(error.details.field).toBe('maxHops')
+    expect(error.message).toContain('EXPOSURE_MAX_HOPS')
+    expect(error.message).toMatch(/environment/)
+    expect(error.message).toMatch(/empty/)
+  })
+
+  it('an empty or blank value of every key is refused, from the environment and from a flag', () => {
+    for (const [key, variable] of Object.entries(CONFIG_ENV_KEYS)) {
+      for (const blank of ['', '  ']) {
+        const fromEnv = refusal({}, { [variable]: blank })
+        expect(fromEnv.details.field, variable).toBe(key)
+        expect(fromEnv.message, variable).toContain(variable)
+        const fromFlag = refusal({ [key]: blank }, {})
+        expect(fromFlag.details.field, key).toBe(key)
+        expect(fromFlag.message, key).toMatch(/flag/)
+      }
+    }
+  })
+
+  it('keys whose default is "none" still default to none when unset', () => {
+    const options = buildOptions({}, {})
+    expect(options.rpcUrl).toBe('')
+    expect(options.etherscanApiKey).toBe('')
+    expect(options.dust).toEqual({})
+  })
+})
+
+describe('stop categories', () => {
+  it('an unknown category is refused, listing the known ones (a typo used to leave no stop nodes at all)', () => {
+    const error = refusal({}, { EXPOSURE_STOP_CATEGORIES: 'exchnage' })
+    expect(error.details.field).toBe('stopCategories')
+    expect(error.message).toContain('EXPOSURE_STOP_CATEGORIES')
+    expect(error.message).toContain('exchnage')
+    for (const category of LABEL_CATEGORIES) expect(error.message).toContain(category)
+    expect(refusal({}, { EXPOSURE_STOP_CATEGORIES: 'mixer,exchnage' }).message).toContain('exchnage')
+  })
+
+  it('known categories are kept (any case); "none" is the explicit empty list', () => {
+    expect(buildOptions({}, { EXPOSURE_STOP_CATEGORIES: 'Mixer, exchange' }).stopCategories).toEqual(['mixer', 'exchange'])
+    expect(buildOptions({}, { EXPOSURE_STOP_CATEGORIES: 'none' }).stopCategories).toEqual([])
+    expect(buildOptions({}, {}).stopCategories).toEqual(['exchange', 'dex', 'bridge', 'mixer', 'service'])
+    expect(refusal({}, { EXPOSURE_STOP_CATEGORIES: 'none,mixer' }).details.field).toBe('stopCategories')
+  })
+})
+
+describe('Redis URL', () => {
+  it('a database index must be a decimal integer (its range is checked by the connection)', () => {
+    for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/0', 'redis://h:1/15', 'redis://h:1/99', 'rediss://user:pw@h:1/3']) {
+      expect(buildOptions({}, { REDIS_URL: url }).redisUrl).toBe(url)
+    }
+    for (const url of ['redis://127.0.0.1:6379/abc', 'redis://h:1/1/2', 'redis://h:1/-1', 'redis://h:1/1.5', 'redis://h:1/ 1']) {
+      const error = refusal({}, { REDIS_URL: url })
+      expect(error.details.field, url).toBe('redisUrl')
+      expect(error.message, url).toContain('REDIS_URL')
+    }
+    expect(refusal({ redisUrl: 'redis://h:1/abc' }, {}).message).toMatch(/--redis-url/)
+  })
+})
+
+describe('hops', () => {
+  it(`the maximum is ${MAX_HOPS_LIMIT}, named in the refusal and in the --hops help text`, () => {
+    expect(MAX_HOPS_LIMIT).toBe(16)
+    expect(buildOptions({}, { EXPOSURE_MAX_HOPS: '16' }).maxHops).toBe(16)
+    expect(refusal({}, { EXPOSURE_MAX_HOPS: '17' }).message).toMatch(/16/)
+    expect(refusal({ maxHops: '17' }, {}).message).toMatch(/--hops/)
+    expect(HOPS_HELP).toMatch(/16/)
+  })
+
+  it('integers are decimal digits: 1e1, 0x10, 4.0 and -0 are refused', () => {
+    for (const value of ['1e1', '0x10', '4.0', '-0', '+4', 'four']) expect(refusal({}, { EXPOSURE_MAX_HOPS: value }).details.field, value).toBe('maxHops')
+    for (const value of ['1e3', '0x10']) expect(refusal({}, { EXPOSURE_COUNTERPARTY_CAP: value }).details.field, value).toBe('counterpartyCap')
+  })
+})
+
+describe('allowEviction', () => {
+  it('defaults to false; EXPOSURE_ALLOW_EVICTION takes 1/true/yes or 0/false/no; the flag sets it', () => {
+    expect(buildOptions({}, {}).allowEviction).toBe(false)
+    for (const yes of ['1', 'true', 'yes', 'TRUE', 'Yes']) expect(buildOptions({}, { EXPOSURE_ALLOW_EVICTION: yes }).allowEviction, yes).toBe(true)
+    for (const no of ['0', 'false', 'no', 'NO']) expect(buildOptions({}, { EXPOSURE_ALLOW_EVICTION: no }).allowEviction, no).toBe(false)
+    expect(buildOptions({ allowEviction: true }, {}).allowEviction).toBe(true)
+    expect(buildOptions({ allowEviction: true }, { EXPOSURE_ALLOW_EVICTION: 'no' }).allowEviction).toBe(true)
+    for (const bad of ['maybe', '2', 'on', 'y']) {
+      const error = refusal({}, { EXPOSURE_ALLOW_EVICTION: bad })
+      expect(error.details.field, bad).toBe('allowEviction')
+      expect(error.message).toContain('EXPOSURE_ALLOW_EVICTION')
+    }
+  })
+})
