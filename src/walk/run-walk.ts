@@ -116,7 +116,8 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
     }
     const source: WalkSourceChoice = options.source ?? (await storeSourceChoice(store))
     const [storeIdNow, transfersNow] = await redis.hmget(keys.meta, 'storeId', 'transfers')
-    if (source.name === 'store' && (storeIdNow === null || Number(transfersNow ?? 0) === 0)) {
+    // A store walk needs transfers; a lazy one (a beforeExpand hook) fetches them as it goes.
+    if (source.name === 'store' && options.beforeExpand === undefined && (storeIdNow === null || Number(transfersNow ?? 0) === 0)) {
       throw new BaseError('WALK_FAILED', `store ${keys.prefix} holds no transfers: import some (exposure import) or sync a node (exposure sync) first, or walk a live source (--source rpc|etherscan)`, { field: 'transfers', value: '0' })
     }
     if (storeIdNow === null) await redis.hsetnx(keys.meta, 'storeId', randomBytes(6).toString('hex'))
@@ -208,7 +209,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         let previousRunId: string
         failpoint('walk:before-publish')
         try {
-          previousRunId = (await publish(redis, keys, runId, storeId ?? '', finishedAt, source.name !== 'store', {
+          previousRunId = (await publish(redis, keys, runId, storeId ?? '', finishedAt, source.name !== 'store' || options.beforeExpand !== undefined, {
             directions: options.directions.join(','),
             params: JSON.stringify(params),
             storeId: storeId ?? '',

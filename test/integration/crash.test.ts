@@ -166,6 +166,8 @@ describe('a worker killed with SIGKILL mid-walk', () => {
     })
     expect(problems.slice(0, 20)).toEqual([])
     expect(paths).toBeGreaterThan(killedAt / 2)
-    expect(crashedAnswers).toEqual(cleanAnswers)
+    // Everything but which walk answered (each store has its own run id and time).
+    const essence = (answers: typeof crashedAnswers) => answers!.map(({ walk: _walk, ...rest }) => rest)
+    expect(essence(crashedAnswers)).toEqual(essence(cleanAnswers))
   })
 })
