@@ -24,7 +24,7 @@ import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import { describeHolder, isHolderAlive, parseHolder, type Holder } from './holder.ts'
-import { BLOCK_BUCKET_BITS, type StoreKeys } from './keys.ts'
+import { BLOCK_BUCKET_BITS, STORE_FORMAT, type StoreKeys } from './keys.ts'
 import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
 import { failpoint } from '../failpoints.ts'
 import { checkHeadroom } from './memory.ts'
@@ -372,6 +372,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     if (delta.changed) {
       point.hset(keys.meta, { version: String(Number(meta[2] ?? 0) + 1), lastImport: new Date().toISOString() })
       point.hsetnx(keys.meta, 'storeId', randomId())
+      point.hsetnx(keys.meta, 'format', String(STORE_FORMAT))
     }
     await execChecked(point)
     failpoint('commit:point')

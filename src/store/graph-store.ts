@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis'
-import { BaseError } from '../errors.ts'
+import { BaseError, InputError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
 import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
 import { createHolder, defaultActor, type Holder } from './holder.ts'
-import { storeKeys, type StoreKeys } from './keys.ts'
+import { STORE_FORMAT, storeKeys, type StoreKeys } from './keys.ts'
 import { storeError } from './memory.ts'
 import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts } from './scripts.ts'
@@ -293,7 +293,18 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     }
   }
 
-  return { redis, keys, holder, imports, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
+  /**
+   * Refuses to write into a store of another record format (keys.ts STORE_FORMAT): its records
+   * would not de-duplicate against new ones. An empty store takes the current format.
+   */
+  async function assertWritableFormat(): Promise<void> {
+    const [format, transfers] = await redis.hmget(keys.meta, 'format', 'transfers')
+    if (Number(transfers ?? 0) > 0 && Number(format ?? 1) !== STORE_FORMAT) {
+      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by an earlier version of exposure-tracer (record format ${format ?? 1}, this version writes ${STORE_FORMAT}: trace sub-indices now follow trace order); it can be read but not written: import into a new store (--prefix) and walk there`, { field: 'prefix', value: keys.prefix })
+    }
+  }
+
+  return { redis, keys, holder, imports, assertWritableFormat, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
 }
 
 function extraEntry(type: number, payload: Buffer): Buffer {

@@ -10,7 +10,7 @@ import type { Address, Direction } from '../types.ts'
  *   P:assets                list    asset table: index = asset id in records; 0 is 'ETH', then token addresses
  *   P:amounts               hash    txHash hex64 + kind/sub-index hex6 → exact decimal amount of a transfer whose
  *                                   amount does not fit a record's 96 bits (records.ts: the record holds 2^96-1)
- *   P:meta                  hash    storeId (random, written once: a Redis that lost the store no longer has it),
+ *   P:meta                  hash    format (STORE_FORMAT), storeId (random, written once: a Redis that lost the store no longer has it),
  *                                   version (+1 per commit that changed the graph), transfers, addresses,
  *                                   lastImport (time of the last such commit), labelsVersion (+1 per label change)
  *   P:blocktime             hash    block number → block timestamp (seconds), for paths
@@ -77,6 +77,13 @@ export interface StoreKeys {
   /** BullMQ `prefix` option for this store's queues. */
   queuePrefix: string
 }
+
+/**
+ * The store's record format, in P:meta `format`: 2 since trace sub-indices follow trace order
+ * (sources/trace-index.ts). A store of another format is read, never written (records would not
+ * de-duplicate against each other): re-import into a new prefix.
+ */
+export const STORE_FORMAT = 2
 
 /** Blocks per P:txi / P:ptok hash: small hashes stay compact, and a block's entry is one field. */
 export const BLOCK_BUCKET_BITS = 10

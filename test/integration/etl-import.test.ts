@@ -114,17 +114,18 @@ describe('etl import of real mainnet rows', () => {
     const summary = await importEtl(createGraphStore(redis, prefix), [dir], { listedTokens: [] })
     // Written out by hand from the rows (fixtures/etl-traces/PROVENANCE.txt): from, to, amount,
     // asset, block, transaction index, tx hash, kind, sub-index. The sub-index is the documented
-    // trace-address rule (src/sources/trace-index.ts): FNV-1a (32-bit) of the comma-joined trace
-    // address, mod 0x3fffff, + 1: "0" → 829828, "0,0" → 344482, "6" → 829014, "1" → 829421.
+    // trace-address rule (src/sources/trace-index.ts): per level a 1, then the index in an
+    // order-preserving prefix code (k ones, a zero, k bits of index + 1 − 2^k), padded to 21 bits:
+    // "0" → 10 → 1048576, "0,0" → 1010 → 1310720, "6" → 111011 → 1933312, "1" → 1100 → 1572864.
     const t1 = '0x7f1c9bfde7fd33b4db7c0528269e25899c8c10d09e6e3320ebb351d00d7873ca'
     const t3 = '0x81e7f18ad6874d1d86beef0ba11cbf26b373fccbf98a2d17902abd5a5b607c93'
     const splitter = '0xb0e9af73b0b1fb59dc05230e3ca78a1dca32dd2f'
     const w1 = '0xadaa9aaffa460ccd0c404bb5a3168f6c96dbeca5'
     const expected = [
-      [splitter, w1, '1000000000000000000', 'ETH', 17000123, 4, t1, 'trace', 829828],
-      [w1, '0x01f1e902be712672ee887a158164e67aef1036b3', '250000000000000000', 'ETH', 17000123, 4, t1, 'trace', 344482],
-      [splitter, '0x099c4bab3085377988e23d7d784c604a19bbfb04', '50000000000000000', 'ETH', 17000123, 4, t1, 'trace', 829014],
-      ['0x9d2690921b0f812637b185725f234947f0ed83cb', '0x22ca2282c55504eeab1cb287670e2e152d8df472', '700000000000000000', 'ETH', 17000124, 0, t3, 'trace', 829421],
+      [splitter, w1, '1000000000000000000', 'ETH', 17000123, 4, t1, 'trace', 1048576],
+      [w1, '0x01f1e902be712672ee887a158164e67aef1036b3', '250000000000000000', 'ETH', 17000123, 4, t1, 'trace', 1310720],
+      [splitter, '0x099c4bab3085377988e23d7d784c604a19bbfb04', '50000000000000000', 'ETH', 17000123, 4, t1, 'trace', 1933312],
+      ['0x9d2690921b0f812637b185725f234947f0ed83cb', '0x22ca2282c55504eeab1cb287670e2e152d8df472', '700000000000000000', 'ETH', 17000124, 0, t3, 'trace', 1572864],
     ].map((fields) => fields.join('|'))
     expect(await stored(prefix)).toEqual(expected.sort())
     expect(summary.transfersCounted).toBe(4)

@@ -333,14 +333,29 @@ describe('trace counting rules on real payloads with one field changed', () => {
 })
 
 describe('traceSubIndex', () => {
-  it('is FNV-1a 32-bit of the comma-joined trace address, mod 2^22-1, plus one', () => {
-    // Independent FNV-1a values (offset basis 0x811c9dc5, prime 0x01000193).
-    const expected = (fnv: number) => (fnv % 0x3fffff) + 1
-    expect(traceSubIndex([])).toBe(expected(0x811c9dc5))
-    expect(traceSubIndex([0])).toBe(expected(0x350ca8af))
-    expect(traceSubIndex([1])).toBe(expected(0x340ca71c))
-    expect(traceSubIndex([0, 0])).toBe(expected(0x5d85402b))
-    expect(traceSubIndex([12, 3])).toBe(expected(0xe694a093))
+  it('codes a trace address in depth-first order: a 1 per level, then the index in an order-preserving prefix code, padded to 21 bits', () => {
+    // Worked by hand: [0] → "10", [0,0] → "1010", [1] → "1100", [6] → "111011", [12,3] → "11110101" + "11100".
+    expect(traceSubIndex([0])).toBe(0b10 * 2 ** 19)
+    expect(traceSubIndex([0, 0])).toBe(0b1010 * 2 ** 17)
+    expect(traceSubIndex([1])).toBe(0b1100 * 2 ** 17)
+    expect(traceSubIndex([6])).toBe(0b111011 * 2 ** 15)
+    expect(traceSubIndex([12, 3])).toBe(0b1111010111100 * 2 ** 8)
+    expect(traceSubIndex('12,3')).toBe(traceSubIndex([12, 3]))
+    // Depth first: a call before its children, its children before its next sibling.
+    const order = [[0], [0, 0], [0, 0, 0], [0, 1], [0, 2, 5], [1], [1, 0], [2], [9], [10], [30]]
+    const codes = order.map((a) => traceSubIndex(a))
+    expect([...codes].sort((a, b) => a - b)).toEqual(codes)
+  })
+
+  it('falls back to FNV-1a (32-bit) in 2^21…2^22−1 for an address too long to code, after every coded call', () => {
+    const long = Array.from({ length: 11 }, () => 0)
+    const fnv = (text: string) => {
+      let hash = 0x811c9dc5
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
+      return hash >>> 0
+    }
+    expect(traceSubIndex(long)).toBe(2 ** 21 + (fnv(long.join(',')) % (2 ** 21 - 1)))
+    expect(traceSubIndex(long)).toBeGreaterThan(traceSubIndex([200]))
   })
 
   it('is ≥ 1 and fits the 22 bits of a record, and separates every trace address of up to 3 levels of 10 calls', () => {
