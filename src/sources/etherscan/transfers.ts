@@ -13,6 +13,7 @@
 import { BaseError } from '../../errors.ts'
 import { ETH, type Address, type Transfer } from '../../types.ts'
 import { ZERO_ADDRESS, traceSubIndex } from '../trace-index.ts'
+import { MAX_SUB_INDEX } from '../../store/records.ts'
 import type { AccountRecord } from './client.ts'
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
@@ -86,9 +87,17 @@ export function transfersFromTokentx(records: readonly AccountRecord[], listedTo
       transactionIndex: Number(field(r, 'transactionIndex', UINT, 'tokentx')),
       txHash: field(r, 'hash', HASH, 'tokentx').toLowerCase() as `0x${string}`,
       kind: 'log',
-      // Without logIndex (classic Etherscan) the record's place in the answer keeps transfers distinct.
-      subIndex: logIndex !== undefined && UINT.test(logIndex) ? Number(logIndex) : 0x80000000 + i,
+      // Without logIndex (classic Etherscan) the record's place in the answer keeps transfers
+      // distinct, counted down from the top of the 22 bits a record holds (log indices of a block
+      // stay far below it); a log index that does not fit is refused like any bad field.
+      subIndex: logIndex !== undefined && UINT.test(logIndex) ? logIndexOf(logIndex) : MAX_SUB_INDEX - i,
     })
   })
   return out
+}
+
+function logIndexOf(text: string): number {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value > MAX_SUB_INDEX) throw new BaseError('RPC_ERROR', `tokentx: logIndex ${text} does not fit a record (at most ${MAX_SUB_INDEX})`, { field: 'logIndex', value: text })
+  return value
 }
