@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { InputError } from './errors.ts'
+import { DEFAULT_DUST_FLOORS } from './walk/dust.ts'
 import { DEFAULT_RISK_POLICY, parseRiskPolicy, type RiskPolicy } from './walk/risk.ts'
 import { DEFAULT_LISTED_TOKENS } from './sources/assets.ts'
 import { LABEL_CATEGORIES } from './seeds/label-categories.ts'
@@ -192,7 +193,7 @@ const DEFAULTS: Record<ConfigKey, string> = {
   stopCategories: DEFAULT_STOP_CATEGORIES.join(','),
   counterpartyCap: '1000',
   listedTokens: DEFAULT_LISTED_TOKENS.join(','),
-  dust: '',
+  dust: 'default',
   workers: '2',
   concurrency: '2',
   batchSize: '512',
@@ -275,8 +276,14 @@ function withHashTag(prefix: string): string {
   return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`
 }
 
-/** `ETH=1000,0xdac1…=5` → { ETH: 1000n, '0xdac1…': 5n }. */
+/**
+ * `ETH=1000,0xdac1…=5` → { ETH: 1000n, '0xdac1…': 5n }; `default` → the default floors
+ * (walk/dust.ts: about 10 USD per asset); `none` → no floors. A list replaces the defaults.
+ */
 export function parseDust(text: string): Record<string, bigint> {
+  const trimmed = text.trim().toLowerCase()
+  if (trimmed === 'default') return { ...DEFAULT_DUST_FLOORS }
+  if (trimmed === 'none') return {}
   const dust: Record<string, bigint> = {}
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const match = /^(ETH|0x[0-9a-fA-F]{40})=(\d+)$/.exec(part)
