@@ -116,7 +116,8 @@ export function cli(world: Pick<World, 'url'>, prefix: string, args: readonly st
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, '--redis-url', world.url, '--prefix', prefix, ...args], {
-      env: { ...process.env, REDIS_URL: undefined, EXPOSURE_PREFIX: undefined, EXPOSURE_FAILPOINT: undefined, ...options.env } as NodeJS.ProcessEnv,
+      // No dust floors: the in-process reference walks (walkOptions) use none either.
+      env: { ...process.env, REDIS_URL: undefined, EXPOSURE_PREFIX: undefined, EXPOSURE_FAILPOINT: undefined, EXPOSURE_DUST: 'none', ...options.env } as NodeJS.ProcessEnv,
       stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
     let stdout = ''

@@ -1,11 +1,13 @@
 import { getAddress } from 'ethers'
-import { BaseError } from '../errors.ts'
+import { BaseError, isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
 import { MAX_AMOUNT, OUT_SIZE, decodeRecord } from '../store/records.ts'
 import type { Address, Asset, Direction, DirectionalExposure, ExposureResult, PathStep, Seed } from '../types.ts'
 import type { WalkParams } from './params.ts'
-import { riskOf, type RiskPolicy } from './risk.ts'
+import { assessRisk, type DirectionEvidence, type RiskPolicy } from './risk.ts'
+import { exposedValue, share, type AssetValue } from './value.ts'
+import { readValueInputs } from './value-inputs.ts'
 import { staleReasons, type StaleReason, type StoreVersions } from './staleness.ts'
 import { parseBasis, readAttempt, readPublished, type WalkAttempt, type WalkBasis } from './walk-runs.ts'
 
@@ -20,9 +22,26 @@ export interface ExposureWithSeed extends DirectionalExposure {
   seedInfo: Seed | null
 }
 
+/** Exposed value of one asset in one direction (walk/value.ts), amounts as decimal strings of base units. */
+export interface AssetExposure {
+  /** 'ETH' or the token's EIP-55 address. */
+  asset: string
+  /** Everything the address received (downstream) or sent (upstream) in this asset, dust floors applied. */
+  total: string
+  exposed: string
+  /** exposed / total, 0..1. */
+  share: number
+  /** Exposed value by level: "1" direct from (or straight to) a seed, "2" one address between, … */
+  byHops: Record<string, string>
+}
+
 export interface CheckResult extends ExposureResult {
   downstream: ExposureWithSeed | null
   upstream: ExposureWithSeed | null
+  /** One sentence: the deciding direction, its seed, its share and value (walk/risk.ts). */
+  reason: string
+  /** Exposed value per asset and direction; null for a direction without exposure (or not computed). */
+  value: { downstream: AssetExposure[] | null; upstream: AssetExposure[] | null } | null
   /**
    * The last block the answers are final up to: the block range the walk read (its lazy source's
    * finality line, or the RPC sync's coverage when it walked the store); null when the store came
@@ -47,6 +66,8 @@ export interface WalkInfo {
 export interface CheckerOptions {
   /** Parameters the asking process sets explicitly: answers from a walk with others are stale. */
   explicitParams?: Partial<WalkParams>
+  /** Compute exposed value (and let it weigh in the risk). Default true. */
+  value?: boolean
 }
 
 /**
@@ -78,6 +99,17 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
   }
 
   async function answer(address: Address): Promise<CheckResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await answerOnce(address)
+      } catch (error) {
+        // The published walk was replaced between the answer and its value: answer again from the new one.
+        if (!isExposureError(error, 'WALK_STOPPED') || attempt >= 3) throw error
+      }
+    }
+  }
+
+  async function answerOnce(address: Address): Promise<CheckResult> {
     let reply: unknown[]
     try {
       reply = (await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.prefix])) as unknown[]
@@ -94,16 +126,44 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
     const reasons = staleReasons(basis, now, checkerOptions.explicitParams)
     const downstream = await exposure('downstream', address, downRaw, reasons.length > 0)
     const upstream = await exposure('upstream', address, upRaw, reasons.length > 0)
+    const valued = checkerOptions.value === false ? null : await valueOf(address, basis, downstream, upstream)
+    const assessment = assessRisk(
+      riskPolicy,
+      downstream === null ? null : evidence(downstream, valued?.downstream),
+      upstream === null ? null : evidence(upstream, valued?.upstream),
+      valued?.lastSent ?? null,
+    )
     return {
       address: getAddress(address),
-      risk: riskOf(riskPolicy, downstream?.hops ?? null, upstream?.hops ?? null),
+      risk: assessment.risk,
+      reason: assessment.reason,
       downstream,
       upstream,
+      value: valued === null ? null : { downstream: valued.downstream === undefined ? null : publicValue(valued.downstream), upstream: valued.upstream === undefined ? null : publicValue(valued.upstream) },
       finalBlock: basis.sourceThrough,
       walk: { runId: basis.runId, finishedAt: basis.finishedAt, directions: basis.directions },
       stale: reasons.length > 0,
       staleReasons: reasons,
     }
+  }
+
+  /** Exposed value of the directions with exposure, from the published run the answer came from. */
+  async function valueOf(address: Address, basis: WalkBasis, downstream: ExposureWithSeed | null, upstream: ExposureWithSeed | null) {
+    const directions = (['downstream', 'upstream'] as const).filter((d) => (d === 'downstream' ? downstream : upstream) !== null)
+    const inputs = await readValueInputs(store, basis.runId, address, directions, { stopCategories: basis.params.stopCategories, counterpartyCap: basis.params.counterpartyCap })
+    if (inputs.downstream !== null || inputs.upstream !== null) assets = await store.loadAssets()
+    const dust = assets!.map((asset) => (basis.params.dust[asset] === undefined ? undefined : BigInt(basis.params.dust[asset]!)))
+    const byName = (values: Map<number, AssetValue>) => new Map([...values].map(([id, v]) => [assets![id] ?? 'ETH', v] as const))
+    const out: { downstream?: Map<string, AssetValue>; upstream?: Map<string, AssetValue>; lastSent: number | null } = { lastSent: inputs.lastSent }
+    for (const d of directions) {
+      const input = inputs[d]!
+      out[d] = byName(exposedValue(d, input.transfers, input.counterparties, dust, basis.params.maxHops))
+    }
+    return out
+  }
+
+  function evidence(exposureOf: ExposureWithSeed, value: Map<string, AssetValue> | undefined): DirectionEvidence {
+    return { hops: exposureOf.hops, seedLabel: exposureOf.seedInfo?.label ?? exposureOf.seed, seedSource: exposureOf.seedInfo?.source ?? '', ...(value === undefined ? {} : { value }) }
   }
 
   /** A direction's reply of answer.lua → the exposure with its witness path. */
@@ -162,6 +222,20 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
   }
 
   return { check, walkInfo }
+}
+
+/** Exposed value in the answer's JSON form: assets by exposed value, amounts as decimal strings. */
+export function publicValue(values: ReadonlyMap<string, AssetValue>): AssetExposure[] {
+  return [...values]
+    .filter(([, v]) => v.total > 0n)
+    .sort(([, a], [, b]) => (b.exposed > a.exposed ? 1 : b.exposed < a.exposed ? -1 : 0))
+    .map(([asset, v]) => ({
+      asset: asset === 'ETH' ? 'ETH' : getAddress(asset),
+      total: v.total.toString(),
+      exposed: v.exposed.toString(),
+      share: share(v.exposed, v.total),
+      byHops: Object.fromEntries([...v.byLevel].sort(([a], [b]) => a - b).map(([level, amount]) => [String(level), amount.toString()])),
+    }))
 }
 
 function verify(ok: boolean, hex: string, stale: boolean): asserts ok {

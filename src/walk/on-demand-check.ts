@@ -18,7 +18,7 @@ import { HEADER_SIZE, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, splitNod
 import type { LazyHistory } from '../sources/lazy-history.ts'
 import type { Address, Asset, Direction, PathStep, Seed } from '../types.ts'
 import { createChecker, type CheckResult, type ExposureWithSeed } from './check.ts'
-import { riskOf, type RiskPolicy } from './risk.ts'
+import { assessRisk, type DirectionEvidence, type RiskPolicy } from './risk.ts'
 import { searchExposure, type SearchAnswer } from './on-demand.ts'
 import { readPublished } from './walk-runs.ts'
 
@@ -89,9 +89,18 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
           answeredBy[direction] = 'search'
         }
       }
+      const walked = fromWalk?.[i]
+      // Value needs the walk's labels: a direction answered by a search has hops and a path, not value.
+      const value = walked?.value ? { downstream: answeredBy.downstream === 'walk' ? walked.value.downstream : null, upstream: answeredBy.upstream === 'walk' ? walked.value.upstream : null } : null
+      const both = answeredBy.downstream === 'walk' && answeredBy.upstream === 'walk' && walked !== undefined
+      const assessment = both
+        ? { risk: walked.risk, reason: walked.reason }
+        : assessRisk(riskPolicy, hopsEvidence(answers.downstream), hopsEvidence(answers.upstream), null)
       results.push({
         address: getAddress(address),
-        risk: riskOf(riskPolicy, answers.downstream?.hops ?? null, answers.upstream?.hops ?? null),
+        risk: assessment.risk,
+        reason: assessment.reason,
+        value,
         downstream: answers.downstream,
         upstream: answers.upstream,
         finalBlock: config.throughBlock,
@@ -162,4 +171,8 @@ function findOut(out: Buffer, inRecord: Buffer, toHex: string): Buffer | null {
     if (record.readUInt32BE(0) * 65536 + record.readUInt16BE(4) !== position) return null
   }
   return null
+}
+
+function hopsEvidence(e: ExposureWithSeed | null): DirectionEvidence | null {
+  return e === null ? null : { hops: e.hops, seedLabel: e.seedInfo?.label ?? e.seed, seedSource: e.seedInfo?.source ?? '' }
 }

@@ -9,6 +9,7 @@ import { openLazySource, parseWalkSource, requireSourceConfig, resolveWalkSource
 import { createChecker, type CheckResult, type ExposureWithSeed } from '../../walk/check.ts'
 import { createOnDemandChecker, type AnsweredBy } from '../../walk/on-demand-check.ts'
 import { walkParams, type WalkParams } from '../../walk/params.ts'
+import { formatShare, formatUnits as formatAssetUnits, symbolOf } from '../../walk/risk.ts'
 import { withContext, type Context } from '../context.ts'
 import { printJson, printTable, terminalSafe } from '../output.ts'
 
@@ -138,6 +139,9 @@ export function toJson(results: readonly (CheckResult & { answeredBy?: Record<'d
   return results.map((r) => ({
     address: r.address,
     risk: r.risk,
+    // Additive: why this risk (walk/risk.ts), and the exposed value per asset and direction.
+    reason: r.reason,
+    value: r.value,
     downstream: publicExposure(r.downstream),
     upstream: publicExposure(r.upstream),
     finalBlock: r.finalBlock,
@@ -202,7 +206,14 @@ export function printScreening(results: readonly CheckResult[]): void {
 }
 
 function printPaths(result: CheckResult): void {
-  process.stdout.write(`${result.address}: risk ${result.risk}\n`)
+  process.stdout.write(`${result.address}: risk ${result.risk}: ${terminalSafe(result.reason)}\n`)
+  for (const [name, values] of [['received', result.value?.downstream], ['sent', result.value?.upstream]] as const) {
+    if (!values || values.length === 0) continue
+    printTable(
+      ['asset', name, 'exposed', 'share', 'by hops'],
+      values.map((v) => [symbolOf(v.asset), formatAssetUnits(BigInt(v.total), v.asset), formatAssetUnits(BigInt(v.exposed), v.asset), formatShare(v.share), Object.entries(v.byHops).map(([h, a]) => `${h}: ${formatAssetUnits(BigInt(a), v.asset)}`).join(', ')]),
+    )
+  }
   for (const [name, exposure] of [['downstream (funds from a seed reached it)', result.downstream], ['upstream (its funds reached a seed)', result.upstream]] as const) {
     if (!exposure) {
       process.stdout.write(`\n${name}: none within the walk's hops\n`)

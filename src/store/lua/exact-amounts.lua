@@ -1,0 +1,44 @@
+-- In-records keep amounts saturated at 2^64-1 (records.ts); an exact sum needs the senders'
+-- out-records. For each query (sender, position, asset) returns the sender's out-records at that
+-- position to the recipient in that asset whose amount does not fit 64 bits: one round trip for
+-- all of an address's large incoming transfers.
+-- The node keys are derived from the queries (prefix .. ':n:' .. hex40); they share the store's
+-- hash tag (one cluster slot).
+-- ARGV[1] store prefix
+-- ARGV[2] recipient hex40
+-- ARGV[3..] queries as triples: sender hex40, position (block * 65536 + tx index), asset id
+-- Returns one list of 74-byte out-records per query.
+local HEADER, OUT = 8, 74
+local prefix = ARGV[1]
+local recipient = (string.gsub(ARGV[2], '..', function(pair) return string.char(tonumber(pair, 16)) end))
+
+local function position(record)
+  return struct.unpack('>I4', record) * 65536 + struct.unpack('>I2', record, 5)
+end
+
+local replies = {}
+for q = 3, #ARGV, 3 do
+  local key = prefix .. ':n:' .. ARGV[q]
+  local want = tonumber(ARGV[q + 1])
+  local asset = tonumber(ARGV[q + 2])
+  local header = redis.call('GETRANGE', key, 4, 7)
+  local n = #header == 4 and struct.unpack('>I4', header) or 0
+  local lo, hi = 0, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local off = HEADER + mid * OUT
+    if position(redis.call('GETRANGE', key, off, off + 5)) < want then lo = mid + 1 else hi = mid end
+  end
+  local found = {}
+  for i = lo, n - 1 do
+    local off = HEADER + i * OUT
+    local record = redis.call('GETRANGE', key, off, off + OUT - 1)
+    if position(record) ~= want then break end
+    -- amount: 12 bytes from offset 27 (1-based 28); it does not fit 64 bits when its top 4 bytes are not zero
+    -- or the low 8 are all ones (2^64-1 itself saturates the in-record too).
+    local big = string.sub(record, 28, 31) ~= '\0\0\0\0' or string.sub(record, 32, 39) == string.rep('\255', 8)
+    if string.sub(record, 7, 26) == recipient and string.byte(record, 27) == asset and big then found[#found + 1] = record end
+  end
+  replies[#replies + 1] = found
+end
+return replies
