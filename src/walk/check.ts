@@ -150,14 +150,13 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
   /** Exposed value of the directions with exposure, from the published run the answer came from. */
   async function valueOf(address: Address, basis: WalkBasis, downstream: ExposureWithSeed | null, upstream: ExposureWithSeed | null) {
     const directions = (['downstream', 'upstream'] as const).filter((d) => (d === 'downstream' ? downstream : upstream) !== null)
-    const inputs = await readValueInputs(store, basis.runId, address, directions, { stopCategories: basis.params.stopCategories, counterpartyCap: basis.params.counterpartyCap })
-    if (inputs.downstream !== null || inputs.upstream !== null) assets = await store.loadAssets()
-    const dust = assets!.map((asset) => (basis.params.dust[asset] === undefined ? undefined : BigInt(basis.params.dust[asset]!)))
-    const byName = (values: Map<number, AssetValue>) => new Map([...values].map(([id, v]) => [assets![id] ?? 'ETH', v] as const))
+    if (directions.length > 0) assets = await store.loadAssets()
+    const inputs = await readValueInputs(store, basis.runId, address, directions, { stopCategories: basis.params.stopCategories, counterpartyCap: basis.params.counterpartyCap }, assets!)
+    const dust = Object.fromEntries(Object.entries(basis.params.dust).map(([asset, min]) => [asset, BigInt(min)]))
     const out: { downstream?: Map<string, AssetValue>; upstream?: Map<string, AssetValue>; lastSent: number | null } = { lastSent: inputs.lastSent }
     for (const d of directions) {
       const input = inputs[d]!
-      out[d] = byName(exposedValue(d, input.transfers, input.counterparties, dust, basis.params.maxHops))
+      out[d] = exposedValue(d, input.transfers, input.counterparties, dust, basis.params.maxHops)
     }
     return out
   }

@@ -18,7 +18,8 @@ export interface ValueTransfer {
   /** The sender (downstream) or recipient (upstream), hex40. */
   counterparty: string
   position: number
-  assetId: number
+  /** 'ETH' or the token's lowercase address. */
+  asset: string
   amount: bigint
 }
 
@@ -30,7 +31,7 @@ export interface Counterparty {
 }
 
 export interface AssetValue {
-  assetId: number
+  asset: string
   /** Everything W received (downstream) or sent (upstream) in this asset, above the dust floor. */
   total: bigint
   /** The exposed part of it. */
@@ -56,16 +57,16 @@ export function exposureLevel(direction: Direction, counterparty: Counterparty |
 }
 
 /**
- * Exposed value per asset of one direction. `dust[assetId]` is the asset's floor (undefined: none):
+ * Exposed value per asset of one direction. `dust[asset]` is the asset's floor (absent: none):
  * transfers below it do not count at all, neither in the total nor in the exposed part.
  */
-export function exposedValue(direction: Direction, transfers: readonly ValueTransfer[], counterparties: ReadonlyMap<string, Counterparty>, dust: readonly (bigint | undefined)[], maxHops: number): Map<number, AssetValue> {
-  const out = new Map<number, AssetValue>()
+export function exposedValue(direction: Direction, transfers: readonly ValueTransfer[], counterparties: ReadonlyMap<string, Counterparty>, dust: Readonly<Record<string, bigint>>, maxHops: number): Map<string, AssetValue> {
+  const out = new Map<string, AssetValue>()
   for (const t of transfers) {
-    const floor = dust[t.assetId]
+    const floor = dust[t.asset]
     if (floor !== undefined && t.amount < floor) continue
-    let entry = out.get(t.assetId)
-    if (!entry) out.set(t.assetId, (entry = { assetId: t.assetId, total: 0n, exposed: 0n, byLevel: new Map(), firstExposed: null, last: null }))
+    let entry = out.get(t.asset)
+    if (!entry) out.set(t.asset, (entry = { asset: t.asset, total: 0n, exposed: 0n, byLevel: new Map(), firstExposed: null, last: null }))
     entry.total += t.amount
     if (entry.last === null || t.position > entry.last) entry.last = t.position
     const level = exposureLevel(direction, counterparties.get(t.counterparty), t.position, maxHops)

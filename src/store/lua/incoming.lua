@@ -1,7 +1,8 @@
--- In-records keep amounts saturated at 2^64-1 (records.ts); an exact sum needs the senders'
--- out-records. For each query (sender, position, asset) returns the sender's out-records at that
--- position to the recipient in that asset whose amount does not fit 64 bits: one round trip for
--- all of an address's large incoming transfers.
+-- An address's incoming transfers, whole, from the senders' out-records: in-records keep amounts
+-- saturated at 2^64-1 and no tx hash or sub-index (records.ts), and two transfers that agree in
+-- everything an in-record holds (two equal internal calls of one transaction) share one in-record.
+-- For each query (sender, position, asset) returns every out-record of the sender at that
+-- position to the recipient in that asset: one round trip for a batch of an address's in-list.
 -- The node keys are derived from the queries (prefix .. ':n:' .. hex40); they share the store's
 -- hash tag (one cluster slot).
 -- ARGV[1] store prefix
@@ -34,10 +35,7 @@ for q = 3, #ARGV, 3 do
     local off = HEADER + i * OUT
     local record = redis.call('GETRANGE', key, off, off + OUT - 1)
     if position(record) ~= want then break end
-    -- amount: 12 bytes from offset 27 (1-based 28); it does not fit 64 bits when its top 4 bytes are not zero
-    -- or the low 8 are all ones (2^64-1 itself saturates the in-record too).
-    local big = string.sub(record, 28, 31) ~= '\0\0\0\0' or string.sub(record, 32, 39) == string.rep('\255', 8)
-    if string.sub(record, 7, 26) == recipient and string.byte(record, 27) == asset and big then found[#found + 1] = record end
+    if string.sub(record, 7, 26) == recipient and string.byte(record, 27) == asset then found[#found + 1] = record end
   end
   replies[#replies + 1] = found
 end
