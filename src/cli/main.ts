@@ -10,6 +10,7 @@ import { registerSeeds } from './commands/seeds.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerSync } from './commands/sync.ts'
 import { registerExportEtl } from './commands/export-etl.ts'
+import { registerTaint } from './commands/taint.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
 import { terminalSafe } from './output.ts'
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerSeeds(program)
   registerTrace(program)
   registerCheck(program)
+  registerTaint(program)
   registerWorker(program)
   registerStatus(program)
   registerSync(program)
