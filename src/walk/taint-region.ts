@@ -6,8 +6,10 @@
  * The region: the address W, and, going back from it over incoming transfers, every passable
  * sender S (a seed, or not a stop node) whose funds from a seed had arrived by the time it sent
  * (a downstream label of the published walk with cost ≤ the transfer's position, within the
- * walk's hops) — the addresses through which seed funds can have reached W in time. Going back
- * from S only its transfers received before its last transfer on the way to W matter.
+ * walk's hops) — the addresses through which seed funds can have reached W in time, found to a
+ * fixpoint (an address's bound is the latest position at which it sent on the way to W; its
+ * transfers received after that bound cannot reach W). Every transfer of every address of the
+ * region is replayed: clean deposits dilute the taint as much as tainted ones add to it.
  */
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
@@ -39,7 +41,7 @@ export async function taintOf(store: GraphStore, address: Address): Promise<Tain
   const dust = Object.fromEntries(Object.entries(basis.params.dust).map(([asset, min]) => [asset, BigInt(min)]))
   const { region, transfers, seeds } = await gatherRegion(store, basis, address.slice(2), assets, dust)
   if ((await store.redis.hget(store.keys.walkCurrent, 'runId')) !== basis.runId) return taintOf(store, address)
-  const replayed = replayTaint({ transfers, seeds, region: new Set(region.keys()), target: address.slice(2), dust })
+  const replayed = replayTaint({ transfers, seeds, region, target: address.slice(2), dust })
   return { address, walk: { runId: basis.runId, finishedAt: basis.finishedAt }, regionSize: region.size, transfersReplayed: transfers.length, assets: [...replayed.values()] }
 }
 
@@ -47,37 +49,45 @@ async function gatherRegion(store: GraphStore, basis: WalkBasis, target: string,
   const region = new Map<string, number>([[target, Number.POSITIVE_INFINITY]])
   const seeds = new Set<string>()
   const transfers: TaintTransfer[] = []
-  const loaded = new Set<string>()
-  let layer = [target]
-  for (let depth = 0; depth <= basis.params.maxHops && layer.length > 0; depth++) {
-    const next = new Set<string>()
-    for (const hex of layer) {
-      if (loaded.has(hex)) continue
-      loaded.add(hex)
-      const { incoming, outgoing } = await transfersOf(store, `0x${hex}` as Address, assets)
+  // Worklist to a fixpoint: an address is (re)read when it joins the region or its bound grows.
+  const read = new Set<string>()
+  const pending = [target]
+  while (pending.length > 0) {
+    const hex = pending.pop()!
+    const bound = region.get(hex)!
+    const { incoming, outgoing } = await transfersOf(store, `0x${hex}` as Address, assets, { outgoing: !read.has(hex), incoming: true })
+    if (!read.has(hex)) {
       for (const t of outgoing) transfers.push(toTaint(t))
-      const arriving = incoming.map(toTaint).filter((t) => t.position <= region.get(hex)! && !(dust[t.asset] !== undefined && t.amount < dust[t.asset]!))
       for (const t of incoming) transfers.push(toTaint(t))
-      const senders = [...new Set(arriving.map((t) => t.from))]
-      const [info] = await describeCounterparties(store, basis.runId, senders.map((s) => ({ direction: 'downstream' as const, hex: s })), basis.params)
-      const seedFlags = senders.length === 0 ? [] : await store.redis.hmget(store.keys.seeds, ...senders.map((s) => `0x${s}`))
-      senders.forEach((s, i) => {
-        if (seedFlags[i] !== null && seedFlags[i] !== undefined) seeds.add(s)
-      })
-      for (const t of arriving) {
-        const sender = info!.get(t.from)
-        if (sender === undefined || !sender.passable) continue
-        // Funds from a seed had reached the sender by this transfer (within the walk's hops).
-        if (!sender.labels.some((l) => l.hops < basis.params.maxHops && l.cost <= t.position)) continue
-        if ((region.get(t.from) ?? Number.NEGATIVE_INFINITY) < t.position) {
-          region.set(t.from, t.position)
-          if (!seeds.has(t.from)) next.add(t.from)
-          // Its bound grew: read it again with the later bound.
-          loaded.delete(t.from)
-        }
+      read.add(hex)
+    }
+    const arriving = incoming.map(toTaint).filter((t) => t.position <= bound && !(dust[t.asset] !== undefined && t.amount < dust[t.asset]!))
+    const senders = [...new Set(arriving.map((t) => t.from))]
+    if (senders.length === 0) continue
+    const [info] = await describeCounterparties(store, basis.runId, senders.map((s) => ({ direction: 'downstream' as const, hex: s })), basis.params)
+    const seedFlags = await store.redis.hmget(store.keys.seeds, ...senders.map((s) => `0x${s}`))
+    senders.forEach((s, i) => {
+      if (seedFlags[i] !== null && seedFlags[i] !== undefined) seeds.add(s)
+    })
+    for (const t of arriving) {
+      const sender = info!.get(t.from)
+      if (sender === undefined || !sender.passable) continue
+      // Funds from a seed had reached the sender by this transfer (within the walk's hops).
+      if (!sender.labels.some((l) => l.hops < basis.params.maxHops && l.cost <= t.position)) continue
+      if ((region.get(t.from) ?? Number.NEGATIVE_INFINITY) < t.position) {
+        region.set(t.from, t.position)
+        if (!seeds.has(t.from)) pending.push(t.from)
       }
     }
-    layer = [...next]
+  }
+  // Seeds send fully tainted value wherever they appear, also outside the region's bounds.
+  const everyone = [...new Set(transfers.flatMap((t) => [t.from, t.to]))]
+  for (let i = 0; i < everyone.length; i += 2_000) {
+    const chunk = everyone.slice(i, i + 2_000)
+    const flags = await store.redis.hmget(store.keys.seeds, ...chunk.map((h) => `0x${h}`))
+    chunk.forEach((hex, j) => {
+      if (flags[j] !== null && flags[j] !== undefined) seeds.add(hex)
+    })
   }
   return { region, transfers, seeds }
 }

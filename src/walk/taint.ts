@@ -34,8 +34,13 @@ export interface TaintInput {
   /** Every transfer touching the region (any order, duplicates allowed: they are dropped). */
   transfers: readonly TaintTransfer[]
   seeds: ReadonlySet<string>
-  /** The region's addresses (the target included): the ones whose balances are tracked. */
-  region: ReadonlySet<string>
+  /**
+   * The region's addresses (the target included), the ones whose balances are tracked, each with
+   * its bound: the latest position at which it sent on the way to the target (the target: ∞).
+   * Value an address sends beyond its balance counts as unexplained only up to its bound: later
+   * sends cannot reach the target.
+   */
+  region: ReadonlyMap<string, number>
   target: string
   /** Floors by asset: a transfer below its floor does not count. */
   dust: Readonly<Record<string, bigint>>
@@ -58,7 +63,11 @@ export interface AssetTaint {
   /** The target's balance and its tainted part after the last transfer (what it holds, as far as the data shows). */
   balance: bigint
   taintedBalance: bigint
-  /** Value sent beyond what the data shows was received, treated as clean: in all, and per address (largest first). */
+  /**
+   * Value sent beyond what the data shows was received, treated as clean (pre-existing balance),
+   * by the region's addresses on the way to the target (sends up to each one's bound): in all, and
+   * per address (largest first).
+   */
   unexplained: bigint
   unexplainedBy: { address: string; amount: bigint }[]
   /** The transfers that brought the target the most taint, each traced back to a seed by the largest earlier tainted receipt (from the seed to the target). */
@@ -131,7 +140,7 @@ function replayAsset(asset: string, transfers: readonly TaintTransfer[], input: 
         sender.balance -= t.amount
         sender.tainted -= taint
       } else {
-        unexplained.set(t.from, (unexplained.get(t.from) ?? 0n) + (t.amount - sender.balance))
+        if (t.position <= input.region.get(t.from)!) unexplained.set(t.from, (unexplained.get(t.from) ?? 0n) + (t.amount - sender.balance))
         taint = sender.tainted
         sender.balance = 0n
         sender.tainted = 0n

@@ -60,6 +60,12 @@ export interface RefTransfer {
   amount: bigint
   txHash: string
   kind: 'tx' | 'trace' | 'log'
+  /**
+   * Order inside the transaction, compared element by element (a shorter prefix first): [0] for
+   * the external transaction, [1, ...trace address] for an internal call (depth first), [2, log
+   * index] for a token transfer. Only the taint replay reads it.
+   */
+  order: number[]
 }
 
 /** The minimal transfer the lower-level walk needs (already counted and dust-filtered). */
@@ -126,6 +132,7 @@ export function txRowTransfer(row: TxRow, i: number): RefTransfer | null {
     amount,
     txHash: row.hash.toLowerCase(),
     kind: 'tx',
+    order: [0],
   }
 }
 
@@ -152,6 +159,7 @@ export function traceRowTransfer(row: TraceRow, i: number): RefTransfer | null {
     amount,
     txHash: row.transaction_hash.toLowerCase(),
     kind: 'trace',
+    order: [1, ...row.trace_address.split(',').map(Number)],
   }
 }
 
@@ -181,6 +189,7 @@ export function tokenRowTransfer(
     amount,
     txHash,
     kind: 'log',
+    order: [2, Number(row.log_index)],
   }
 }
 
