@@ -7,7 +7,7 @@
  * finality line, more confirmations than blocks, absurd worker counts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readCoverage, syncKeys } from '../../src/sources/rpc/ingest.ts'
+import { readCoverage, readHashes, syncKeys } from '../../src/sources/rpc/ingest.ts'
 import { runSync, type SyncOptions } from '../../src/sources/rpc/sync.ts'
 import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
 import { createHolder } from '../../src/store/holder.ts'
@@ -82,6 +82,26 @@ describe('block coverage', () => {
     expect(rest.read).toEqual([{ from: 10, to: 19 }, { from: 30, to: chain.lastBlock }])
     expect(rest.coverage).toEqual([{ from: 0, to: chain.lastBlock }])
     expect(await adjacencySnapshot(redis, store.keys.prefix)).toEqual(full)
+  })
+
+  it('an older store (a cursor, written ranges, a hash per block) is converted: nothing read again, nothing rolled back', async () => {
+    const prefix = testPrefix('older')
+    const store = createGraphStore(redis, prefix)
+    await sync(store, { fromBlock: 0, toBlock: 19 })
+    const keys = syncKeys(prefix)
+    // Rewrite the bookkeeping as the sync before coverage existed left it.
+    const hashes = await readHashes(redis, keys, Array.from({ length: 20 }, (_, i) => i))
+    await redis.del(keys.coverage, keys.parents, keys.hashBucket(0))
+    await redis.zadd(keys.done, 0, '0-4', 5, '5-9', 10, '10-14', 15, '15-19')
+    await redis.set(keys.cursor, '19')
+    await redis.hset(keys.legacyHashes, Object.fromEntries([...hashes].map(([b, h]) => [String(b), h!])))
+    expect(await readCoverage(redis, keys)).toEqual([{ from: 0, to: 19 }])
+    const again = await sync(store, { toBlock: chain.lastBlock })
+    expect(again.forks).toEqual([])
+    expect(again.read).toEqual([{ from: 20, to: chain.lastBlock }])
+    expect(await redis.exists(keys.done, keys.legacyHashes)).toBe(0)
+    expect(await readHashes(redis, keys, [7])).toEqual(new Map([[7, hashes.get(7)]]))
+    expect(await adjacencySnapshot(redis, prefix)).toEqual(full)
   })
 
   it('refused commands write nothing at all (exit 2, each naming what was wrong)', async () => {

@@ -69,7 +69,8 @@ export async function resolveForks(ctx: ForkContext): Promise<ForkReport[]> {
   const node = await nodeHashes(ctx.client, probes.map((p) => p.top))
   const reports: ForkReport[] = []
   for (const { stretch, top } of probes) {
-    if (stored.get(top) === node.get(top) && stored.get(top) !== null) continue
+    // No stored hash (not expected: every written block has one) is no evidence either way.
+    if (stored.get(top) === null || stored.get(top) === undefined || stored.get(top) === node.get(top)) continue
     const forkFrom = await firstDifference(ctx, stretch.from, top)
     reports.push(await rollBack(ctx, forkFrom, stretch.to))
   }

@@ -21,6 +21,7 @@
  *   P:sync:<source>:fork        hash    from, to: a rollback in progress (its coverage already removed); the next
  *                                       sync finishes it before anything else
  *   P:sync:<source>:done        zset    (older stores) the written ranges before coverage existed; read as coverage
+ *   P:sync:<source>:hashes      hash    (older stores) block → hash; moved into the bucket strings by the next sync
  *   P:lock:sync                 string  held by the running sync coordinator (store/locks.ts)
  *   P:chain                     hash    chainId, genesis, recordedAt: the chain of the store's live data (chain.ts)
  */
@@ -53,6 +54,8 @@ export interface SyncKeys {
   fork: string
   /** Older stores only (read as coverage, then dropped). */
   done: string
+  /** Older stores only: block → hash (moved into the bucket strings, then dropped). */
+  legacyHashes: string
   lock: string
   chain: string
 }
@@ -74,6 +77,7 @@ export function syncKeys(prefix: string, source = 'rpc'): SyncKeys {
     tentativeAddresses: (block) => `${base}:taddr:${block}`,
     fork: `${base}:fork`,
     done: `${base}:done`,
+    legacyHashes: `${base}:hashes`,
     lock: `${prefix}:lock:sync`,
     chain: `${prefix}:chain`,
   }
@@ -208,12 +212,29 @@ export async function subtractCoverage(redis: Redis, keys: SyncKeys, range: Bloc
   await redis.eval(SUBTRACT_COVERAGE, 2, keys.coverage, keys.cursor, range.from, range.to)
 }
 
-/** Converts an older store's written ranges (P:…:done) into coverage (the caller holds the sync lock). */
+/**
+ * Converts an older store's bookkeeping (the caller holds the sync lock): its written ranges
+ * (P:…:done) into coverage, its block hashes (a hash per block) into the bucket strings, and
+ * drops a cursor that no covered range backs (older syncs wrote it before reading anything).
+ */
 export async function migrateLegacyCoverage(redis: Redis, keys: SyncKeys): Promise<void> {
   const legacy = (await redis.zrange(keys.done, 0, -1)).map(parseRange).filter((r): r is BlockRange => r !== null)
   for (const r of mergeRanges(legacy)) await addCoverage(redis, keys, r)
   if (legacy.length > 0) await redis.del(keys.done)
   else if ((await redis.zcard(keys.coverage)) === 0) await redis.del(keys.cursor)
+  let cursor = '0'
+  do {
+    const [next, entries] = await redis.hscan(keys.legacyHashes, cursor, 'COUNT', 1000)
+    cursor = next
+    const hashes = new Map<number, string>()
+    for (let i = 0; i + 1 < entries.length; i += 2) if (/^0x[0-9a-f]{64}$/.test(entries[i + 1]!)) hashes.set(Number(entries[i]), entries[i + 1]!)
+    if (hashes.size > 0) {
+      const write = redis.pipeline()
+      queueHashWrites(write, keys, hashes)
+      await write.exec()
+    }
+  } while (cursor !== '0')
+  await redis.del(keys.legacyHashes)
 }
 
 // ---------------------------------------------------------------------------------------------
