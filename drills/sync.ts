@@ -93,7 +93,8 @@ export async function runSyncDrill(options: SyncDrillOptions): Promise<SyncDrill
       })
       let outcome = killed.code === 0 ? 'finished before the signal' : failpoint ? `killed at ${failpoint}` : `${options.signal} after ${delay} ms of writing`
       let why: string | null = null
-      if (options.signal === 'SIGINT' && killed.code !== 0 && killed.code !== 130) why = `SIGINT ended the sync with status ${killed.code}: ${lastLine(killed.stderr)}`
+      // Exit 130, or death by SIGINT itself (after the command finished and dropped its handler, as a shell reports 130 too).
+      if (options.signal === 'SIGINT' && killed.code !== 0 && killed.code !== 130 && !(killed.code === null && killed.signal === 'SIGINT')) why = `SIGINT ended the sync with status ${killed.code}: ${lastLine(killed.stderr)}`
       const heldBefore = await readCoverage(redis, syncKeys(prefix))
       const resumed = await cli(args, { ...env, EXPOSURE_PREFIX: prefix })
       result.recoverMs.push(resumed.ms)

@@ -198,6 +198,7 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
 
     if (!follow) {
       await syncFinal(fromBlock, options.toBlock ?? line.final)
+      await promoteTentative(line.final)
     } else {
       await followHead()
     }
@@ -375,9 +376,9 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
         const tentative = await tentativeBlocks(forkCtx)
         const top = Math.max(coverage[coverage.length - 1]?.to ?? -1, tentative[tentative.length - 1] ?? -1, fromBlock! - 1)
         const next = Math.max(line.final, top) + 1
-        if (line.head >= next) {
-          await ingestRange(ctx, next, line.head, false)
-          emit({ type: 'tentative', from: next, to: line.head })
+        for (const r of splitRange(next, line.head, options.rangeSize)) {
+          await ingestRange(ctx, r.from, r.to, false)
+          emit({ type: 'tentative', from: r.from, to: r.to })
         }
         const after = await tentativeBlocks(forkCtx)
         state.tentativeThrough = after[after.length - 1] ?? null
