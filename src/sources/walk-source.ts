@@ -93,13 +93,13 @@ export function requireSourceConfig(source: WalkSourceName, config: WalkSourceCo
  */
 export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage & { choice: WalkSourceChoice }> {
   const { coverage, method } = await resolveWalkSource(store, source, config)
-  return { ...coverage, choice: { name: coverage.source, throughBlock: coverage.throughBlock, assets: source === 'store' ? '' : config.listedTokens.join(','), method, coverage: describeRanges(coverage.ranges, ',').replace('none', '') } }
+  return { ...coverage, choice: { name: coverage.source, throughBlock: coverage.throughBlock, assets: source === 'store' ? '' : config.listedTokens.join(','), method, coverage: rangesField(coverage.ranges) } }
 }
 
 /** The choice of a store walk (no lazy source; the sync's coverage as its range). */
 export async function storeSourceChoice(store: GraphStore): Promise<WalkSourceChoice> {
   const { coverage } = await resolveWalkSource(store, 'store', { rpcUrl: '', etherscanUrl: '', etherscanApiKey: '' } as WalkSourceConfig)
-  return { name: 'store', throughBlock: coverage.throughBlock, assets: '', method: '', coverage: describeRanges(coverage.ranges, ',').replace('none', '') }
+  return { name: 'store', throughBlock: coverage.throughBlock, assets: '', method: '', coverage: rangesField(coverage.ranges) }
 }
 
 /**
@@ -142,6 +142,11 @@ export async function resolveWalkSource(store: GraphStore, source: WalkSourceNam
     }
   }
   return { coverage, method }
+}
+
+/** Ranges as the walk meta and basis keep them: "0-99,300-629" ('' for none). */
+function rangesField(ranges: readonly BlockRange[]): string {
+  return ranges.map((r) => `${r.from}-${r.to}`).join(',')
 }
 
 /** The coverage of the published walk, or null when none is published. */

@@ -147,6 +147,9 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
   if (options.toBlock !== undefined && options.toBlock > line.head) {
     throw new InputError('INVALID_ARGUMENT', `--to-block ${options.toBlock} is beyond the node's head (${line.head})`, { field: 'to-block', value: String(options.toBlock) })
   }
+  if (options.toBlock !== undefined && options.toBlock < fromBlock) {
+    throw new InputError('INVALID_ARGUMENT', `--to-block ${options.toBlock} is before ${options.fromBlock === undefined ? `the first block the store holds (${fromBlock}): pass --from-block` : `--from-block ${fromBlock}`}`, { field: 'to-block', value: String(options.toBlock) })
+  }
   if (fromBlock > line.head) throw new InputError('INVALID_ARGUMENT', `--from-block ${fromBlock} is beyond the node's head (${line.head})`, { field: 'from-block', value: String(fromBlock) })
   if (!follow) {
     if (line.final < 0) throw new InputError('INVALID_ARGUMENT', `no block is final yet (${line.how}): wait, or pass fewer --confirmations`, { field: 'confirmations', value: String(options.confirmations ?? 'finalized tag') })
