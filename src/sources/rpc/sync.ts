@@ -282,6 +282,7 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
     let lastProbe = 0
     let lastWorkerCheck = 0
     let told = false
+    let announced = false
     let serving = -1
     for (;;) {
       lock.assertHeld()
@@ -301,6 +302,12 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
       const done = gaps.reduce((n, g) => n + (g.to - g.from + 1) - subtractRanges(g, coverage).reduce((m, r) => m + r.to - r.from + 1, 0), 0)
       options.onProgress?.({ done, total })
       const busy = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0)
+      // After "waiting for ingest workers": the first sign of one at work, however quick it was.
+      if (told && !announced && ((counts.active ?? 0) > 0 || done > 0 || busy === 0)) {
+        const n = await queue.getWorkersCount().catch(() => -1)
+        note(`${n > 0 ? `${n} ingest worker${n === 1 ? '' : 's'}` : 'an ingest worker'} serving; reading blocks ${describeRanges(gaps)}`)
+        announced = true
+      }
       if (busy === 0) return null
       const now = Date.now()
       const signature = `${done}/${counts.active ?? 0}/${counts.waiting ?? 0}`
@@ -315,8 +322,11 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
           note(`waiting for ingest workers: none serves the ingest queue of store ${prefix} (${busy} ranges queued); start one with 'exposure worker --queues ingest --prefix ${prefix}' and RPC_URL set to a node of chain ${caps.chainId}, or sync without --workers 0`)
           told = true
         }
-        if (n > 0 && told && serving <= 0) note(`${n} ingest worker${n === 1 ? '' : 's'} serving; reading blocks ${describeRanges(gaps)}`)
-        serving = n
+        if (n > 0 && told && !announced) {
+          note(`${n} ingest worker${n === 1 ? '' : 's'} serving; reading blocks ${describeRanges(gaps)}`)
+          announced = true
+        }
+        if (n >= 0) serving = n
       }
       // Jobs being retried, or nothing moving: is the node still there? (The client's own retry budget bounds this.)
       if (((counts.delayed ?? 0) > 0 || now - lastChange >= STALL_PROBE_MS) && now - lastProbe >= PROBE_EVERY_MS && (workerCount > 0 || serving !== 0)) {
