@@ -139,6 +139,25 @@ describe('chain identity', () => {
 })
 
 describe('parent links', () => {
+  it('a wrong parent an earlier sync was told is found when the block before it is read, and read again', async () => {
+    const prefix = testPrefix('stale')
+    const store = createGraphStore(redis, prefix)
+    // Blocks 15-19 from a node that lies about block 15's parent (nothing stored around them to tell).
+    proxy.setRewrite((call, result) => (call.method === 'eth_getBlockByNumber' && blockParam(call) === 15 && result !== null ? { ...(result as object), parentHash: FAKE_HASH } : undefined))
+    try {
+      await sync(store, { fromBlock: 15, toBlock: 19, rpcUrl: proxy.url })
+    } finally {
+      proxy.setRewrite(null)
+    }
+    const notes: string[] = []
+    const honest = await sync(store, { fromBlock: 10, toBlock: 14, onNote: (n) => notes.push(n) })
+    expect(notes.join('\n')).toMatch(/block 15 as stored names parent 0xabab.*rolled back and are read again/)
+    expect(honest.coverage).toEqual([{ from: 10, to: 19 }])
+    const clean = createGraphStore(redis, testPrefix('clean'))
+    await sync(clean, { fromBlock: 10, toBlock: 19 })
+    expect(await adjacencySnapshot(redis, prefix)).toEqual(await adjacencySnapshot(redis, clean.keys.prefix))
+  })
+
   for (const bad of [12, 15]) {
     it(`a node answering a wrong parent hash for block ${bad} (${bad % 5 === 0 ? 'the first block of a job' : 'inside a job'}) is refused`, async () => {
       const prefix = testPrefix('parent')

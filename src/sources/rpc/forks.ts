@@ -175,18 +175,21 @@ function holdsBlock(records: Buffer, size: number, from: number, to: number): bo
 }
 
 /**
- * Checks the links between ranges written by different jobs inside [from, to + 1]: every stored
- * first-block parent must be the stored hash of the block before. Answers the first block whose
- * link is broken, or null.
+ * Checks the links between ranges written by different jobs: each of `firsts` (the first blocks
+ * of the ranges, and the block after each) must name as parent the stored hash of the block
+ * before it, where both are stored. Answers the first block whose link is broken, or null.
  */
-export async function brokenLink(ctx: Pick<ForkContext, 'store' | 'keys'>, from: number, to: number): Promise<{ block: number; parent: string; stored: string } | null> {
-  const parents = await ctx.store.redis.hgetall(ctx.keys.parents)
-  const firsts = Object.keys(parents).map(Number).filter((b) => b > from && b <= to + 1).sort((a, b) => a - b)
-  if (firsts.length === 0) return null
-  const before = await readHashes(ctx.store.redis, ctx.keys, firsts.map((b) => b - 1))
-  for (const b of firsts) {
+export async function brokenLink(ctx: Pick<ForkContext, 'store' | 'keys'>, firsts: readonly number[]): Promise<{ block: number; parent: string; stored: string } | null> {
+  const blocks = [...new Set(firsts)].filter((b) => b > 0).sort((a, b) => a - b)
+  if (blocks.length === 0) return null
+  const parents: (string | null)[] = []
+  for (let i = 0; i < blocks.length; i += 1_000) parents.push(...(await ctx.store.redis.hmget(ctx.keys.parents, ...blocks.slice(i, i + 1_000).map(String))))
+  const before = await readHashes(ctx.store.redis, ctx.keys, blocks.map((b) => b - 1))
+  for (let i = 0; i < blocks.length; i++) {
+    const b = blocks[i]!
+    const parent = parents[i] ?? null
     const stored = before.get(b - 1) ?? null
-    if (stored !== null && stored !== parents[String(b)]) return { block: b, parent: parents[String(b)]!, stored }
+    if (parent !== null && stored !== null && stored !== parent) return { block: b, parent, stored }
   }
   return null
 }

@@ -30,7 +30,7 @@ import { startIngestWorker } from '../../../workers/ingest.ts'
 import { createRpcClient, isRetryable, type RpcClient, type RpcClientOptions, type RpcStats } from './client.ts'
 import { detectCapabilities, type RpcCapabilities } from './capabilities.ts'
 import { assertSameChain, nodeChain, readStoreChain, recordChain, type ChainIdentity } from './chain.ts'
-import { brokenLink, finishRecordedRollback, resolveForks, rollBack, tentativeBlocks, type ForkContext, type ForkReport } from './forks.ts'
+import { brokenLink, finishRecordedRollback, resolveForks, rollBack, storedStretches, tentativeBlocks, type ForkContext, type ForkReport } from './forks.ts'
 import {
   describeRanges,
   finalThrough,
@@ -242,9 +242,13 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
 
   /** Reads what the coverage lacks of [from, to] until it holds all of it. */
   async function syncFinal(from: number, to: number): Promise<void> {
+    const relinked = new Set<number>()
+    // What to hold at the end: the asked range, and stretches rolled back to be read again.
+    const targets: BlockRange[] = [{ from, to }]
     for (let round = 0; ; round++) {
       if (to < from) return
-      const gaps = subtractRanges({ from, to }, await readCoverage(redis, keys))
+      const coverageNow = await readCoverage(redis, keys)
+      const gaps = mergeRanges(targets.flatMap((t) => subtractRanges(t, coverageNow)))
       if (gaps.length === 0) {
         if (round > 0) emit({ type: 'final', from, to })
         return
@@ -257,9 +261,21 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
       state.jobs += ranges.length
       const failed = await waitForJobs({ from, to }, gaps)
       if (failed === null) {
-        const broken = await brokenLink(forkCtx, from, to)
+        const broken = await brokenLink(forkCtx, [...ranges.map((r) => r.from), ...gaps.map((g) => g.to + 1)])
         if (broken === null) continue
         if (await rolledBack(await resolveForks(forkCtx))) continue
+        const readNow = state.read.some((r) => r.from <= broken.block && broken.block <= r.to)
+        if (!readNow && !relinked.has(broken.block)) {
+          // The parent recorded by an earlier sync does not match the block before it, which this
+          // sync just read and checked against the node: the earlier read was wrong. Read it again.
+          const stretch = (await storedStretches(forkCtx)).find((r) => r.from <= broken.block && broken.block <= r.to)
+          const stretchEnd = stretch?.to ?? broken.block
+          await rollBack(forkCtx, broken.block, stretchEnd)
+          note(`block ${broken.block} as stored names parent ${broken.parent}, but block ${broken.block - 1} is ${broken.stored}: blocks ${broken.block}-${stretchEnd} were rolled back and are read again`)
+          relinked.add(broken.block)
+          targets.push({ from: broken.block, to: stretchEnd })
+          continue
+        }
         await rollBackOwn(broken.block)
         throw new BaseError('RPC_ERROR', `${LINK_BROKEN} at block ${broken.block}: it names parent ${broken.parent}, but the node's block ${broken.block - 1} is ${broken.stored}: the node at ${client.url} answers inconsistently; what this sync wrote from block ${broken.block} on was rolled back`, { field: 'block', value: String(broken.block) })
       }
