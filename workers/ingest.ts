@@ -4,8 +4,9 @@ import { QUEUES } from '../src/queues/names.ts'
 import type { IngestJobData } from '../src/queues/ingest-queue.ts'
 import { createRpcClient, isRetryable, type RpcClientOptions } from '../src/sources/rpc/client.ts'
 import { detectCapabilities, type RpcCapabilities } from '../src/sources/rpc/capabilities.ts'
+import { createChainGuard } from '../src/sources/rpc/chain.ts'
 import { ingestRange, syncKeys, type IngestResult } from '../src/sources/rpc/ingest.ts'
-import { isExposureError } from '../src/errors.ts'
+import { InputError, isExposureError } from '../src/errors.ts'
 import { isConnectionError, quietRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 import type { Address } from '../src/types.ts'
@@ -23,9 +24,11 @@ export interface IngestWorkerOptions {
 
 /**
  * A BullMQ worker for the ingest queue: each job reads one block range from the node and writes
- * it into the store. Thin: the work is ingestRange. Transient node faults (timeouts, 429, 5xx,
- * a reorg during the read) are thrown as they are so BullMQ retries with backoff; bad answers
- * and pruned history become UnrecoverableError (retrying cannot help).
+ * it into the store. Thin: the work is ingestRange. The worker's node must serve the store's
+ * chain (chain.ts; checked before the first job and whenever the store's record changes).
+ * Transient node faults (timeouts, 429, 5xx) are thrown as they are so BullMQ retries with
+ * backoff; another chain, bad answers, blocks that do not link up and pruned history become
+ * UnrecoverableError (retrying cannot help).
  */
 export function startIngestWorker(options: IngestWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
@@ -35,10 +38,14 @@ export function startIngestWorker(options: IngestWorkerOptions) {
   const keys = syncKeys(options.prefix)
   const client = createRpcClient({ url: options.rpcUrl, ...options.rpc })
   let caps: RpcCapabilities | null = null
+  // The coordinator records the chain before it queues a job: a store without one is refused too.
+  const chain = createChainGuard(commands, options.prefix, client, { record: false })
 
   async function process(job: Job<IngestJobData>): Promise<Omit<IngestResult, 'hashes'>> {
     const { from, to } = job.data
     try {
+      if ((await commands.exists(keys.chain)) === 0) throw new InputError('INVALID_CONFIG', `store ${options.prefix} has no chain recorded: ingest jobs come from 'exposure sync', which records it first`, { field: 'chain' })
+      await chain()
       if (caps === null) {
         const stored = await commands.get(keys.caps)
         caps = stored !== null ? (JSON.parse(stored) as RpcCapabilities) : await detectCapabilities(client, options.rpcUrl)
@@ -56,14 +63,16 @@ export function startIngestWorker(options: IngestWorkerOptions) {
     connection,
     prefix: store.keys.queuePrefix,
     concurrency: options.concurrency ?? 2,
-    lockDuration: 60_000,
+    // A killed worker's range is run again after about this long (BullMQ renews the lock at half of it).
+    lockDuration: 30_000,
   })
   worker.on('error', (error) => {
     if (!isConnectionError(error)) report(error)
   })
 
-  async function close(): Promise<void> {
-    await worker.close()
+  /** Stops taking jobs; waits for the running ones unless `force`. */
+  async function close(force = false): Promise<void> {
+    await worker.close(force)
     commands.disconnect()
     connection.disconnect()
   }

@@ -10,15 +10,22 @@
  *                        they move no amount and DESIGN never counts them.
  *
  * Numbers are decimal, addresses and hashes lowercase, empty fields for nulls, as etl writes them.
+ *
+ * It reads the node, not the store: the store keeps the transfers that count (a few fixed-size
+ * records per transfer), not every etl row (failed transactions, zero-value calls, gas, inputs,
+ * unlisted tokens), so exporting the store could not give etl's files. The three files are
+ * written under temporary names in the folder and renamed only when the whole range was read: a
+ * failed or interrupted export leaves the folder as it was.
  */
 import { once } from 'node:events'
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRpcClient, type RpcClientOptions } from './rpc/client.ts'
 import { detectCapabilities } from './rpc/capabilities.ts'
 import { ERC20_TRANSFER_TOPIC, decodeGethCallTraces, decodeParityTraces, type DecodedTrace } from './rpc/decode.ts'
-import { readRange, type RawBlock, type RawRange } from './rpc/read-range.ts'
+import { readLinkedRange, type RawBlock, type RawRange } from './rpc/read-range.ts'
+import { BaseError } from '../errors.ts'
 
 export const EXPORT_TX_COLUMNS = [
   'hash', 'nonce', 'block_hash', 'block_number', 'transaction_index', 'from_address', 'to_address', 'value', 'gas', 'gas_price', 'input',
@@ -40,6 +47,8 @@ export interface ExportOptions {
   chunk?: number
   rpc?: Omit<RpcClientOptions, 'url'>
   onProgress?: (done: number, total: number) => void
+  /** Stops the export (INTERRUPTED); the folder stays as it was. */
+  signal?: AbortSignal
 }
 
 export interface ExportSummary {
@@ -56,12 +65,15 @@ export async function exportEtl(options: ExportOptions): Promise<ExportSummary> 
   const client = createRpcClient({ url: options.rpcUrl, ...options.rpc })
   const caps = await detectCapabilities(client, options.rpcUrl)
   await mkdir(options.dir, { recursive: true })
+  const names = { tx: 'transactions.csv', trace: 'traces.csv', token: 'token_transfers.csv' } as const
+  const partial = (name: string) => join(options.dir, `.${name}.partial-${process.pid}`)
   const files = {
-    tx: createWriteStream(join(options.dir, 'transactions.csv')),
-    trace: createWriteStream(join(options.dir, 'traces.csv')),
-    token: createWriteStream(join(options.dir, 'token_transfers.csv')),
+    tx: createWriteStream(partial(names.tx)),
+    trace: createWriteStream(partial(names.trace)),
+    token: createWriteStream(partial(names.token)),
   }
   const counts = { transactions: 0, traces: 0, tokenTransfers: 0 }
+  let complete = false
   try {
     await write(files.tx, EXPORT_TX_COLUMNS.join(','))
     await write(files.trace, EXPORT_TRACE_COLUMNS.join(','))
@@ -69,8 +81,9 @@ export async function exportEtl(options: ExportOptions): Promise<ExportSummary> 
     const chunk = options.chunk ?? 100
     const total = options.toBlock - options.fromBlock + 1
     for (let from = options.fromBlock; from <= options.toBlock; from += chunk) {
+      if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `export interrupted at block ${from}: ${options.dir} is as it was`, { value: String(from) })
       const to = Math.min(options.toBlock, from + chunk - 1)
-      const range = await readRange(client, caps, from, to, { logAddresses: null })
+      const range = await readLinkedRange(client, caps, from, to, { logAddresses: null })
       const rows = etlRows(range)
       counts.transactions += rows.transactions.length
       counts.traces += rows.traces.length
@@ -80,8 +93,16 @@ export async function exportEtl(options: ExportOptions): Promise<ExportSummary> 
       if (rows.tokenTransfers.length > 0) await write(files.token, rows.tokenTransfers.join('\n'))
       options.onProgress?.(to - options.fromBlock + 1, total)
     }
+    complete = true
   } finally {
     await Promise.all(Object.values(files).map((f) => new Promise<void>((resolve) => f.end(resolve))))
+    if (!complete) await Promise.all(Object.values(names).map((name) => rm(partial(name), { force: true })))
+  }
+  try {
+    for (const name of Object.values(names)) await rename(partial(name), join(options.dir, name))
+  } catch (error) {
+    await Promise.all(Object.values(names).map((name) => rm(partial(name), { force: true })))
+    throw error
   }
   return { dir: options.dir, blocks: options.toBlock - options.fromBlock + 1, ...counts, seconds: (Date.now() - startedAt) / 1000 }
 }

@@ -22,7 +22,8 @@ import { createRpcAddressSource } from './rpc/address-history.ts'
 import { createOtsAddressSource } from './rpc/ots-history.ts'
 import { chooseAddressLookup, detectCapabilities } from './rpc/capabilities.ts'
 import { createRpcClient } from './rpc/client.ts'
-import { readCursor, syncKeys } from './rpc/ingest.ts'
+import { createChainGuard, nodeChain, recordChain } from './rpc/chain.ts'
+import { describeRanges, finalThrough, readCoverage, syncKeys, type BlockRange } from './rpc/ingest.ts'
 
 export const WALK_SOURCES = ['store', 'rpc', 'etherscan'] as const
 export type WalkSourceName = (typeof WALK_SOURCES)[number]
@@ -61,6 +62,11 @@ export interface WalkCoverage {
   source: WalkSourceName
   /** Last block the answers cover; null: an etl import only (no finality line known). */
   throughBlock: number | null
+  /**
+   * The final block ranges the answers rest on: a store walk, the synced ranges (throughBlock is
+   * the end of the first); a lazy walk, blocks 0 to throughBlock; empty for etl imports only.
+   */
+  ranges: BlockRange[]
   /** One line for people. */
   detail: string
 }
@@ -87,13 +93,13 @@ export function requireSourceConfig(source: WalkSourceName, config: WalkSourceCo
  */
 export async function prepareWalkSource(store: GraphStore, source: WalkSourceName, config: WalkSourceConfig): Promise<WalkCoverage & { choice: WalkSourceChoice }> {
   const { coverage, method } = await resolveWalkSource(store, source, config)
-  return { ...coverage, choice: { name: coverage.source, throughBlock: coverage.throughBlock, assets: source === 'store' ? '' : config.listedTokens.join(','), method } }
+  return { ...coverage, choice: { name: coverage.source, throughBlock: coverage.throughBlock, assets: source === 'store' ? '' : config.listedTokens.join(','), method, coverage: rangesField(coverage.ranges) } }
 }
 
 /** The choice of a store walk (no lazy source; the sync's coverage as its range). */
 export async function storeSourceChoice(store: GraphStore): Promise<WalkSourceChoice> {
   const { coverage } = await resolveWalkSource(store, 'store', { rpcUrl: '', etherscanUrl: '', etherscanApiKey: '' } as WalkSourceConfig)
-  return { name: 'store', throughBlock: coverage.throughBlock, assets: '', method: '' }
+  return { name: 'store', throughBlock: coverage.throughBlock, assets: '', method: '', coverage: rangesField(coverage.ranges) }
 }
 
 /**
@@ -106,29 +112,38 @@ export async function resolveWalkSource(store: GraphStore, source: WalkSourceNam
   /** rpc: trace_filter where the node has it (fewest calls per address, bench/sync.ts), else ots_*. */
   let method = ''
   if (source === 'store') {
-    const cursor = await readCursor(store.redis, syncKeys(store.keys.prefix))
-    coverage = cursor === null
-      ? { source, throughBlock: null, detail: 'the store as imported (etl files: no finality line known)' }
-      : { source, throughBlock: cursor, detail: `the store: RPC sync final through block ${cursor}` }
+    const ranges = await readCoverage(store.redis, syncKeys(store.keys.prefix))
+    const through = finalThrough(ranges)
+    coverage = through === null
+      ? { source, throughBlock: null, ranges, detail: 'the store as imported (etl files: no finality line known)' }
+      : { source, throughBlock: through, ranges, detail: `the store: synced blocks ${describeRanges(ranges)} (every block from ${ranges[0]!.from} to ${through})` }
   } else if (source === 'rpc') {
     const client = createRpcClient({ url: config.rpcUrl })
     const caps = await detectCapabilities(client, config.rpcUrl)
+    // Another chain than the store's is refused before anything is fetched; a first lazy walk records it.
+    const chain = await nodeChain(client, caps.chainId)
+    await recordChain(store.redis, store.keys.prefix, chain, client.url)
     method = chooseAddressLookup(caps, client.url)
     const final = !config.confirmationsExplicit && caps.finalized !== null ? caps.finalized : caps.head - config.confirmations
     if (final < 0) throw new InputError('INVALID_ARGUMENT', `the node's head ${caps.head} has no final block yet (${config.confirmations} confirmations)`, { field: 'confirmations', value: String(config.confirmations) })
-    coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the node's per-address lookups (${method === 'ots' ? 'ots_searchTransactionsBefore' : 'trace_filter'}, ${!config.confirmationsExplicit && caps.finalized !== null ? 'finalized tag' : `head ${caps.head} - ${config.confirmations} confirmations`})` }
+    coverage = { source, throughBlock: final, ranges: [{ from: 0, to: final }], detail: `blocks 0-${final} from the node's per-address lookups (${method === 'ots' ? 'ots_searchTransactionsBefore' : 'trace_filter'}, ${!config.confirmationsExplicit && caps.finalized !== null ? 'finalized tag' : `head ${caps.head} - ${config.confirmations} confirmations`})` }
   } else {
     const client = etherscanClient(config, store.keys.prefix)
     try {
       const head = await client.blockNumber()
       const final = head - config.confirmations
       if (final < 0) throw new InputError('INVALID_ARGUMENT', `the API's head ${head} has no final block yet (${config.confirmations} confirmations)`, { field: 'confirmations', value: String(config.confirmations) })
-      coverage = { source, throughBlock: final, detail: `blocks 0-${final} from the Etherscan-compatible API (head ${head} - ${config.confirmations} confirmations)` }
+      coverage = { source, throughBlock: final, ranges: [{ from: 0, to: final }], detail: `blocks 0-${final} from the Etherscan-compatible API (head ${head} - ${config.confirmations} confirmations)` }
     } finally {
       await client.close()
     }
   }
   return { coverage, method }
+}
+
+/** Ranges as the walk meta and basis keep them: "0-99,300-629" ('' for none). */
+function rangesField(ranges: readonly BlockRange[]): string {
+  return ranges.map((r) => `${r.from}-${r.to}`).join(',')
 }
 
 /** The coverage of the published walk, or null when none is published. */
@@ -152,7 +167,13 @@ export function openLazySource(store: GraphStore, name: 'rpc' | 'etherscan', con
   let close = async () => undefined as void
   if (name === 'rpc') {
     const client = createRpcClient({ url: config.rpcUrl })
-    source = method === 'ots' ? createOtsAddressSource(client, assets) : createRpcAddressSource(client, assets)
+    const inner = method === 'ots' ? createOtsAddressSource(client, assets) : createRpcAddressSource(client, assets)
+    // Every process checks its own node: histories of another chain never reach the store.
+    const chain = createChainGuard(store.redis, store.keys.prefix, client, { record: true })
+    source = { name: inner.name, requests: inner.requests, fetch: async (address, fromBlock, toBlock) => {
+      await chain()
+      return inner.fetch(address, fromBlock, toBlock)
+    } }
   } else {
     const client = etherscanClient(config, store.keys.prefix)
     source = createEtherscanSource(client, assets)

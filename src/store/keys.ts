@@ -44,6 +44,8 @@ import type { Address, Direction } from '../types.ts'
  *   P:walk:r:<run>:<dir>:frontier  zset  hex40 → least hops of its labels not yet expanded
  *   P:walk:r:<run>:<dir>:claims    hash  job id → hex40 list claimed by that job (crash recovery)
  *   P:walk:r:<run>:seeds           set   the seeds the run started from
+ * Block sync (sources/rpc/ingest.ts documents them): P:sync:rpc:… (coverage, block hashes, tentative blocks,
+ *   a rollback in progress), P:lock:sync (the running sync), P:chain (chain id and genesis hash of the live data)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {

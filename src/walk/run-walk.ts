@@ -26,6 +26,8 @@ export interface WalkSourceChoice {
   assets: string
   /** Per-address lookup method of an rpc source ('trace_filter' | 'ots'), '' otherwise. */
   method: string
+  /** The final block ranges the answers rest on, "from-to,from-to" ('' unknown or none): the synced ranges of a store walk. */
+  coverage?: string
 }
 
 export interface WalkOptions {
@@ -144,6 +146,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       sourceThrough: source.throughBlock === null ? '' : String(source.throughBlock),
       sourceAssets: source.assets,
       sourceMethod: source.method,
+      sourceCoverage: source.coverage ?? '',
     })
     if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
     await start.exec()
@@ -221,6 +224,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
             sourceThrough: source.throughBlock === null ? '' : String(source.throughBlock),
             sourceAssets: source.assets,
             sourceMethod: source.method,
+            sourceCoverage: source.coverage ?? '',
             dustIds,
           })) as string
         } catch (error) {

@@ -12,6 +12,7 @@ import { walkParams, type WalkParams } from '../../walk/params.ts'
 import { formatShare, formatUnits as formatAssetUnits, symbolOf } from '../../walk/risk.ts'
 import { withContext, type Context } from '../context.ts'
 import { printJson, printTable, terminalSafe } from '../output.ts'
+import { countFlag, MAX_CONFIRMATIONS } from './sync.ts'
 
 /** Every argument is validated before anything is read or printed: one bad address, no output. */
 function parseArguments(values: readonly string[]): Address[] {
@@ -81,7 +82,7 @@ function warnStale(ctx: Context, results: readonly CheckResult[]): void {
  * the walk's when it used this source (its histories stay consistent), else the source's final
  * block now.
  */
-async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>, addresses: readonly Address[]): Promise<(CheckResult & { answeredBy?: Record<'downstream' | 'upstream', AnsweredBy> })[]> {
+async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>, addresses: readonly Address[], confirmationsFlag = false): Promise<(CheckResult & { answeredBy?: Record<'downstream' | 'upstream', AnsweredBy> })[]> {
   const { store, options } = ctx
   const config: WalkSourceConfig = walkSourceConfig(options)
   requireSourceConfig(source, config)
@@ -90,7 +91,8 @@ async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>
   let through: number
   let assets: readonly Address[]
   let method: string
-  if (metaSource === source && metaThrough !== null && metaThrough !== '') {
+  // --confirmations on the command line asks for that range even when the walk used another.
+  if (metaSource === source && metaThrough !== null && metaThrough !== '' && !confirmationsFlag) {
     through = Number(metaThrough)
     assets = (metaAssets ?? '').split(',').filter((a) => a.length > 0) as Address[]
     method = metaMethod ?? ''
@@ -163,12 +165,14 @@ export function registerCheck(program: Command): void {
     .option('--json', 'print a JSON array (one object per address, with witness paths)')
     .addOption(new Option('--source <source>', 'store: the last walk\'s answers (default); rpc or etherscan: addresses the last walk does not answer exactly for that source are searched on demand, fetching histories lazily (RPC_URL; ETHERSCAN_URL, ETHERSCAN_API_KEY)').choices([...WALK_SOURCES]).default('store'))
     .option('--rpc-url <url>', 'JSON-RPC endpoint for --source rpc (default RPC_URL)')
-    .action(async (values: string[], flags: { json?: boolean; file?: string; source: string; rpcUrl?: string }, command: Command) => {
+    .option('--confirmations <n>', 'for --source rpc|etherscan without a walk of that source: head − N is final (default EXPOSURE_CONFIRMATIONS; unset: the node\'s finalized tag, else 64)')
+    .action(async (values: string[], flags: { json?: boolean; file?: string; source: string; rpcUrl?: string; confirmations?: string }, command: Command) => {
       const addresses = [...parseArguments(values), ...(flags.file === undefined ? [] : await readAddressFile(flags.file))]
       if (addresses.length === 0) throw new InputError('INVALID_ARGUMENT', 'no addresses: give them as arguments or with --file <file> (- for standard input)', { field: 'addresses' })
       const source = parseWalkSource(flags.source)
-      await withContext({ ...command.optsWithGlobals(), rpcUrl: flags.rpcUrl }, async (ctx) => {
-        const results = source === 'store' ? await answer(ctx, addresses) : await answerLive(ctx, source, addresses)
+      const confirmations = countFlag('confirmations', flags.confirmations, 'blocks', MAX_CONFIRMATIONS)
+      await withContext({ ...command.optsWithGlobals(), rpcUrl: flags.rpcUrl, confirmations }, async (ctx) => {
+        const results = source === 'store' ? await answer(ctx, addresses) : await answerLive(ctx, source, addresses, confirmations !== undefined)
         if (flags.json) return printJson(toJson(results))
         printScreening(results)
       }, { write: source !== 'store' })

@@ -3,13 +3,14 @@ import { buildOptions } from '../../config.ts'
 import { InputError } from '../../errors.ts'
 import { exportEtl } from '../../sources/export-etl.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
+import { handleInterruption } from '../signals.ts'
 import { blockFlag } from './sync.ts'
 
 export function registerExportEtl(program: Command): void {
   program
     .command('export-etl')
-    .description('write blocks of a JSON-RPC node (RPC_URL) as ethereum-etl CSVs: transactions.csv, traces.csv, token_transfers.csv')
-    .argument('<dir>', 'folder to write (created if missing; files in it are replaced)')
+    .description('write blocks of a JSON-RPC node (RPC_URL) as ethereum-etl CSVs: transactions.csv, traces.csv, token_transfers.csv (it reads the node, not the store)')
+    .argument('<dir>', 'folder to write (created if missing; the three files are replaced only when the whole range was read)')
     .requiredOption('--from-block <n>', 'first block')
     .requiredOption('--to-block <n>', 'last block')
     .option('--rpc-url <url>', 'JSON-RPC endpoint (default RPC_URL)')
@@ -21,7 +22,11 @@ export function registerExportEtl(program: Command): void {
       const options = buildOptions({ ...command.optsWithGlobals(), rpcUrl: flags.rpcUrl }, process.env)
       if (options.rpcUrl === '') throw new InputError('INVALID_CONFIG', 'no Ethereum node configured: pass --rpc-url or set RPC_URL', { field: 'rpcUrl' })
       const bar = progressBar('exporting |{bar}| {value}/{total} blocks')
-      const summary = await exportEtl({ rpcUrl: options.rpcUrl, fromBlock, toBlock, dir, rpc: { concurrency: options.rpcConcurrency }, onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop())
+      const interruption = handleInterruption((signal) => process.stderr.write(`${signal}: stopping; the folder stays as it was\n`))
+      const summary = await exportEtl({ rpcUrl: options.rpcUrl, fromBlock, toBlock, dir, rpc: { concurrency: options.rpcConcurrency }, signal: interruption.signal, onProgress: (done, total) => bar.update(done, total) }).finally(() => {
+        bar.stop()
+        interruption.dispose()
+      })
       if (flags.json) return printJson(summary)
       printTable(['file', 'rows'], [['transactions.csv', formatCount(summary.transactions)], ['traces.csv', formatCount(summary.traces)], ['token_transfers.csv', formatCount(summary.tokenTransfers)]])
       process.stdout.write(`exported blocks ${fromBlock}-${toBlock} to ${summary.dir} in ${summary.seconds.toFixed(1)} s\n`)

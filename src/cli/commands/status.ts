@@ -8,7 +8,8 @@ import { PENDING_TOKEN } from '../../store/tx-index.ts'
 import type { StoreKeys } from '../../store/keys.ts'
 import { createChecker } from '../../walk/check.ts'
 import { describeCapabilities, type RpcCapabilities } from '../../sources/rpc/capabilities.ts'
-import { syncKeys } from '../../sources/rpc/ingest.ts'
+import { readStoreChain } from '../../sources/rpc/chain.ts'
+import { describeRanges, finalThrough, parseRange, readCoverage, syncKeys } from '../../sources/rpc/ingest.ts'
 import { withContext } from '../context.ts'
 import { formatCount, printJson, printTable } from '../output.ts'
 
@@ -46,12 +47,20 @@ export function registerStatus(program: Command): void {
         await queue.disconnect()
         const memory = await memoryInfo(redis)
         const warning = await evictionWarning(redis)
-        // JSON-RPC sync: what the node offered at the last `exposure sync`, and how far blocks are final.
-        const sk = syncKeys(store.keys.prefix)
-        const [capsJson, cursor] = await Promise.all([redis.get(sk.caps), redis.get(sk.cursor)])
-        const sync = capsJson === null ? null : { capabilities: JSON.parse(capsJson) as RpcCapabilities, finalThrough: cursor === null ? null : Number(cursor) }
         const published = walks.published
         const latest = walks.latest
+        // JSON-RPC sync: what the node offered at the last `exposure sync`, and how far blocks are final.
+        const sk = syncKeys(store.keys.prefix)
+        const [capsJson, coverage, chain, tentative, fork] = await Promise.all([redis.get(sk.caps), readCoverage(redis, sk), readStoreChain(redis, store.keys.prefix), redis.hkeys(sk.tentative), redis.hgetall(sk.fork)])
+        const sync = capsJson === null && chain === null ? null : {
+          capabilities: capsJson === null ? null : (JSON.parse(capsJson) as RpcCapabilities),
+          finalThrough: finalThrough(coverage),
+          coverage,
+          tentativeThrough: tentative.length === 0 ? null : Math.max(...tentative.map(Number)),
+          chain,
+          rollbackInProgress: fork.from === undefined ? null : { from: Number(fork.from), to: Number(fork.to) },
+        }
+        const walkCoverage = published === null ? [] : ((await redis.hget(store.keys.walkCurrent, 'sourceCoverage')) ?? '').split(',').map(parseRange).filter((r) => r !== null)
         const status = {
           store: { prefix: store.keys.prefix, ...stats, pendingTokenTransfers: pending.transfers },
           walk: published === null ? null : {
@@ -61,6 +70,7 @@ export function registerStatus(program: Command): void {
             maxHops: published.params.maxHops,
             source: published.source,
             finalBlock: published.sourceThrough,
+            coverage: walkCoverage,
             stale: walks.staleReasons.length > 0,
             staleReasons: walks.staleReasons,
           },
@@ -78,7 +88,7 @@ export function registerStatus(program: Command): void {
           ['service labels', formatCount(stats.labels)],
           ['last import', stats.lastImport === null ? '-' : `${stats.lastImport} (store version ${stats.version})`],
           ['published walk', published === null ? 'none: check has no answers yet (run exposure trace)' : `${published.runId}: ${published.directions.join('+')}, ${published.params.maxHops} hops, source ${published.source}, finished ${published.finishedAt}`],
-          ['answers final up to', published === null ? '-' : published.sourceThrough === null ? 'no finality line (etl imports)' : `block ${published.sourceThrough}`],
+          ['answers final up to', published === null ? '-' : published.sourceThrough === null ? 'no finality line (etl imports)' : `block ${published.sourceThrough}${walkCoverage.length > 1 ? ` (the walk read blocks ${describeRanges(walkCoverage)})` : ''}`],
           ['answers stale', published === null ? '-' : walks.staleReasons.length === 0 ? 'no' : `yes: ${walks.staleReasons.map((r) => r.detail).join('; ')}`],
         ]
         if (latest !== null && latest.runId !== published?.runId) {
@@ -89,7 +99,14 @@ export function registerStatus(program: Command): void {
         }
         if (pending.transfers > 0) rows.push(['token transfers waiting', `${formatCount(pending.transfers)} in ${formatCount(pending.blocks)} blocks wait for their transactions (import transactions.csv of those blocks)`])
         rows.push(
-          ['rpc sync', sync === null ? 'never' : `final through block ${sync.finalThrough ?? '-'}; node: ${describeCapabilities(sync.capabilities)}`],
+          ['rpc sync', sync === null ? 'never' : [
+            `blocks ${describeRanges(sync.coverage)}`,
+            `final through block ${sync.finalThrough ?? '-'}`,
+            ...(sync.capabilities === null ? [] : [`node: ${describeCapabilities(sync.capabilities)}`]),
+            ...(sync.chain === null ? [] : [`store chain ${sync.chain.chainId}, genesis ${sync.chain.genesis}`]),
+            ...(sync.tentativeThrough === null ? [] : [`tentative through block ${sync.tentativeThrough}`]),
+            ...(sync.rollbackInProgress === null ? [] : [`rollback of blocks ${sync.rollbackInProgress.from}-${sync.rollbackInProgress.to} unfinished (the next sync finishes it)`]),
+          ].join('; ')],
           ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
           ['redis memory', `${formatBytes(memory.used)}${memory.maxmemory > 0 ? ` of maxmemory ${formatBytes(memory.maxmemory)}` : ''} (policy ${memory.policy ?? '?'})`],
         )

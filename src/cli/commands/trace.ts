@@ -5,6 +5,7 @@ import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSource
 import { traceWalk } from '../../walk/incremental.ts'
 import { DIRECTIONS, type Direction } from '../../types.ts'
 import { withContext } from '../context.ts'
+import { countFlag, MAX_CONFIRMATIONS } from './sync.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
 
 export function registerTrace(program: Command): void {
@@ -20,12 +21,14 @@ export function registerTrace(program: Command): void {
     .option('--incremental', 'walk only what changed in the seed set since the last complete walk, when that walk had the same parameters and no transfers or labels changed since (else a full walk; the summary says which)')
     .addOption(new Option('--source <source>', 'where expanded addresses\' transfers come from: store (what import/sync wrote), rpc (the node\'s per-address lookups, fetched lazily; RPC_URL), etherscan (the account API, fetched lazily; ETHERSCAN_URL, ETHERSCAN_API_KEY)').choices([...WALK_SOURCES]).default('store'))
     .option('--rpc-url <url>', 'JSON-RPC endpoint for --source rpc (default RPC_URL)')
+    .option('--confirmations <n>', 'for --source rpc|etherscan: head − N is final (default EXPOSURE_CONFIRMATIONS; unset: the node\'s finalized tag, else 64)')
     .option('--json', 'print the summary as JSON')
-    .action(async (flags: { hops?: string; direction: string; workers?: string | boolean; concurrency?: string; batchSize?: string; incremental?: boolean; source: string; rpcUrl?: string; json?: boolean }, command: Command) => {
+    .action(async (flags: { hops?: string; direction: string; workers?: string | boolean; concurrency?: string; batchSize?: string; incremental?: boolean; source: string; rpcUrl?: string; confirmations?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals()
       const source = parseWalkSource(flags.source)
       const workerFlag = flags.workers === false ? undefined : flags.workers === true ? undefined : flags.workers
-      await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl }, async ({ store, options, signal, note }) => {
+      const confirmations = countFlag('confirmations', flags.confirmations, 'blocks', MAX_CONFIRMATIONS)
+      await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl, confirmations }, async ({ store, options, signal, note }) => {
         const directions: Direction[] = flags.direction === 'both' ? [...DIRECTIONS] : [flags.direction as Direction]
         const sourceConfig = walkSourceConfig(options)
         requireSourceConfig(source, sourceConfig)

@@ -98,18 +98,52 @@ export async function readRange(client: RpcClient, caps: RpcCapabilities, from: 
   // the job is retried and reads again).
   const hashOf = new Map(blocks.map((b) => [b.number, b.hash]))
   for (let i = 1; i < blocks.length; i++) {
-    if (blocks[i]!.parentHash !== blocks[i - 1]!.hash) throw chainChanged(blocks[i]!.number)
+    const b = blocks[i]!
+    const before = blocks[i - 1]!
+    if (b.parentHash !== before.hash) throw new ChainBreak(b.number, `block ${b.number} names parent ${b.parentHash}, but block ${before.number} is ${before.hash}`)
   }
   for (const log of logs) {
     const n = Number(BigInt(String(log.blockNumber)))
     const h = String(log['blockHash'] ?? '').toLowerCase()
-    if (h !== '' && hashOf.get(n) !== h) throw chainChanged(n)
+    if (h !== '' && hashOf.get(n) !== h) throw new ChainBreak(n, `a log of block ${n} names block hash ${h}, but block ${n} is ${hashOf.get(n) ?? 'not in the range'}`)
   }
   return { from, to, blocks, logs }
 }
 
-function chainChanged(block: number): BaseError {
-  return new BaseError('RPC_UNAVAILABLE', `the chain changed while block ${block} was read (reorg); read again`, { field: 'block', value: String(block) })
+/** Phrase of every error about hashes that do not link up (a fork, or a node that answers inconsistently). */
+export const LINK_BROKEN = 'chain link broken'
+
+/** Reads of one range whose blocks do not link up before the node is called inconsistent. */
+const READS_ON_BREAK = 3
+
+/**
+ * readRange, read again when the blocks do not link up (a reorg while they were read); a node
+ * that keeps answering blocks that do not link up is refused: RPC_ERROR (not retried) naming the
+ * block.
+ */
+export async function readLinkedRange(client: RpcClient, caps: RpcCapabilities, from: number, to: number, options: ReadRangeOptions): Promise<RawRange> {
+  let last: ChainBreak | null = null
+  for (let attempt = 1; attempt <= READS_ON_BREAK; attempt++) {
+    try {
+      return await readRange(client, caps, from, to, options)
+    } catch (error) {
+      if (!(error instanceof ChainBreak)) throw error
+      last = error
+      if (attempt < READS_ON_BREAK) await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+    }
+  }
+  throw new BaseError('RPC_ERROR', `${LINK_BROKEN} at block ${last!.block}: ${last!.shortMessage}, in ${READS_ON_BREAK} reads of blocks ${from}-${to}: the node at ${client.url} answers inconsistently`, { field: 'block', value: String(last!.block) })
+}
+
+/**
+ * The blocks of one read do not link up: the chain changed while they were read (a reorg; read
+ * again), or the node answers inconsistently. Retryable as such; ingest.ts reads again a few times
+ * and then refuses the node.
+ */
+export class ChainBreak extends BaseError {
+  constructor(readonly block: number, detail: string) {
+    super('RPC_UNAVAILABLE', detail, { field: 'block', value: String(block) })
+  }
 }
 
 /** eth_getLogs over [from, to] in adaptive spans. */
