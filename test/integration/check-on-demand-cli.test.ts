@@ -111,12 +111,13 @@ describe('exposure check --source rpc|etherscan (on-demand screening)', () => {
     expect(reached('upstream')).toBeGreaterThan(3)
   })
 
-  it('--source rpc with no walk: every address searched on demand equals the reference; plain check still answers from the (absent) walk', async () => {
+  it('--source rpc with no walk: every address searched on demand equals the reference; plain check refuses to answer without a walk', async () => {
     const env = await seededStore('rpc-none')
+    // Without a walk a plain check has no answers: it says so instead of answering 'none'.
     const plain = await runCli(['check', '--json', chain.seeds[0]!, ...[...expected.keys()].slice(0, 5)], env)
-    expect(plain.code, plain.stderr).toBe(0)
-    expect((JSON.parse(plain.stdout) as Answer[]).filter((r) => r.downstream !== null && r.downstream.hops > 0)).toEqual([])
-    expect(JSON.parse(plain.stdout)[0]).not.toHaveProperty('answeredBy')
+    expect(plain.code).toBe(1)
+    expect(plain.stdout).toBe('')
+    expect(plain.stderr).toMatch(/no complete walk/)
     const got = await screen(['--source', 'rpc', '--rpc-url', anvil.url], env)
     expect(got.walk).toBe(0)
     expect(got.search).toBe(expected.size * 2)

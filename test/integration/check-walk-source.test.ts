@@ -25,15 +25,18 @@ afterAll(async () => {
 })
 
 describe('walk source in the walk meta', () => {
-  it('a walk without a hook records source store over what an earlier lazy walk left; one with a hook keeps its caller\'s choice', async () => {
+  it('a walk records its caller\'s source choice with its basis; a walk without one records the store', async () => {
     const store = createGraphStore(redis, testPrefix('ws'))
     await store.putSeeds([{ address: '0x00000000000000000000000000000000000000a1', label: 'seed', source: 'test' }])
-    const stale = { source: 'rpc', sourceThrough: '99', sourceAssets: '0x00000000000000000000000000000000000000b2', sourceMethod: 'trace_filter' }
-    await redis.hset(store.keys.walkMeta, stale)
-    const options = { redisUrl: server.url, directions: ['downstream'] as const, maxHops: 2, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1000, dust: {}, workers: 1, concurrency: 1 }
-    await runWalk(store, { ...options, directions: [...options.directions], beforeExpand: async () => undefined })
-    expect(await redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough', 'sourceMethod')).toEqual(['rpc', '99', 'trace_filter'])
-    await runWalk(store, { ...options, directions: [...options.directions] })
-    expect(await redis.hmget(store.keys.walkMeta, 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod')).toEqual(['store', '', '', ''])
+    const options = { redisUrl: server.url, directions: ['downstream' as const], maxHops: 2, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1000, dust: {}, workers: 1, concurrency: 1 }
+    const lazy = { name: 'rpc' as const, throughBlock: 99, assets: '0x00000000000000000000000000000000000000b2', method: 'trace_filter' }
+    await runWalk(store, { ...options, beforeExpand: async () => undefined, source: lazy })
+    expect(await redis.hmget(store.keys.walkCurrent, 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod')).toEqual(['rpc', '99', lazy.assets, 'trace_filter'])
+    // A store walk needs transfers: give it one.
+    const ids = await store.internAssets(['ETH'])
+    await store.stage('one', [{ from: '0x00000000000000000000000000000000000000a1', to: '0x00000000000000000000000000000000000000c3', amount: 10n ** 18n, asset: 'ETH', blockNumber: 5, transactionIndex: 0, txHash: `0x${'11'.repeat(32)}`, kind: 'tx', subIndex: 0 }], ids)
+    await store.commit('one')
+    await runWalk(store, options)
+    expect(await redis.hmget(store.keys.walkCurrent, 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod')).toEqual(['store', '', '', ''])
   })
 })

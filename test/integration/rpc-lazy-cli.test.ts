@@ -89,14 +89,13 @@ describe('exposure trace --source (lazy per-address history)', () => {
     expect(reached(expected)).toBeGreaterThan(8)
   })
 
-  it('--source store on a store without transfers reaches nothing beyond the seeds (the judge can fail)', async () => {
+  it('--source store on a store without transfers is refused (a walk over nothing never completes); the lazy sources need no transfers', async () => {
     const { env } = await seededStore('empty')
     const trace = await runCli(['trace', '--json'], env)
-    expect(trace.code, trace.stderr).toBe(0)
-    expect(JSON.parse(trace.stdout).coverage).toEqual({ source: 'store', throughBlock: null, detail: expect.stringContaining('etl') })
-    expect(reached(await answers(env, null))).toBe(0)
-    const status = await runCli(['status'], env)
-    expect(status.stdout).toMatch(/answers final up to\s*│?\s*no finality line/)
+    expect(trace.code).toBe(1)
+    expect(trace.stderr).toMatch(/holds no transfers/)
+    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout) as { walk: unknown }
+    expect(status.walk).toBe(null)
   })
 
   it('--source store after `exposure sync --to-block`: answers final up to the synced block (check --json, status)', async () => {

@@ -141,13 +141,13 @@ export function toJson(results: readonly (CheckResult & { answeredBy?: Record<'d
   return results.map((r) => ({
     address: r.address,
     risk: r.risk,
-    // Additive: why this risk (walk/risk.ts), and the exposed value per asset and direction.
-    reason: r.reason,
-    value: r.value,
     downstream: publicExposure(r.downstream),
     upstream: publicExposure(r.upstream),
     finalBlock: r.finalBlock,
-    // Additive: the walk the answer comes from, and whether it is stale (with the reasons).
+    // Additive: why this risk (walk/risk.ts), the exposed value per asset and direction, the walk
+    // the answer comes from, and whether it is stale (with the reasons).
+    reason: r.reason,
+    value: r.value,
     walk: r.walk === null ? null : { runId: r.walk.runId, finishedAt: r.walk.finishedAt, directions: r.walk.directions },
     stale: r.stale,
     staleReasons: r.staleReasons,
