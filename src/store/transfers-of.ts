@@ -1,70 +1,83 @@
 /**
- * An address's transfers, whole: every field (tx hash, kind, sub-index) and the exact amount.
- * Outgoing ones are its own out-records. Incoming ones come from the senders' out-records
- * (lua/incoming.lua), because an in-record keeps neither the tx hash nor the sub-index, saturates
- * its amount at 2^64−1, and two transfers that agree in everything it holds share one in-record.
+ * Addresses' transfers, whole: every field (tx hash, kind, sub-index) and the exact amount.
+ * Outgoing ones are an address's own out-records. Incoming ones come from the senders'
+ * out-records (lua/incoming.lua), because an in-record keeps neither the tx hash nor the
+ * sub-index, saturates its amount at 2^64−1, and two transfers that agree in everything it holds
+ * share one in-record. Many addresses are read together: one MGET, then one script call per
+ * thousand incoming groups, whatever their number.
  */
 import type { Address, Asset, Transfer } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord } from './records.ts'
 import { callScriptBuffer } from './scripts.ts'
 
-/** Queries per incoming.lua call: each is a binary search in a sender's node; a hub's list goes in batches. */
+/** Queries per incoming.lua call: each is a binary search in a sender's node. */
 const BATCH = 1_000
+/** Node strings per MGET. */
+const NODES = 500
 
 export interface NodeTransfers {
   outgoing: Transfer[]
   incoming: Transfer[]
 }
 
-/** The address's node split into its transfers (an empty list for an unknown address). */
-export async function transfersOf(store: GraphStore, address: Address, assets: readonly Asset[], which: { outgoing?: boolean; incoming?: boolean } = { outgoing: true, incoming: true }): Promise<NodeTransfers> {
-  const node = await store.redis.getBuffer(store.keys.node(address))
-  if (node === null || node.length < HEADER_SIZE) return { outgoing: [], incoming: [] }
-  const outCount = node.readUInt32BE(4)
-  const outList = node.subarray(HEADER_SIZE, HEADER_SIZE + outCount * OUT_SIZE)
-  const inList = node.subarray(HEADER_SIZE + outCount * OUT_SIZE)
-  return {
-    outgoing: which.outgoing === false ? [] : await outgoingOf(store, address, outList, assets),
-    incoming: which.incoming === false ? [] : await incomingOf(store, address, inList, assets),
-  }
+export interface Which {
+  outgoing?: boolean
+  incoming?: boolean
 }
 
-async function outgoingOf(store: GraphStore, address: Address, outList: Buffer, assets: readonly Asset[]): Promise<Transfer[]> {
-  const out: Transfer[] = []
-  for (let o = 0; o + OUT_SIZE <= outList.length; o += OUT_SIZE) out.push(await toTransfer(store, address, outList.subarray(o, o + OUT_SIZE), assets))
-  return out
+/** One address's transfers (empty lists for an unknown address). */
+export async function transfersOf(store: GraphStore, address: Address, assets: readonly Asset[], which: Which = { outgoing: true, incoming: true }): Promise<NodeTransfers> {
+  return (await transfersOfMany(store, [address], assets, which)).get(address)!
 }
 
-async function incomingOf(store: GraphStore, address: Address, inList: Buffer, assets: readonly Asset[]): Promise<Transfer[]> {
-  // One query per distinct (sender, position, asset) of the in-list.
-  const queries: string[] = []
-  const seen = new Set<string>()
-  for (let o = 0; o + IN_SIZE <= inList.length; o += IN_SIZE) {
-    const r = decodeRecord(inList, o, IN_SIZE)
-    const key = `${r.counterparty.slice(2)}/${r.position}/${r.assetId}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    queries.push(key)
+/** Many addresses' transfers, in a few round trips. */
+export async function transfersOfMany(store: GraphStore, addresses: readonly Address[], assets: readonly Asset[], which: Which = { outgoing: true, incoming: true }): Promise<Map<Address, NodeTransfers>> {
+  const out = new Map<Address, NodeTransfers>()
+  const queries: { sender: string; recipient: Address; position: number; assetId: number }[] = []
+  for (let i = 0; i < addresses.length; i += NODES) {
+    const chunk = addresses.slice(i, i + NODES)
+    const nodes = await store.redis.mgetBuffer(...chunk.map((a) => store.keys.node(a)))
+    chunk.forEach((address, k) => {
+      const result: NodeTransfers = { outgoing: [], incoming: [] }
+      out.set(address, result)
+      const node = nodes[k]
+      if (!node || node.length < HEADER_SIZE) return
+      const outCount = node.readUInt32BE(4)
+      if (which.outgoing !== false) {
+        for (let o = HEADER_SIZE; o < HEADER_SIZE + outCount * OUT_SIZE; o += OUT_SIZE) result.outgoing.push(toTransfer(address, node, o, assets))
+      }
+      if (which.incoming !== false) {
+        // One query per distinct (sender, position, asset) of the in-list.
+        const seen = new Set<string>()
+        for (let o = HEADER_SIZE + outCount * OUT_SIZE; o + IN_SIZE <= node.length; o += IN_SIZE) {
+          const r = decodeRecord(node, o, IN_SIZE)
+          const key = `${r.counterparty}/${r.position}/${r.assetId}`
+          if (seen.has(key)) continue
+          seen.add(key)
+          queries.push({ sender: r.counterparty.slice(2), recipient: address, position: r.position, assetId: r.assetId })
+        }
+      }
+    })
   }
-  const out: Transfer[] = []
   for (let i = 0; i < queries.length; i += BATCH) {
     const batch = queries.slice(i, i + BATCH)
-    const args: (string | number)[] = [store.keys.prefix, address.slice(2)]
-    for (const q of batch) args.push(...q.split('/'))
+    const args: (string | number)[] = [store.keys.prefix]
+    for (const q of batch) args.push(q.sender, q.recipient.slice(2), q.position, q.assetId)
     const replies = (await callScriptBuffer(store.redis, 'incoming', [], args)) as Buffer[][]
-    for (const [k, q] of batch.entries()) {
-      const sender = `0x${q.split('/')[0]}` as Address
-      for (const record of replies[k] ?? []) out.push(await toTransfer(store, sender, record, assets))
-    }
+    batch.forEach((q, k) => {
+      const list = out.get(q.recipient)!.incoming
+      for (const record of replies[k] ?? []) list.push(toTransfer(`0x${q.sender}`, record, 0, assets))
+    })
+  }
+  // Amounts beyond 96 bits (never ETH; only absurd token amounts) are kept exactly on the side.
+  for (const result of out.values()) {
+    for (const t of [...result.outgoing, ...result.incoming]) if (t.amount === MAX_AMOUNT) t.amount = await store.exactAmount(t)
   }
   return out
 }
 
-/** An out-record of `from` as a transfer, with its exact amount (P:amounts beyond 96 bits). */
-async function toTransfer(store: GraphStore, from: Address, record: Buffer, assets: readonly Asset[]): Promise<Transfer> {
-  const r = decodeRecord(record, 0, OUT_SIZE)
-  const transfer: Transfer = { from, to: r.counterparty, amount: r.amount, asset: assets[r.assetId] ?? 'ETH', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, txHash: r.txHash!, kind: r.kind!, subIndex: r.subIndex! }
-  if (r.amount === MAX_AMOUNT) transfer.amount = await store.exactAmount(transfer)
-  return transfer
+function toTransfer(from: Address, buf: Buffer, offset: number, assets: readonly Asset[]): Transfer {
+  const r = decodeRecord(buf, offset, OUT_SIZE)
+  return { from, to: r.counterparty, amount: r.amount, asset: assets[r.assetId] ?? 'ETH', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, txHash: r.txHash!, kind: r.kind!, subIndex: r.subIndex! }
 }

@@ -44,6 +44,8 @@ export interface TaintInput {
   target: string
   /** Floors by asset: a transfer below its floor does not count. */
   dust: Readonly<Record<string, bigint>>
+  /** The caller guarantees no transfer is listed twice (skips the de-duplication). */
+  distinct?: boolean
 }
 
 /** One step of a contributing path: a transfer and the taint it carried. */
@@ -98,13 +100,15 @@ interface Account {
 /** Replays every asset; answers the target's taint per asset (assets it received or sent). */
 export function replayTaint(input: TaintInput, topPaths = 3): Map<string, AssetTaint> {
   const unique = new Map<string, TaintTransfer>()
+  const counting: TaintTransfer[] = []
   for (const t of input.transfers) {
     const floor = input.dust[t.asset]
     if (t.amount <= 0n || (floor !== undefined && t.amount < floor)) continue
-    unique.set(identity(t), t)
+    if (input.distinct) counting.push(t)
+    else unique.set(identity(t), t)
   }
   const byAsset = new Map<string, TaintTransfer[]>()
-  for (const t of unique.values()) {
+  for (const t of input.distinct ? counting : unique.values()) {
     const list = byAsset.get(t.asset)
     if (list) list.push(t)
     else byAsset.set(t.asset, [t])

@@ -55,7 +55,7 @@ export async function describeCounterparties(store: GraphStore, runId: string, w
       const service = services[j]
       const category = service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null
       const isSeed = seeds[j] !== null && seeds[j] !== undefined
-      out[w.direction === 'downstream' ? 0 : 1]!.set(w.hex, { labels: parseLabels(replies[j]![1] as string | null), passable: isSeed || ((category === null || !stop.has(category)) && count <= rule.counterpartyCap) })
+      out[w.direction === 'downstream' ? 0 : 1]!.set(w.hex, { labels: parseLabels(replies[j]![1] as string | null), passable: isSeed || ((category === null || !stop.has(category)) && count <= rule.counterpartyCap), isSeed })
     })
   }
   return out

@@ -28,6 +28,7 @@ export interface Counterparty {
   labels: readonly HopLabel[]
   /** A seed, or not a stop node: exposure passes through it. */
   passable: boolean
+  isSeed?: boolean
 }
 
 export interface AssetValue {

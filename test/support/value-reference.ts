@@ -46,10 +46,24 @@ const pos = (t: RefTransfer) => t.block * 65536 + t.txIndex
 export function prepareValueReference(rows: EtlRows, seeds: readonly string[], labels: readonly RefLabel[], options: ValueOptions) {
   const counted = countingTransfers(rows, options.listedTokens)
   const stop = stopNodes(counted, labels, options.stopCategories ?? DEFAULT_STOP_CATEGORIES, options.counterpartyCap ?? Infinity)
-  const kept = applyDust(counted, options.dust).map((t) => ({ ...t, asset: asset(t.asset) }))
+  return prepareValueReferenceFromTransfers(applyDust(counted, options.dust), seeds, stop, options.maxHops)
+}
+
+/** The same over transfers already counted and dust-filtered, with the stop nodes given (the benchmark's entry). */
+export function prepareValueReferenceFromTransfers(transfers: readonly RefTransfer[], seeds: readonly string[], stop: ReadonlySet<string>, maxHops: number) {
+  const kept = transfers.map((t) => ({ ...t, asset: asset(t.asset) }))
   const seedSet = new Set(seeds.map((s) => s.toLowerCase()))
   const passable = (a: string) => seedSet.has(a) || !stop.has(a)
-  const H = options.maxHops
+  const H = maxHops
+  const incoming = new Map<string, RefTransfer[]>()
+  const outgoing = new Map<string, RefTransfer[]>()
+  for (const t of kept) {
+    for (const [map, key] of [[incoming, t.to], [outgoing, t.from]] as const) {
+      const list = map.get(key)
+      if (list) list.push(t)
+      else map.set(key, [t])
+    }
+  }
 
   // earliest[h] / latest[h]: maps address → position; a missing address is unreached.
   const earliest: Map<string, number>[] = [new Map([...seedSet].map((s) => [s, Number.NEGATIVE_INFINITY]))]
@@ -82,8 +96,7 @@ export function prepareValueReference(rows: EtlRows, seeds: readonly string[], l
   function value(address: string, direction: 'downstream' | 'upstream'): Map<string, RefAssetValue> {
     const w = address.toLowerCase()
     const out = new Map<string, RefAssetValue>()
-    for (const t of kept) {
-      if ((direction === 'downstream' ? t.to : t.from) !== w) continue
+    for (const t of (direction === 'downstream' ? incoming : outgoing).get(w) ?? []) {
       const entry = out.get(t.asset) ?? { total: 0n, exposed: 0n, byLevel: {} }
       out.set(t.asset, entry)
       entry.total += t.amount
@@ -98,22 +111,25 @@ export function prepareValueReference(rows: EtlRows, seeds: readonly string[], l
   function taint(address: string): Map<string, RefAssetTaint> {
     const w = address.toLowerCase()
     const bound = new Map<string, number>([[w, Number.POSITIVE_INFINITY]])
-    for (let changed = true; changed; ) {
-      changed = false
-      for (const t of kept) {
-        const b = bound.get(t.to)
-        if (b === undefined || pos(t) > b) continue
-        // A seed sends fully tainted value whatever it received: the region does not go back through one.
-        if (seedSet.has(t.to) && t.to !== w) continue
-        if (downLevel(t.from, pos(t)) === null) continue
+    // A worklist to the fixpoint: an address is looked at again when its bound grows.
+    const work = [w]
+    while (work.length > 0) {
+      const x = work.pop()!
+      const b = bound.get(x)!
+      // A seed sends fully tainted value whatever it received: the region does not go back through one.
+      if (seedSet.has(x) && x !== w) continue
+      for (const t of incoming.get(x) ?? []) {
+        if (pos(t) > b || downLevel(t.from, pos(t)) === null) continue
         if ((bound.get(t.from) ?? Number.NEGATIVE_INFINITY) < pos(t)) {
           bound.set(t.from, pos(t))
-          changed = true
+          work.push(t.from)
         }
       }
     }
     const region = new Set(bound.keys())
-    const touching = kept.filter((t) => region.has(t.from) || region.has(t.to))
+    const touchingSet = new Set<RefTransfer>()
+    for (const x of region) for (const t of [...(incoming.get(x) ?? []), ...(outgoing.get(x) ?? [])]) touchingSet.add(t)
+    const touching = [...touchingSet]
     const out = new Map<string, RefAssetTaint>()
     for (const a of new Set(touching.map((t) => t.asset))) {
       const list = touching.filter((t) => t.asset === a).sort((x, y) => pos(x) - pos(y) || compareOrder(x.order, y.order))

@@ -6,22 +6,31 @@
 -- The node keys are derived from the queries (prefix .. ':n:' .. hex40); they share the store's
 -- hash tag (one cluster slot).
 -- ARGV[1] store prefix
--- ARGV[2] recipient hex40
--- ARGV[3..] queries as triples: sender hex40, position (block * 65536 + tx index), asset id
+-- ARGV[2..] queries as quadruples: sender hex40, recipient hex40, position (block * 65536 + tx
+--           index), asset id (one call serves the in-lists of many addresses)
 -- Returns one list of 74-byte out-records per query.
 local HEADER, OUT = 8, 74
 local prefix = ARGV[1]
-local recipient = (string.gsub(ARGV[2], '..', function(pair) return string.char(tonumber(pair, 16)) end))
+local bytes = {}
+local function toBytes(hex)
+  local b = bytes[hex]
+  if not b then
+    b = (string.gsub(hex, '..', function(pair) return string.char(tonumber(pair, 16)) end))
+    bytes[hex] = b
+  end
+  return b
+end
 
 local function position(record)
   return struct.unpack('>I4', record) * 65536 + struct.unpack('>I2', record, 5)
 end
 
 local replies = {}
-for q = 3, #ARGV, 3 do
+for q = 2, #ARGV, 4 do
   local key = prefix .. ':n:' .. ARGV[q]
-  local want = tonumber(ARGV[q + 1])
-  local asset = tonumber(ARGV[q + 2])
+  local recipient = toBytes(ARGV[q + 1])
+  local want = tonumber(ARGV[q + 2])
+  local asset = tonumber(ARGV[q + 3])
   local header = redis.call('GETRANGE', key, 4, 7)
   local n = #header == 4 and struct.unpack('>I4', header) or 0
   local lo, hi = 0, n
