@@ -15,11 +15,15 @@ import { importDrill, twoImportsDrill } from './import.ts'
 import { createWorld, type DrillResult, type World } from './lib.ts'
 import { maxmemoryDrill, redisRestartDrill } from './redis.ts'
 import { checksDuringWalkDrill, twoWalksDrill, walkDrill } from './walk.ts'
+import { hostileDrill } from './hostile.ts'
+import { runSyncDrill } from './sync.ts'
 
 export interface DrillDefinition {
   name: string
   what: string
   run(world: World, runs: number): Promise<DrillResult>
+  /** Already run by a test file of its own (test/integration/sync-drill.test.ts): the CI short form skips it here. */
+  testedApart?: boolean
 }
 
 export const DRILLS: DrillDefinition[] = [
@@ -34,6 +38,9 @@ export const DRILLS: DrillDefinition[] = [
   { name: 'two-imports', what: 'two imports at once', run: (w, n) => twoImportsDrill(w, n) },
   { name: 'two-walks', what: 'two walks at once', run: (w, n) => twoWalksDrill(w, n) },
   { name: 'bad-values', what: 'the bad-value catalogue (counted once each)', run: (w) => badValuesDrill(w) },
+  { name: 'sync-sigkill', what: 'SIGKILL at a random point of sync (or at a commit failpoint)', run: (_w, n) => runSyncDrill({ runs: n, signal: 'SIGKILL' }), testedApart: true },
+  { name: 'sync-sigint', what: 'SIGINT at a random point of sync', run: (_w, n) => runSyncDrill({ runs: n, signal: 'SIGINT' }), testedApart: true },
+  { name: 'hostile-sources', what: 'slow, truncating, HTML, other-chain and parent-rewriting nodes; an Etherscan API repeating pages or rate-limiting forever (counted once each)', run: (w) => hostileDrill(w) },
 ]
 
 function median(values: readonly number[]): number {
