@@ -40,7 +40,7 @@ export const DRILLS: DrillDefinition[] = [
   { name: 'bad-values', what: 'the bad-value catalogue (counted once each)', run: (w) => badValuesDrill(w) },
   { name: 'sync-sigkill', what: 'SIGKILL at a random point of sync (or at a commit failpoint)', run: (_w, n) => runSyncDrill({ runs: n, signal: 'SIGKILL' }), testedApart: true },
   { name: 'sync-sigint', what: 'SIGINT at a random point of sync', run: (_w, n) => runSyncDrill({ runs: n, signal: 'SIGINT' }), testedApart: true },
-  { name: 'hostile-sources', what: 'slow, truncating, HTML, other-chain and parent-rewriting nodes; an Etherscan API repeating pages or rate-limiting forever (counted once each)', run: (w) => hostileDrill(w) },
+  { name: 'hostile-sources', what: 'hostile nodes and APIs (slow, truncating, HTML, other chain, bad parents, endless pages, rate limits)', run: (w) => hostileDrill(w) },
 ]
 
 function median(values: readonly number[]): number {
