@@ -46,6 +46,11 @@ export interface Options {
   confirmations: number
   /** JSON-RPC requests in flight at once per process. Default 8. */
   rpcConcurrency: number
+  /**
+   * How long one call to a node or an Etherscan-compatible API may take, retries included, before
+   * it fails naming the cause (ms; RPC_DEADLINE in seconds, `none` for no limit). Default 30 s.
+   */
+  rpcDeadlineMs: number
   /** Blocks per ingest job of `exposure sync`. Default 100. */
   syncRangeSize: number
   /** Etherscan-compatible API base URL (v2: https://api.etherscan.io/v2/api). Default none. */
@@ -96,6 +101,7 @@ const ENV_KEYS: Record<ConfigKey, string> = {
   rpcUrl: 'RPC_URL',
   confirmations: 'EXPOSURE_CONFIRMATIONS',
   rpcConcurrency: 'RPC_CONCURRENCY',
+  rpcDeadlineMs: 'RPC_DEADLINE',
   syncRangeSize: 'EXPOSURE_SYNC_RANGE',
   etherscanUrl: 'ETHERSCAN_URL',
   etherscanApiKey: 'ETHERSCAN_API_KEY',
@@ -170,6 +176,7 @@ const schema = z.object({
   rpcUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')]),
   confirmations: int(0, 100_000),
   rpcConcurrency: positiveInt(256),
+  rpcDeadlineMs: z.string().regex(/^(?:\d+|none)$/, 'must be a number of seconds, or none').transform((v) => (v === 'none' ? Number.POSITIVE_INFINITY : Number(v) * 1000)).pipe(z.number().min(1000, 'must be at least 1 second')),
   syncRangeSize: positiveInt(100_000),
   etherscanUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')]),
   etherscanApiKey: z.string(),
@@ -201,6 +208,7 @@ const DEFAULTS: Record<ConfigKey, string> = {
   rpcUrl: '',
   confirmations: '64',
   rpcConcurrency: '8',
+  rpcDeadlineMs: '30',
   syncRangeSize: '100',
   etherscanUrl: '',
   etherscanApiKey: '',
@@ -260,6 +268,7 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     rpcUrl: value.rpcUrl,
     confirmations: value.confirmations,
     rpcConcurrency: value.rpcConcurrency,
+    rpcDeadlineMs: value.rpcDeadlineMs,
     syncRangeSize: value.syncRangeSize,
     etherscanUrl: value.etherscanUrl,
     etherscanApiKey: value.etherscanApiKey,

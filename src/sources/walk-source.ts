@@ -21,7 +21,7 @@ import { createLazyHistory, type AddressHistorySource, type LazyHistory } from '
 import { createRpcAddressSource } from './rpc/address-history.ts'
 import { createOtsAddressSource } from './rpc/ots-history.ts'
 import { chooseAddressLookup, detectCapabilities } from './rpc/capabilities.ts'
-import { createRpcClient } from './rpc/client.ts'
+import { createRpcClient, type RetryEvent } from './rpc/client.ts'
 import { createChainGuard, nodeChain, recordChain } from './rpc/chain.ts'
 import { describeRanges, finalThrough, readCoverage, syncKeys, type BlockRange } from './rpc/ingest.ts'
 
@@ -40,6 +40,10 @@ export interface WalkSourceConfig {
   /** Head − confirmations is final when the node has no `finalized` tag, or always when explicit. */
   confirmations: number
   confirmationsExplicit: boolean
+  /** Per call to the node or the API, retries included (ms). */
+  rpcDeadlineMs: number
+  /** Told before each retry of a slow or failing call (the CLI prints progress while it waits). */
+  onRetry?: (event: RetryEvent) => void
 }
 
 /** The live-source part of the resolved options (each process uses its own keys and URLs). */
@@ -54,6 +58,7 @@ export function walkSourceConfig(options: Options): WalkSourceConfig {
     listedTokens: options.listedTokens,
     confirmations: options.confirmations,
     confirmationsExplicit: options.confirmationsExplicit,
+    rpcDeadlineMs: options.rpcDeadlineMs,
   }
 }
 
@@ -118,7 +123,7 @@ export async function resolveWalkSource(store: GraphStore, source: WalkSourceNam
       ? { source, throughBlock: null, ranges, detail: 'the store as imported (etl files: no finality line known)' }
       : { source, throughBlock: through, ranges, detail: `the store: synced blocks ${describeRanges(ranges)} (every block from ${ranges[0]!.from} to ${through})` }
   } else if (source === 'rpc') {
-    const client = createRpcClient({ url: config.rpcUrl })
+    const client = createRpcClient({ url: config.rpcUrl, deadlineMs: config.rpcDeadlineMs, ...(config.onRetry ? { onRetry: config.onRetry } : {}) })
     const caps = await detectCapabilities(client, config.rpcUrl)
     // Another chain than the store's is refused before anything is fetched; a first lazy walk records it.
     const chain = await nodeChain(client, caps.chainId)
@@ -154,7 +159,7 @@ export async function readWalkCoverage(store: GraphStore): Promise<{ source: Wal
 }
 
 function etherscanClient(config: WalkSourceConfig, prefix: string): EtherscanClient {
-  return createEtherscanClient({ baseUrl: config.etherscanUrl, apiKey: config.etherscanApiKey, chainId: config.chainId, rate: config.etherscanRate, redisUrl: config.redisUrl, prefix })
+  return createEtherscanClient({ baseUrl: config.etherscanUrl, apiKey: config.etherscanApiKey, chainId: config.chainId, rate: config.etherscanRate, redisUrl: config.redisUrl, prefix, deadlineMs: config.rpcDeadlineMs, ...(config.onRetry ? { onRetry: config.onRetry } : {}) })
 }
 
 /**
@@ -166,7 +171,7 @@ export function openLazySource(store: GraphStore, name: 'rpc' | 'etherscan', con
   let source: AddressHistorySource
   let close = async () => undefined as void
   if (name === 'rpc') {
-    const client = createRpcClient({ url: config.rpcUrl })
+    const client = createRpcClient({ url: config.rpcUrl, deadlineMs: config.rpcDeadlineMs, ...(config.onRetry ? { onRetry: config.onRetry } : {}) })
     const inner = method === 'ots' ? createOtsAddressSource(client, assets) : createRpcAddressSource(client, assets)
     // Every process checks its own node: histories of another chain never reach the store.
     const chain = createChainGuard(store.redis, store.keys.prefix, client, { record: true })

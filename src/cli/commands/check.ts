@@ -11,6 +11,7 @@ import { createOnDemandChecker, type AnsweredBy } from '../../walk/on-demand-che
 import { walkParams, type WalkParams } from '../../walk/params.ts'
 import { formatShare, formatUnits as formatAssetUnits, symbolOf } from '../../walk/risk.ts'
 import { withContext, type Context } from '../context.ts'
+import { retryNotes } from '../retry-note.ts'
 import { printJson, printTable, terminalSafe } from '../output.ts'
 import { countFlag, MAX_CONFIRMATIONS } from './sync.ts'
 
@@ -84,7 +85,7 @@ function warnStale(ctx: Context, results: readonly CheckResult[]): void {
  */
 async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>, addresses: readonly Address[], confirmationsFlag = false): Promise<(CheckResult & { answeredBy?: Record<'downstream' | 'upstream', AnsweredBy> })[]> {
   const { store, options } = ctx
-  const config: WalkSourceConfig = walkSourceConfig(options)
+  const config: WalkSourceConfig = { ...walkSourceConfig(options), onRetry: retryNotes(ctx.note) }
   requireSourceConfig(source, config)
   const { redis, keys } = store
   const [metaRun, metaSource, metaThrough, metaAssets, metaMethod, metaVersion] = await redis.hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion')

@@ -23,7 +23,7 @@ export function registerExportEtl(program: Command): void {
       if (options.rpcUrl === '') throw new InputError('INVALID_CONFIG', 'no Ethereum node configured: pass --rpc-url or set RPC_URL', { field: 'rpcUrl' })
       const bar = progressBar('exporting |{bar}| {value}/{total} blocks')
       const interruption = handleInterruption((signal) => process.stderr.write(`${signal}: stopping; the folder stays as it was\n`))
-      const summary = await exportEtl({ rpcUrl: options.rpcUrl, fromBlock, toBlock, dir, rpc: { concurrency: options.rpcConcurrency }, signal: interruption.signal, onProgress: (done, total) => bar.update(done, total) }).finally(() => {
+      const summary = await exportEtl({ rpcUrl: options.rpcUrl, fromBlock, toBlock, dir, rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs }, signal: interruption.signal, onProgress: (done, total) => bar.update(done, total) }).finally(() => {
         bar.stop()
         interruption.dispose()
       })

@@ -4,6 +4,7 @@ import { describeCapabilities } from '../../sources/rpc/capabilities.ts'
 import { describeRanges } from '../../sources/rpc/ingest.ts'
 import { MAX_INGEST_WORKERS, runSync, type SyncEvent } from '../../sources/rpc/sync.ts'
 import { withContext } from '../context.ts'
+import { retryNotes } from '../retry-note.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
 
 /** A block number flag: a non-negative integer (decimal, or 0x hex), else exit 2 naming it. */
@@ -77,7 +78,7 @@ export function registerSync(program: Command): void {
           rangeSize: options.syncRangeSize,
           workers,
           concurrency: options.concurrency,
-          rpc: { concurrency: options.rpcConcurrency },
+          rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs, onRetry: retryNotes(note) },
           signal,
           onProgress: (p) => bar.update(p.done, p.total),
           onEvent: (e) => {

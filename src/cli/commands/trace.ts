@@ -5,6 +5,7 @@ import { createWalkSourceHook, parseWalkSource, prepareWalkSource, requireSource
 import { traceWalk } from '../../walk/incremental.ts'
 import { DIRECTIONS, type Direction } from '../../types.ts'
 import { withContext } from '../context.ts'
+import { retryNotes } from '../retry-note.ts'
 import { countFlag, MAX_CONFIRMATIONS } from './sync.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
 
@@ -30,7 +31,7 @@ export function registerTrace(program: Command): void {
       const confirmations = countFlag('confirmations', flags.confirmations, 'blocks', MAX_CONFIRMATIONS)
       await withContext({ ...globals, maxHops: flags.hops, workers: workerFlag, concurrency: flags.concurrency, batchSize: flags.batchSize, rpcUrl: flags.rpcUrl, confirmations }, async ({ store, options, signal, note }) => {
         const directions: Direction[] = flags.direction === 'both' ? [...DIRECTIONS] : [flags.direction as Direction]
-        const sourceConfig = walkSourceConfig(options)
+        const sourceConfig = { ...walkSourceConfig(options), onRetry: retryNotes(note) }
         requireSourceConfig(source, sourceConfig)
         if ((await store.redis.hlen(store.keys.seeds)) === 0) throw new InputError('INVALID_ARGUMENT', 'the store has no seeds: import some first (exposure seeds import <file>)', { field: 'seeds' })
         const coverage = await prepareWalkSource(store, source, sourceConfig)

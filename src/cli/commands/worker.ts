@@ -50,7 +50,7 @@ export function registerWorker(program: Command): void {
       await runWorkerProcess({
         queues,
         walk: { redisUrl: options.redisUrl, prefix: options.prefix, concurrency: options.concurrency, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)), beforeExpand: hook.beforeExpand },
-        ingest: { redisUrl: options.redisUrl, prefix: options.prefix, rpcUrl: options.rpcUrl, listedTokens: options.listedTokens, concurrency: options.concurrency, rpc: { concurrency: options.rpcConcurrency } },
+        ingest: { redisUrl: options.redisUrl, prefix: options.prefix, rpcUrl: options.rpcUrl, listedTokens: options.listedTokens, concurrency: options.concurrency, rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs } },
         onClose: async () => {
           await hook.close()
           hookRedis.disconnect()
