@@ -302,9 +302,9 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   }
 
   /** Merges staged partition `p` into journal parts; answers the changed nodes and counter deltas. */
-  async function preparePartition(importId: string, p: number): Promise<{ changed: number; transfers: number; addresses: number; parts: string[] }> {
+  async function preparePartition(importId: string, p: number): Promise<{ changed: number; transfers: number; addresses: number; parts: string[]; hexes: string[] }> {
     const staged = await redis.getBuffer(keys.stagePartition(importId, p))
-    if (staged === null) return { changed: 0, transfers: 0, addresses: 0, parts: [] }
+    if (staged === null) return { changed: 0, transfers: 0, addresses: 0, parts: [], hexes: [] }
     const byOwner = new Map<string, { outs: Buffer[]; ins: Buffer[] }>()
     for (let at = 0; at < staged.length; ) {
       const isOut = staged[at] === ENTRY_OUT
@@ -320,6 +320,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     let transfers = 0
     let addresses = 0
     const parts: string[] = []
+    const changedHexes: string[] = []
     for (let start = 0, k = 0; start < owners.length; start += CHUNK, k++) {
       const chunk = owners.slice(start, start + CHUNK)
       const hexes = chunk.map((owner) => Buffer.from(owner, 'latin1').toString('hex'))
@@ -335,6 +336,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
         const node = joinNode(`0x${hex}` as Address, out, inn)
         if (node === null) return
         fields.push(`n${hex}`, node)
+        changedHexes.push(hex)
         changed++
         transfers += (out.length - before.out.length) / OUT_SIZE
         if (old === null) addresses++
@@ -342,7 +344,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       if (fields.length === 0) continue
       parts.push(await writeJournalPart(importId, `${p}.${k}`, fields))
     }
-    return { changed, transfers, addresses, parts }
+    return { changed, transfers, addresses, parts, hexes: changedHexes }
   }
 
   /** Writes one journal part (field, value pairs; '' deletes) and lists it; answers its key. */
@@ -360,7 +362,12 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    * counters' targets and bumps the store's version; then the journal is applied and the import's
    * keys dropped. The caller holds the writer lock and wrote the whole journal.
    */
-  async function commitPoint(importId: string, delta: { transferDelta: number; addressDelta: number; changed: boolean }, onProgress?: (p: CommitProgress) => void): Promise<void> {
+  /**
+   * `touched`: the addresses whose nodes the commit changes, recorded as the change log of the new
+   * version (P:changes:<version>): incremental walks re-expand them. `shrinks`: the commit removes
+   * transfers (a rollback), which no incremental walk follows.
+   */
+  async function commitPoint(importId: string, delta: { transferDelta: number; addressDelta: number; changed: boolean; touched: readonly string[]; shrinks: boolean }, onProgress?: (p: CommitProgress) => void): Promise<void> {
     const meta = await redis.hmget(keys.meta, 'transfers', 'addresses', 'version')
     const point = redis.multi()
     point.hset(keys.importRecord(importId), {
@@ -370,7 +377,10 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       targetAddresses: String(Number(meta[1] ?? 0) + delta.addressDelta),
     })
     if (delta.changed) {
-      point.hset(keys.meta, { version: String(Number(meta[2] ?? 0) + 1), lastImport: new Date().toISOString() })
+      const version = Number(meta[2] ?? 0) + 1
+      point.hset(keys.meta, { version: String(version), lastImport: new Date().toISOString() })
+      point.set(keys.changes(version), Buffer.from(delta.touched.join(''), 'hex'))
+      if (delta.shrinks) point.sadd(keys.shrinkingVersions, String(version))
       point.hsetnx(keys.meta, 'storeId', randomId())
       point.hsetnx(keys.meta, 'format', String(STORE_FORMAT))
     }
@@ -452,6 +462,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       const maxmemory = await checkHeadroom(redis, async () => (await journalEstimate(importId)).bytes, `commit of import ${importId}`)
       void maxmemory
       let changedNodes = 0
+      const touched: string[] = []
       let transferDelta = 0
       let addressDelta = 0
       for (let p = 0; p < PARTITIONS; p++) {
@@ -459,6 +470,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
         lock.assertHeld()
         const result = await preparePartition(importId, p)
         changedNodes += result.changed
+        touched.push(...result.hexes)
         transferDelta += result.transfers
         addressDelta += result.addresses
         options.onProgress?.({ phase: 'prepare', done: p + 1, total: PARTITIONS })
@@ -477,7 +489,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       failpoint('commit:prepared')
       if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
       lock.assertHeld()
-      await commitPoint(importId, { transferDelta, addressDelta, changed }, options.onProgress)
+      await commitPoint(importId, { transferDelta, addressDelta, changed, touched, shrinks: false }, options.onProgress)
       return { addresses: changedNodes, transfersBefore, transfersAfter: transfersBefore + transferDelta, changed, tokensResolved: tokens.resolved, tokensPending: tokens.pending, tokensAmbiguous: tokens.ambiguous }
     } finally {
       await lock.release()

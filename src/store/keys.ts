@@ -44,6 +44,12 @@ import type { Address, Direction } from '../types.ts'
  *   P:walk:r:<run>:<dir>:frontier  zset  hex40 → least hops of its labels not yet expanded
  *   P:walk:r:<run>:<dir>:claims    hash  job id → hex40 list claimed by that job (crash recovery)
  *   P:walk:r:<run>:seeds           set   the seeds the run started from
+ *   P:walk:r:<run>:stops           set   addresses that were stop nodes by label when it started
+ *   P:walk:current:stops    set     the same of the published walk
+ *   P:changes:<version>     string  the addresses (20 bytes each) whose nodes the commit that made
+ *                                   store version <version> changed; kept while a published walk
+ *                                   may need them (incremental walks re-expand them)
+ *   P:changes:shrinking     set     store versions whose commit removed transfers (a rollback)
  * Block sync (sources/rpc/ingest.ts documents them): P:sync:rpc:… (coverage, block hashes, tentative blocks,
  *   a rollback in progress), P:lock:sync (the running sync), P:chain (chain id and genesis hash of the live data)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
@@ -76,6 +82,13 @@ export interface StoreKeys {
   walkFrontier(runId: string, direction: Direction): string
   walkClaims(runId: string, direction: Direction): string
   walkRunSeeds(runId: string): string
+  /** Addresses that were stop nodes by their label when run `runId` started (incremental walks diff against it). */
+  walkRunStops(runId: string): string
+  walkCurrentStops: string
+  /** The addresses a commit changed, by the store version it made (20 bytes each). */
+  changes(version: number): string
+  /** Store versions whose commit removed transfers (rollbacks). */
+  shrinkingVersions: string
   /** BullMQ `prefix` option for this store's queues. */
   queuePrefix: string
 }
@@ -122,6 +135,10 @@ export function storeKeys(prefix: string): StoreKeys {
     walkFrontier: (r, d) => `${run(r)}:${d}:frontier`,
     walkClaims: (r, d) => `${run(r)}:${d}:claims`,
     walkRunSeeds: (r) => `${run(r)}:seeds`,
+    walkRunStops: (r) => `${run(r)}:stops`,
+    walkCurrentStops: `${prefix}:walk:current:stops`,
+    changes: (v) => `${prefix}:changes:${v}`,
+    shrinkingVersions: `${prefix}:changes:shrinking`,
     queuePrefix: `${prefix}:q`,
   }
 }

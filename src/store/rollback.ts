@@ -32,6 +32,7 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
     let transferDelta = 0
     let addressDelta = 0
     let changed = 0
+    const touchedHexes: string[] = []
     const unique = [...new Set(addresses)]
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK)
@@ -46,6 +47,7 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
         if (out.length === before.out.length && inn.length === before.in.length) return
         const node = joinNode(a, out, inn)
         fields.push(`n${a.slice(2)}`, node ?? '')
+        touchedHexes.push(a.slice(2))
         changed++
         transferDelta += (out.length - before.out.length) / OUT_SIZE
         if (node === null) addressDelta--
@@ -55,7 +57,7 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
     const blocks = Array.from({ length: Math.max(0, toBlock - fromBlock + 1) }, (_, i) => fromBlock + i)
     for (let i = 0; i < blocks.length; i += 2_000) await imports.writeJournalPart(id, `b.${i}`, blocks.slice(i, i + 2_000).flatMap((b) => [`b${b}`, '']))
     lock.assertHeld()
-    await imports.commitPoint(id, { transferDelta, addressDelta, changed: changed > 0 })
+    await imports.commitPoint(id, { transferDelta, addressDelta, changed: changed > 0, touched: touchedHexes, shrinks: true })
     return { transfers: -transferDelta, addresses: unique.length }
   } catch (error) {
     if ((await redis.hget(keys.importRecord(id), 'state').catch(() => null)) !== 'committing') await imports.drop(id).catch(() => undefined)

@@ -1,6 +1,6 @@
 import { IN_SIZE, OUT_SIZE, lowerBound, recordAmount, upperBound } from '../store/records.ts'
 import type { Direction } from '../types.ts'
-import { makeKey, type HopLabel } from './labels.ts'
+import { inRecordKey, outRecordKey, type HopLabel } from './labels.ts'
 
 /** A label offered to an address; the relax script keeps it if nothing dominates it. */
 export interface Candidate {
@@ -42,7 +42,8 @@ export function expandNodes(direction: Direction, maxHops: number, nodes: readon
         const previous = offered.get(neighbour)
         if (previous !== undefined && previous <= cost) continue
         offered.set(neighbour, cost)
-        candidates.push({ hex: neighbour, hops: label.hops + 1, cost, key: makeKey(node.hex, hit.index) })
+        const key = direction === 'downstream' ? outRecordKey(node.hex, node.adjacency, hit.index * OUT_SIZE) : inRecordKey(node.hex, node.adjacency, hit.index * IN_SIZE)
+        candidates.push({ hex: neighbour, hops: label.hops + 1, cost, key })
       }
     }
   }

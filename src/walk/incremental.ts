@@ -42,6 +42,7 @@ import { labelsDigest } from './labels-digest.ts'
 import { walkParams, type WalkParams } from './params.ts'
 import { runWalk, type WalkOptions, type WalkSummary } from './run-walk.ts'
 import { readPublished, type WalkBasis } from './walk-runs.ts'
+import { labelStops } from './run-walk.ts'
 
 export { labelsDigest } from './labels-digest.ts'
 export { walkParams, type WalkParams } from './params.ts'
@@ -56,6 +57,10 @@ export interface TraceSummary extends WalkSummary {
   invalidated: Partial<Record<Direction, number>>
   /** Addresses put back on the frontier around the invalidated region, per direction. */
   boundary: Partial<Record<Direction, number>>
+  /** Labelled addresses expanded again because their transfers changed or they stopped being stop nodes, per direction. */
+  reexpanded: Partial<Record<Direction, number>>
+  /** What changed since the published walk (incremental walks): addresses with new transfers, new and former stop nodes. */
+  changes: { touched: number; blocked: number; unblocked: number } | null
   /** Seconds spent before the walk proper: reading the labels, invalidating, the boundary, new seeds. */
   prepareSeconds: number
 }
@@ -64,17 +69,58 @@ export type TraceOptions = Omit<WalkOptions, 'start'>
 
 const CHUNK = 2_000
 
-/** Whether the published walk is a basis an incremental walk with these parameters can start from. */
-export async function incrementalEligibility(store: GraphStore, params: WalkParams): Promise<{ ok: true; basis: WalkBasis } | { ok: false; reason: string }> {
+/** What changed since the published walk, for an incremental walk to follow. */
+export interface WalkChanges {
+  /** Addresses whose nodes changed: new transfers (they are re-expanded). hex40 */
+  touched: Set<string>
+  /** Addresses that became stop nodes (a stop-category label, or over the counterparty cap): labels through them go. hex40 */
+  blocked: Set<string>
+  /** Addresses that stopped being stop nodes by label (they are re-expanded). hex40 */
+  unblocked: Set<string>
+}
+
+/**
+ * Whether the published walk is a basis an incremental walk with these parameters can start from,
+ * and what changed since: the same parameters and store, and every commit since it one that only
+ * added transfers (a rollback removes paths an incremental walk cannot follow back), with its
+ * change log still in the store.
+ */
+export async function incrementalEligibility(store: GraphStore, params: WalkParams): Promise<{ ok: true; basis: WalkBasis; changes: WalkChanges } | { ok: false; reason: string }> {
   const { redis, keys } = store
   const basis = await readPublished(redis, keys)
   if (basis === null) return { ok: false, reason: 'no complete walk is published in this store' }
   if (JSON.stringify(basis.params) !== JSON.stringify(params)) return { ok: false, reason: `walk parameters differ from the published walk's (${JSON.stringify(basis.params)})` }
-  const [storeId, version] = await redis.hmget(keys.meta, 'storeId', 'version')
+  const [storeId, versionText] = await redis.hmget(keys.meta, 'storeId', 'version')
   if ((storeId ?? '') !== basis.storeId) return { ok: false, reason: 'the store is not the one the published walk read (Redis lost its data?)' }
-  if (Number(version ?? 0) !== basis.storeVersion) return { ok: false, reason: 'transfers were committed since the published walk' }
-  if ((await labelsDigest(redis, keys.labels)) !== basis.labelsDigest) return { ok: false, reason: 'service labels changed since the published walk' }
-  return { ok: true, basis }
+  const version = Number(versionText ?? 0)
+  const touched = new Set<string>()
+  if (version !== basis.storeVersion) {
+    const shrinking = new Set(await redis.smembers(keys.shrinkingVersions))
+    for (let v = basis.storeVersion + 1; v <= version; v++) {
+      if (shrinking.has(String(v))) return { ok: false, reason: `a rollback (store version ${v}) removed transfers since the published walk` }
+      const log = await redis.getBuffer(keys.changes(v))
+      if (log === null) return { ok: false, reason: `the change log of store version ${v} is gone` }
+      for (let o = 0; o + 20 <= log.length; o += 20) touched.add(log.toString('hex', o, o + 20))
+    }
+  }
+  const before = new Set((await redis.smembers(keys.walkCurrentStops)).map((a) => a.slice(2)))
+  const now = new Set((await labelStops(redis, keys.labels, params.stopCategories)).map((a) => a.slice(2)))
+  const blocked = new Set([...now].filter((a) => !before.has(a)))
+  const unblocked = new Set([...before].filter((a) => !now.has(a)))
+  // New transfers can push an address over the counterparty cap: it became a stop node (taking an
+  // address that already was one counts nothing twice: no label passes through it).
+  const list = [...touched]
+  for (let i = 0; i < list.length; i += CHUNK) {
+    const chunk = list.slice(i, i + CHUNK)
+    const pipeline = redis.pipeline()
+    for (const hex of chunk) pipeline.getrangeBuffer(keys.node(`0x${hex}` as Address), 0, 3)
+    const replies = await execOrThrow(pipeline)
+    chunk.forEach((hex, j) => {
+      const head = replies[j] as Buffer
+      if (head.length === 4 && head.readUInt32BE(0) > params.counterpartyCap) blocked.add(hex)
+    })
+  }
+  return { ok: true, basis, changes: { touched, blocked, unblocked } }
 }
 
 /**
@@ -84,30 +130,28 @@ export async function incrementalEligibility(store: GraphStore, params: WalkPara
  * @param labels every labelled address of one direction: hex40 → its labels
  * @param removed hex40 of the removed seeds
  */
-export function invalidateLabels(labels: ReadonlyMap<string, readonly HopLabel[]>, removed: ReadonlySet<string>): { kept: Map<string, HopLabel[]>; invalidated: number } {
-  // root of (address, hops): the seed its chain ends in, or '' when the chain breaks
-  const roots = new Map<string, string>()
-  const rootOf = (hex: string, label: HopLabel): string => {
+export function invalidateLabels(labels: ReadonlyMap<string, readonly HopLabel[]>, removed: ReadonlySet<string>, blocked: ReadonlySet<string> = new Set()): { kept: Map<string, HopLabel[]>; invalidated: number } {
+  // A label holds when its chain reaches a seed that stays, through no address that became a stop
+  // node (its root, a seed, always passes); a broken chain does not hold.
+  const valid = new Map<string, boolean>()
+  const holds = (hex: string, label: HopLabel): boolean => {
     const memo = `${hex}/${label.hops}`
-    const known = roots.get(memo)
+    const known = valid.get(memo)
     if (known !== undefined) return known
-    let root: string
-    if (label.hops === 0) root = hex
+    let ok: boolean
+    if (label.hops === 0) ok = !removed.has(hex)
     else {
       const predecessor = label.key.slice(0, 40)
       const parent = labels.get(predecessor)?.find((l) => l.hops === label.hops - 1)
-      root = parent === undefined ? '' : rootOf(predecessor, parent)
+      ok = parent !== undefined && (parent.hops === 0 || !blocked.has(predecessor)) && holds(predecessor, parent)
     }
-    roots.set(memo, root)
-    return root
+    valid.set(memo, ok)
+    return ok
   }
   const kept = new Map<string, HopLabel[]>()
   let invalidated = 0
   for (const [hex, list] of labels) {
-    const keep = list.filter((l) => {
-      const root = rootOf(hex, l)
-      return root !== '' && !removed.has(root)
-    })
+    const keep = list.filter((l) => holds(hex, l))
     if (keep.length === list.length) continue
     invalidated += list.length - keep.length
     kept.set(hex, keep)
@@ -141,8 +185,8 @@ function feeders(direction: Direction, node: Buffer | null): Map<string, number>
  * Step 1 of the module comment for one direction: delete the labels that depend on removed seeds
  * and put the boundary on the frontier. Answers the counts.
  */
-export async function invalidateRemoved(store: GraphStore, state: WalkState, direction: Direction, maxHops: number, removed: readonly Address[]): Promise<{ invalidated: number; boundary: number }> {
-  if (removed.length === 0) return { invalidated: 0, boundary: 0 }
+export async function invalidateRemoved(store: GraphStore, state: WalkState, direction: Direction, maxHops: number, removed: readonly Address[], blocked: ReadonlySet<string> = new Set()): Promise<{ invalidated: number; boundary: number }> {
+  if (removed.length === 0 && blocked.size === 0) return { invalidated: 0, boundary: 0 }
   const { redis, keys } = store
   const labelsKey = keys.walkLabels(state.runId, direction)
   const frontierKey = keys.walkFrontier(state.runId, direction)
@@ -153,7 +197,7 @@ export async function invalidateRemoved(store: GraphStore, state: WalkState, dir
     cursor = next
     for (let i = 0; i < entries.length; i += 2) labels.set(entries[i]!, parseLabels(entries[i + 1]))
   } while (cursor !== '0')
-  const { kept, invalidated } = invalidateLabels(labels, new Set(removed.map((a) => a.slice(2))))
+  const { kept, invalidated } = invalidateLabels(labels, new Set(removed.map((a) => a.slice(2))), blocked)
   if (kept.size === 0) return { invalidated, boundary: 0 }
 
   const boundary = new Map<string, number>()
@@ -182,6 +226,23 @@ export async function invalidateRemoved(store: GraphStore, state: WalkState, dir
   return { invalidated, boundary: boundary.size }
 }
 
+/** Puts the labelled ones of `hexes` on the frontier at their least hops (below maxHops); answers how many. */
+async function requeue(store: GraphStore, state: WalkState, direction: Direction, maxHops: number, hexes: readonly string[]): Promise<number> {
+  let queued = 0
+  for (let i = 0; i < hexes.length; i += CHUNK) {
+    const chunk = hexes.slice(i, i + CHUNK)
+    const labels = await state.labelsOf(direction, chunk)
+    const entries: (string | number)[] = []
+    chunk.forEach((hex, j) => {
+      const least = Math.min(...labels[j]!.filter((l) => l.hops < maxHops).map((l) => l.hops))
+      if (Number.isFinite(least)) entries.push(least, hex)
+    })
+    if (entries.length > 0) await store.redis.zadd(store.keys.walkFrontier(state.runId, direction), ...entries)
+    queued += entries.length / 2
+  }
+  return queued
+}
+
 /** Step 2: the hop-0 label for each added seed, through the relax script (frontier included). */
 export async function offerSeeds(state: WalkState, direction: Direction, maxHops: number, added: readonly Address[]): Promise<void> {
   await state.relax(
@@ -206,6 +267,7 @@ export async function traceWalk(store: GraphStore, options: TraceOptions, mode: 
   let removed: Address[] = []
   const invalidated: Partial<Record<Direction, number>> = {}
   const boundary: Partial<Record<Direction, number>> = {}
+  const reexpanded: Partial<Record<Direction, number>> = {}
   let diffed = false
   let prepareMs = 0
 
@@ -221,15 +283,22 @@ export async function traceWalk(store: GraphStore, options: TraceOptions, mode: 
       diffed = true
     }
     await state.copyLabelsFrom(published.runId, direction)
-    const result = await invalidateRemoved(store, state, direction, options.maxHops, removed)
+    const { touched, blocked, unblocked } = eligibility.changes
+    // Seeds always pass: one that is also a stop node blocks nothing.
+    const nowSeeds = new Set(seeds.map((s) => s.slice(2)))
+    const blocking = new Set([...blocked].filter((hex) => !nowSeeds.has(hex)))
+    const result = await invalidateRemoved(store, state, direction, options.maxHops, removed, blocking)
     invalidated[direction] = result.invalidated
     boundary[direction] = result.boundary
+    // New transfers: their labelled endpoints expand again (an out-list grew downstream, an in-list
+    // upstream); an address that stopped being a stop node expands for the first time.
+    reexpanded[direction] = await requeue(store, state, direction, options.maxHops, [...new Set([...touched, ...unblocked])])
     await offerSeeds(state, direction, options.maxHops, added)
     prepareMs += Date.now() - started
   }
 
   const summary = await runWalk(store, { ...options, start, labelsDigest: digest })
-  const result: TraceSummary = { ...summary, mode: eligibility.ok && diffed ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary, prepareSeconds: prepareMs / 1000 }
+  const result: TraceSummary = { ...summary, mode: eligibility.ok && diffed ? 'incremental' : 'full', added: added.length, removed: removed.length, invalidated, boundary, reexpanded, changes: eligibility.ok ? { touched: eligibility.changes.touched.size, blocked: eligibility.changes.blocked.size, unblocked: eligibility.changes.unblocked.size } : null, prepareSeconds: prepareMs / 1000 }
   if (!eligibility.ok && mode.incremental === true) result.reason = eligibility.reason
   return result
 }

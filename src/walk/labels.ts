@@ -13,10 +13,11 @@ import type { Direction } from '../types.ts'
  * exact on temporal graphs: a label with more hops but an earlier arrival can still open paths
  * that the shorter one cannot.
  *
- * `key` names how the label was reached: predecessor hex40 + the transfer's record index (hex8) in
- * the list that was expanded (downstream: the predecessor's out-list; upstream: the successor's
- * in-list). Seeds have an empty key. Among labels of equal (hops, cost) the smaller key wins, so
- * the witness path does not depend on the order in which jobs ran.
+ * `key` names how the label was reached: predecessor hex40 + the transfer's record in the list
+ * that was expanded (downstream: the predecessor's out-list; upstream: the successor's in-list),
+ * by {@link outRecordKey} / {@link inRecordKey}. Seeds have an empty key. Among labels of equal
+ * (hops, cost) the smaller key wins, so the witness path does not depend on the order in which
+ * jobs ran.
  *
  * Stored as text "h,c,key;h,c,key" because the relax script (Lua) parses it.
  */
@@ -44,12 +45,52 @@ export function seedLabel(direction: Direction): string {
   return formatLabels([{ hops: 0, cost: SEED_COST[direction], key: '' }])
 }
 
-export function makeKey(predecessorHex: string, recordIndex: number): string {
-  return predecessorHex + recordIndex.toString(16).padStart(8, '0')
+/**
+ * A label's key: the predecessor and the transfer, named by what identifies the record in the
+ * predecessor's list whatever is inserted before it later (an import after the walk does not move
+ * it, so labels stay valid for incremental walks, and keys compare the same in every walk):
+ *   downstream (the predecessor's out-record): position (6 bytes) + asset (1) + kind/sub-index (3)
+ *   upstream (the successor's in-record):      position (6 bytes) + asset (1) + amount as kept (8)
+ * as hex after the predecessor's hex40. Among records of one position to one address these are
+ * unique (one transaction; its transfers differ in sub-index, and equal in-records are one).
+ */
+export function outRecordKey(predecessorHex: string, list: Buffer, offset: number): string {
+  return predecessorHex + list.toString('hex', offset, offset + 6) + list.toString('hex', offset + 26, offset + 27) + list.toString('hex', offset + 71, offset + 74)
 }
 
-export function splitKey(key: string): { predecessorHex: string; recordIndex: number } {
-  return { predecessorHex: key.slice(0, 40), recordIndex: Number.parseInt(key.slice(40), 16) }
+export function inRecordKey(successorHex: string, list: Buffer, offset: number): string {
+  return successorHex + list.toString('hex', offset, offset + 6) + list.toString('hex', offset + 26, offset + 35)
+}
+
+/** The predecessor of a label's key (hex40). */
+export function keyNeighbour(key: string): string {
+  return key.slice(0, 40)
+}
+
+/**
+ * The offset of the record a key names in the neighbour's list (its out-list downstream, its in-list
+ * upstream), whose counterparty is `ownerHex`; -1 when it is not there.
+ */
+export function findKeyed(list: Buffer, size: number, key: string, ownerHex: string): number {
+  const tag = Buffer.from(key.slice(40), 'hex')
+  const position = tag.readUInt32BE(0) * 65536 + tag.readUInt16BE(4)
+  const owner = Buffer.from(ownerHex, 'hex')
+  const n = list.length / size
+  let lo = 0
+  let hi = n
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (list.readUInt32BE(mid * size) * 65536 + list.readUInt16BE(mid * size + 4) < position) lo = mid + 1
+    else hi = mid
+  }
+  for (let i = lo; i < n; i++) {
+    const o = i * size
+    if (list.compare(tag, 0, 6, o, o + 6) !== 0) return -1
+    if (list.compare(owner, 0, 20, o + 6, o + 26) !== 0 || list[o + 26] !== tag[6]) continue
+    const rest = size === 74 ? list.compare(tag, 7, 10, o + 71, o + 74) : list.compare(tag, 7, 15, o + 27, o + 35)
+    if (rest === 0) return o
+  }
+  return -1
 }
 
 /** The label with the fewest hops: the answer for an address. */

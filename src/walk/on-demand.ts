@@ -33,7 +33,7 @@ import { BaseError } from '../errors.ts'
 import { IN_SIZE, OUT_SIZE, splitNode } from '../store/records.ts'
 import type { Direction } from '../types.ts'
 import { expandNodes, type Candidate } from './expand.ts'
-import { SEED_COST, splitKey, type HopLabel } from './labels.ts'
+import { SEED_COST, findKeyed, keyNeighbour, type HopLabel } from './labels.ts'
 
 export interface SearchNode {
   hex: string
@@ -137,11 +137,12 @@ function witness(rule: Direction, targetHex: string, seedHex: string, hops: numb
   let hex = seedHex
   let label = labels.get(seedHex)!.filter((l) => l.hops === hops).sort((a, b) => a.cost - b.cost)[0]!
   while (label.hops > 0) {
-    const { predecessorHex: next, recordIndex } = splitKey(label.key)
+    const next = keyNeighbour(label.key)
     const list = lists.get(next) ?? fail(`no list of 0x${next}`)
     const size = rule === 'downstream' ? OUT_SIZE : IN_SIZE
-    if ((recordIndex + 1) * size > list.length) fail(`record ${recordIndex} of 0x${next} out of range`)
-    const record = list.subarray(recordIndex * size, (recordIndex + 1) * size)
+    const offset = findKeyed(list, size, label.key, hex)
+    if (offset < 0) fail(`the record ${label.key.slice(40)} of 0x${next} is not in its list`)
+    const record = list.subarray(offset, offset + size)
     // rule upstream (downstream answer): an in-record of `next`, transfer hex → next;
     // rule downstream (upstream answer): an out-record of `next`, transfer next → hex.
     steps.push(rule === 'upstream' ? { fromHex: hex, toHex: next, record } : { fromHex: next, toHex: hex, record })

@@ -149,6 +149,8 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       sourceCoverage: source.coverage ?? '',
     })
     if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
+    const stops = await labelStops(redis, keys.labels, options.stopCategories)
+    for (let i = 0; i < stops.length; i += 10_000) start.sadd(keys.walkRunStops(runId), ...stops.slice(i, i + 10_000))
     await start.exec()
     started = true
     const published = await readPublished(redis, keys)
@@ -233,6 +235,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
           if (/WALK_STOPPED/.test(message)) throw new BaseError('WALK_FAILED', `walk ${runId} was stopped by another process before it could be published`, { value: runId }, { cause: error })
           throw error
         }
+        await pruneChangeLog(redis, keys, Number((await redis.hget(keys.walkCurrent, 'storeVersion')) ?? 0))
         return { runId, seconds: (Date.now() - startedAt) / 1000, labelled, seeds: seeds.length, previousRunId }
       }
       // Idle but work left: a token was lost with a job that failed for good. Recover.
@@ -260,9 +263,38 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
   }
 }
 
+/** Drops the change log of store versions up to the published walk's (no incremental walk needs them). */
+async function pruneChangeLog(redis: Redis, keys: GraphStore['keys'], upTo: number): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:changes:*`, 'COUNT', 1_000)
+    cursor = next
+    const doomed = found.filter((key) => /:changes:\d+$/.test(key) && Number(key.slice(key.lastIndexOf(':') + 1)) <= upTo)
+    if (doomed.length > 0) await redis.unlink(...doomed)
+  } while (cursor !== '0')
+  const shrinking = (await redis.smembers(keys.shrinkingVersions)).filter((v) => Number(v) <= upTo)
+  if (shrinking.length > 0) await redis.srem(keys.shrinkingVersions, ...shrinking)
+}
+
+/** Addresses whose service label's category is a stop category (incremental walks diff these). */
+export async function labelStops(redis: Redis, labelsKey: string, stopCategories: readonly string[]): Promise<string[]> {
+  const stop = new Set(stopCategories)
+  const out: string[] = []
+  let cursor = '0'
+  do {
+    const [next, entries] = await redis.hscan(labelsKey, cursor, 'COUNT', 10_000)
+    cursor = next
+    for (let i = 0; i < entries.length; i += 2) {
+      const category = (JSON.parse(entries[i + 1]!) as { category?: string }).category
+      if (category !== undefined && stop.has(category)) out.push(entries[i]!)
+    }
+  } while (cursor !== '0')
+  return out
+}
+
 /** publish-walk.lua: the run becomes the published walk, atomically. Answers the previous run id. */
 async function publish(redis: Redis, keys: GraphStore['keys'], runId: string, storeId: string, finishedAt: string, versionAtPublish: boolean, basis: Record<string, string>): Promise<unknown> {
-  return callScript(redis, 'publish-walk', [keys.walkMeta, keys.walkCurrent, keys.walkCurrentSeeds, keys.walkRunSeeds(runId), keys.meta], [runId, storeId, finishedAt, keys.prefix, versionAtPublish ? '1' : '0', ...Object.entries(basis).flat()])
+  return callScript(redis, 'publish-walk', [keys.walkMeta, keys.walkCurrent, keys.walkCurrentSeeds, keys.walkRunSeeds(runId), keys.meta, keys.walkCurrentStops, keys.walkRunStops(runId)], [runId, storeId, finishedAt, keys.prefix, versionAtPublish ? '1' : '0', ...Object.entries(basis).flat()])
 }
 
 /** 12 big-endian bytes of an amount (an out-record's amount field), as hex; saturated like records. */

@@ -177,7 +177,8 @@ describe('the boundary after a removal', () => {
       const removed = await traceWalk(store, options, { incremental: true })
       expect(removed.mode).toBe('incremental')
       expect(removed.boundary.downstream).toBe(1)
-      expect(parseLabels(await harness.redis.hget((await publishedLabelsKey(store, 'downstream'))!, z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}00000000` }])
+      // The key names x and its out-record to z: position (block 5, index 0), asset 0 (ETH), kind trace with sub-index 1.
+      expect(parseLabels(await harness.redis.hget((await publishedLabelsKey(store, 'downstream'))!, z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}000000050000` + '00' + '400001' }])
     } finally {
       await cleanup(prefix)
     }

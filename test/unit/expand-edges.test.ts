@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { IN_SIZE, OUT_SIZE, sortUnique, writeInRecord, writeOutRecord } from '../../src/store/records.ts'
 import { expandNodes, type Candidate, type ExpandNode } from '../../src/walk/expand.ts'
-import { SEED_COST } from '../../src/walk/labels.ts'
+import { SEED_COST, findKeyed } from '../../src/walk/labels.ts'
 import type { Address, Direction } from '../../src/types.ts'
 
 /**
@@ -42,13 +42,17 @@ function list(direction: Direction, records: readonly Rec[]): Buffer {
   return sortUnique(buf, size)
 }
 
+/** The list the last expand() expanded: candidates' keys name records in it (walk/labels.ts). */
+let expanded: { size: number; list: Buffer } = { size: OUT_SIZE, list: Buffer.alloc(0) }
+
 function expand(direction: Direction, records: readonly Rec[], labels: ExpandNode['labels'], dust: (bigint | undefined)[] = []): Candidate[] {
-  return expandNodes(direction, 4, [{ hex: NODE, labels, adjacency: list(direction, records) }], dust)
+  expanded = { size: direction === 'downstream' ? OUT_SIZE : IN_SIZE, list: list(direction, records) }
+  return expandNodes(direction, 4, [{ hex: NODE, labels, adjacency: expanded.list }], dust)
 }
 
-/** [neighbour's last two hex digits, hops, cost, record index in the expanded list], sorted by neighbour. */
+/** [neighbour's last two hex digits, hops, cost, index of the record its key names in the expanded list], sorted by neighbour. */
 const short = (candidates: readonly Candidate[]) =>
-  candidates.map((c) => [c.hex.slice(-2), c.hops, c.cost, c.key === '' ? -1 : Number.parseInt(c.key.slice(40), 16)] as const).sort((a, b) => (a[0] < b[0] ? -1 : 1))
+  candidates.map((c) => [c.hex.slice(-2), c.hops, c.cost, c.key === '' ? -1 : findKeyed(expanded.list, expanded.size, c.key, c.hex) / expanded.size] as const).sort((a, b) => (a[0] < b[0] ? -1 : 1))
 
 const seed = (direction: Direction) => [{ hops: 0, cost: SEED_COST[direction], key: '' }]
 

@@ -8,9 +8,9 @@
 -- At each address it takes the label with the fewest hops whose cost fits the transfer that leads
 -- on (a label's cost c is the transfer's position downstream, minus it upstream; the next label
 -- must have cost <= c): the path is time-respecting by construction. A label's key names the
--- predecessor and the record the walk used; when imports after the walk moved records (the answer
--- is then stale), the step is found again by position and recipient among records at or above
--- the walk's dust floor.
+-- predecessor and the record the walk used by its position, asset and kind/sub-index or amount
+-- (labels.ts), so records inserted by later imports do not move it; should it be gone, the step is
+-- found again by position and recipient among records at or above the walk's dust floor.
 --
 -- The label and node keys it reads are derived from the published run and the labels, so they
 -- cannot all be declared in KEYS; they share the store's hash tag (one cluster slot).
@@ -124,32 +124,28 @@ local function witness(labelsKey, start, up)
       return out
     end
     local neighbour = string.sub(best.key, 1, 40)
-    local index = tonumber(string.sub(best.key, 41), 16)
+    -- The key names the record (labels.ts): position (12 hex), asset (2 hex), then kind/sub-index
+    -- (6 hex, downstream: the predecessor's out-record) or the in-record's amount (16 hex, upstream).
+    local tag = hexToBytes(string.sub(best.key, 41))
     local pos = up and -best.c or best.c
     local record = false
     if up then
-      -- The transfer addr -> neighbour sits in addr's out-list; the key indexes neighbour's in-list.
-      local neighbourKey = prefix .. ':n:' .. neighbour
-      local off = HEADER + outCount(neighbourKey) * OUT + index * IN
-      local inRecord = redis.call('GETRANGE', neighbourKey, off, off + IN - 1)
+      -- The transfer addr -> neighbour sits in addr's out-list.
       local to = hexToBytes(neighbour)
-      if #inRecord == IN and position(inRecord) == pos and string.sub(inRecord, 7, 26) == hexToBytes(addr) then
-        local want = string.sub(inRecord, 1, 6) .. to .. string.sub(inRecord, 27, 27)
-        local amount = string.sub(inRecord, 28, 35)
-        record = findOut(prefix .. ':n:' .. addr, pos, function(r) return string.sub(r, 1, 27) == want and inAmount(r) == amount end)
-      end
+      local asset = string.sub(tag, 7, 7)
+      local amount = string.sub(tag, 8, 15)
+      record = findOut(prefix .. ':n:' .. addr, pos, function(r) return string.sub(r, 7, 26) == to and string.sub(r, 27, 27) == asset and inAmount(r) == amount end)
       if not record then
         record = findOut(prefix .. ':n:' .. addr, pos, function(r) return string.sub(r, 7, 26) == to and counts(r) end)
       end
     else
-      -- The transfer neighbour -> addr sits in neighbour's out-list at the key's index.
+      -- The transfer neighbour -> addr sits in neighbour's out-list.
       local neighbourKey = prefix .. ':n:' .. neighbour
-      local off = HEADER + index * OUT
       local to = hexToBytes(addr)
-      local r = redis.call('GETRANGE', neighbourKey, off, off + OUT - 1)
-      if #r == OUT and position(r) == pos and string.sub(r, 7, 26) == to then
-        record = r
-      else
+      local asset = string.sub(tag, 7, 7)
+      local kindSub = string.sub(tag, 8, 10)
+      record = findOut(neighbourKey, pos, function(x) return string.sub(x, 7, 26) == to and string.sub(x, 27, 27) == asset and string.sub(x, 72, 74) == kindSub end)
+      if not record then
         record = findOut(neighbourKey, pos, function(x) return string.sub(x, 7, 26) == to and counts(x) end)
       end
     end

@@ -7,6 +7,8 @@
 -- KEYS[3] current seeds set
 -- KEYS[4] this run's seeds set
 -- KEYS[5] store meta (storeId, version)
+-- KEYS[6] current stops set (addresses that were stop nodes by label when the published run started)
+-- KEYS[7] this run's stops set
 -- ARGV[1] run id
 -- ARGV[2] the store id the walk started on
 -- ARGV[3] finishedAt (ISO)
@@ -33,15 +35,16 @@ for i = 6, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[2], unpack(fields))
 if ARGV[5] == '1' then redis.call('HSET', KEYS[2], 'storeVersion', redis.call('HGET', KEYS[5], 'version') or '0') end
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[6])
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[3]) end
+if redis.call('EXISTS', KEYS[7]) == 1 then redis.call('RENAME', KEYS[7], KEYS[6]) end
 redis.call('HSET', KEYS[1], 'status', 'complete', 'finishedAt', ARGV[3])
 for _, d in ipairs({ 'downstream', 'upstream' }) do
   local run = prefix .. ':walk:r:' .. ARGV[1] .. ':' .. d
   redis.call('UNLINK', run .. ':frontier', run .. ':claims')
   if previous and previous ~= ARGV[1] then
     local old = prefix .. ':walk:r:' .. previous .. ':' .. d
-    redis.call('UNLINK', old .. ':labels', old .. ':frontier', old .. ':claims')
+    redis.call('UNLINK', old .. ':labels', old .. ':frontier', old .. ':claims', prefix .. ':walk:r:' .. previous .. ':stops')
   end
 end
 return previous or ''
