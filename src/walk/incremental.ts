@@ -1,36 +1,40 @@
 /**
- * Incremental walks: after seeds are added or removed, bring the labels of the last complete walk
- * to what a clean walk with the new seed set computes, expanding only what the change reaches.
+ * Incremental walks: bring the labels of the published walk to what a clean walk over the store
+ * as it is now computes, expanding only what changed. Four kinds of change are followed:
+ * seeds added or removed, new transfers (commits that only add: the chain grows), addresses that
+ * became stop nodes (a stop-category label, or new transfers past the counterparty cap), and
+ * addresses that stopped being stop nodes by label.
  *
- * When: `exposure trace --incremental`, and automatically after `seeds import|remove`, if the
+ * When: `exposure trace --incremental`, after `seeds import|remove` and by rescans, if the
  * published walk (P:walk:current, walk-runs.ts) is a valid basis: the same walk parameters, the
- * same store (id and version: no transfers committed since) and the same service labels'
- * categories (a digest). Otherwise the walk is a clean one.
+ * same store (its id), and every commit since it one that only added transfers, with its change
+ * log still in the store (P:changes:<version>: the addresses each commit changed). Otherwise (a
+ * rollback removed transfers, other parameters) the walk is a clean one and says why.
  *
  * How (per direction, in runWalk's `start` hook, before any token is queued): the new run starts
  * from a copy of the published run's labels (the published walk keeps answering until the new run
  * is published), then:
- * 1. Removed seeds. Every hop label names its predecessor (labels.ts: key = predecessor hex40 +
- *    record index), and at a fixpoint the predecessor holds a label with exactly one hop fewer
- *    (one label per hop count: they are non-dominated). Following these links from every label
- *    gives its root seed: the whole labels hash is read once and every label whose chain ends in a
- *    removed seed (or breaks) is deleted. An address may keep some labels and lose others.
- *    Then the *boundary* goes on the frontier: every address with surviving labels that expands
- *    into an address that lost labels (downstream: the senders of that address, upstream: its
- *    recipients), so that the labels the deleted ones had dominated are offered again.
- * 2. Added seeds: each is offered the hop-0 label through the relax script, which puts it on the
- *    frontier atomically with the label.
+ * 1. Invalidation. Every hop label names its predecessor (labels.ts), and at a fixpoint the
+ *    predecessor holds a label with exactly one hop fewer. Following these links, every label
+ *    whose chain ends in a removed seed, passes through an address that became a stop node (seeds
+ *    always pass), or breaks, is deleted. Then the *boundary* goes on the frontier: every address
+ *    with surviving labels that expands into an address that lost labels.
+ * 2. Re-expansion: the labelled addresses whose transfers changed (a new out-transfer can extend a
+ *    downstream label, a new in-transfer an upstream one) and those that stopped being stop nodes.
+ * 3. Added seeds are offered the hop-0 label through the relax script.
  * Then the ordinary label-correcting walk runs from that frontier.
  *
- * Why this equals a clean walk, keys included: a surviving label's whole chain comes from a seed
- * that stays, over nodes that stay passable (a removed seed is always a chain's root), so it is a
- * path of the new seed set and still non-dominated there (the new set of paths is a subset of the
- * old one); its key was the smallest among the old candidates of its (hops, cost), and its own
- * candidate is still offered, so it is still the smallest. Every label of the new fixpoint is
- * offered by its predecessor's label: a predecessor whose labels changed is re-expanded by the
- * walk; one whose labels did not change offered it in the old walk, where it was kept (and
+ * Why this equals a clean walk, keys included: new transfers only add paths and labels only
+ * improve under them, so every old label that is not deleted in step 1 is still a path of the new
+ * graph; deleting exactly the labels that depended on what went away (a seed, or passing through
+ * a new stop node) leaves labels that are paths of the new setting, non-dominated among the old
+ * candidates and with the smallest key among them. Every label of the new fixpoint is offered by
+ * its predecessor's label: a predecessor whose labels or transfers changed is expanded again (steps
+ * 1-3, and the walk itself); one whose did not offered it in the old walk, where it was kept (and
  * survives) or lost to a label that was deleted, in which case the predecessor is on the boundary.
- * Stale candidates only ever carry the (hops, cost, key) of a label that dominates or equals them.
+ * Keys name records by position and content, not by index, so inserting records leaves them valid.
+ * Property-tested on random graphs with random sequences of all four kinds of change
+ * (test/integration/incremental-changes.test.ts).
  */
 import type { Redis } from 'ioredis'
 import { execOrThrow, type GraphStore } from '../store/graph-store.ts'

@@ -1,3 +1,4 @@
+import { DEFAULT_DUST_FLOORS } from '../../src/walk/dust.ts'
 import { describe, expect, it } from 'vitest'
 import { buildOptions, CONFIG_ENV_KEYS, HOPS_HELP, MAX_HOPS_LIMIT, type OptionInput } from '../../src/config.ts'
 import { InputError } from '../../src/errors.ts'
@@ -37,11 +38,13 @@ describe('empty values', () => {
     }
   })
 
-  it('keys whose default is "none" still default to none when unset', () => {
+  it('keys whose default is "none" still default to none when unset; dust floors default to about 10 USD per asset, none on request', () => {
     const options = buildOptions({}, {})
     expect(options.rpcUrl).toBe('')
     expect(options.etherscanApiKey).toBe('')
-    expect(options.dust).toEqual({})
+    expect(options.dust).toEqual(DEFAULT_DUST_FLOORS)
+    expect(buildOptions({}, { EXPOSURE_DUST: 'none' }).dust).toEqual({})
+    expect(buildOptions({}, { EXPOSURE_DUST: 'ETH=5' }).dust).toEqual({ ETH: 5n })
   })
 })
 

@@ -176,10 +176,11 @@ describe('dust floors at, one below and one above their value', () => {
 
     it(`${direction}: equal positions to one neighbour, the smaller record below the floor: the one at the floor wins`, () => {
       const records: Rec[] = [
-        { peer: 'b5', block: 6, txIndex: 2, amount: ETH_FLOOR - 1n }, // smaller record, dust
-        { peer: 'b5', block: 6, txIndex: 2, amount: ETH_FLOOR }, // larger record, at the floor
-        { peer: 'b6', block: 6, txIndex: 3, amount: TOKEN_FLOOR + 1n, assetId: TOKEN_ID },
-        { peer: 'b6', block: 6, txIndex: 3, amount: TOKEN_FLOOR, assetId: TOKEN_ID }, // smaller, at the floor
+        // Two transfers of one transaction to one address (two calls: sub-indices differ).
+        { peer: 'b5', block: 6, txIndex: 2, amount: ETH_FLOOR - 1n, subIndex: 2 }, // smaller record, dust
+        { peer: 'b5', block: 6, txIndex: 2, amount: ETH_FLOOR, subIndex: 1 }, // larger record, at the floor
+        { peer: 'b6', block: 6, txIndex: 3, amount: TOKEN_FLOOR + 1n, assetId: TOKEN_ID, subIndex: 1 },
+        { peer: 'b6', block: 6, txIndex: 3, amount: TOKEN_FLOOR, assetId: TOKEN_ID, subIndex: 2 }, // smaller, at the floor
       ]
       // Sorted: b5 floor-1 #0, b5 floor #1, b6 floor #2, b6 floor+1 #3.
       expect(short(expand(direction, records, seed(direction), DUST))).toEqual([
