@@ -148,7 +148,7 @@ describe('EXPOSURE_DUST through the CLI', () => {
     expect(steps(UE2, 'upstream')).toEqual([[UE2, SEED, 'ETH', String(ETH_FLOOR)]])
 
     // The same store walked again without floors (a full walk: the parameters changed).
-    const plain = await traceAndCheck(g, { EXPOSURE_DUST: '' })
+    const plain = await traceAndCheck(g, { EXPOSURE_DUST: 'none' })
     expect(plain.hops).toEqual(WITHOUT_DUST)
   })
 })

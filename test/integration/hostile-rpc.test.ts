@@ -114,7 +114,7 @@ describe('self-transactions', () => {
   })
 
   async function seededStore(name: string): Promise<Record<string, string>> {
-    const env = { REDIS_URL: server.url, EXPOSURE_PREFIX: testPrefix(name), EXPOSURE_ASSETS: listed.join(','), EXPOSURE_CONFIRMATIONS: '0' }
+    const env = { REDIS_URL: server.url, EXPOSURE_PREFIX: testPrefix(name), EXPOSURE_ASSETS: listed.join(','), EXPOSURE_CONFIRMATIONS: '0', EXPOSURE_DUST: 'none' }
     await writeFile(join(dir, 'seeds.csv'), `address,label,source\n${Z},Seed Z,hostile rpc test\n`)
     const r = await runCli(['seeds', 'import', join(dir, 'seeds.csv')], env)
     expect(r.code, r.stderr).toBe(0)
@@ -195,7 +195,7 @@ describe('capability detection probes what the lookup calls', () => {
 
   it('`trace --source rpc` on that node exits 1 at the start with that message', async () => {
     const otsOnly = await proxy({ rate: 0, seed: 4, missingMethods: /^trace_/ })
-    const env = { REDIS_URL: server.url, EXPOSURE_PREFIX: testPrefix('otsonly'), EXPOSURE_CONFIRMATIONS: '0' }
+    const env = { REDIS_URL: server.url, EXPOSURE_PREFIX: testPrefix('otsonly'), EXPOSURE_CONFIRMATIONS: '0', EXPOSURE_DUST: 'none' }
     await writeFile(join(dir, 'seeds-ots.csv'), `address,label,source\n${Z},Seed Z,hostile rpc test\n`)
     expect((await runCli(['seeds', 'import', join(dir, 'seeds-ots.csv')], env)).code).toBe(0)
     const r = await runCli(['trace', '--source', 'rpc', '--rpc-url', otsOnly.url], env)
