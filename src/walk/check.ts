@@ -34,6 +34,8 @@ export interface CheckResult extends ExposureResult {
   /** True when the seeds, labels, transfers or configured parameters changed after that walk. */
   stale: boolean
   staleReasons: StaleReason[]
+  /** The seed set's version read with the answer (its basis, with the walk and finalBlock); not in the public JSON. */
+  seedVersion?: number
 }
 
 /** The store's walks, for `status` and for messages. */
@@ -103,6 +105,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
       walk: { runId: basis.runId, finishedAt: basis.finishedAt, directions: basis.directions },
       stale: reasons.length > 0,
       staleReasons: reasons,
+      seedVersion: now.seedVersion,
     }
   }
 
