@@ -12,6 +12,9 @@ import { registerSync } from './commands/sync.ts'
 import { registerExportEtl } from './commands/export-etl.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
+import { registerServe } from './commands/serve.ts'
+import { registerKeys } from './commands/keys.ts'
+import { registerAudit } from './commands/audit.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -40,6 +43,9 @@ export function createProgram(): Command {
   registerSync(program)
   registerExportEtl(program)
   registerDemo(program)
+  registerServe(program)
+  registerKeys(program)
+  registerAudit(program)
   return program
 }
 

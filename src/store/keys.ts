@@ -44,6 +44,14 @@ import type { Address, Direction } from '../types.ts'
  *   P:walk:r:<run>:<dir>:frontier  zset  hex40 → least hops of its labels not yet expanded
  *   P:walk:r:<run>:<dir>:claims    hash  job id → hex40 list claimed by that job (crash recovery)
  *   P:walk:r:<run>:seeds           set   the seeds the run started from
+ * Screening service (src/screen/, exposure serve)
+ *   P:screen:records        hash    hex40 → JSON ScreenRecord: the last answer given for that address, with its time,
+ *                                   basis (walk run id, seed-set version, final block, source) and submitting key
+ *   P:audit                 stream  one entry per screening: request id, key name, address, status, risk, hops, basis,
+ *                                   time; trimmed by age (EXPOSURE_AUDIT_RETENTION) on every append
+ *   P:audit:a:<hex40>       zset    audit entry ids of one address → time (ms); expires with the retention
+ *   P:apikeys               hash    key id → JSON ApiKeyRecord (name, scopes, rate, SHA-256 of the secret, created, revoked)
+ *   P:rl:<key id>           string  requests of that key in the current rate window (expires with the window)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -76,6 +84,11 @@ export interface StoreKeys {
   walkRunSeeds(runId: string): string
   /** BullMQ `prefix` option for this store's queues. */
   queuePrefix: string
+  screenRecords: string
+  audit: string
+  auditIndex(address: Address): string
+  apiKeys: string
+  rateLimit(keyId: string): string
 }
 
 /** Blocks per P:txi / P:ptok hash: small hashes stay compact, and a block's entry is one field. */
@@ -114,5 +127,10 @@ export function storeKeys(prefix: string): StoreKeys {
     walkClaims: (r, d) => `${run(r)}:${d}:claims`,
     walkRunSeeds: (r) => `${run(r)}:seeds`,
     queuePrefix: `${prefix}:q`,
+    screenRecords: `${prefix}:screen:records`,
+    audit: `${prefix}:audit`,
+    auditIndex: (a) => `${prefix}:audit:a:${hex(a)}`,
+    apiKeys: `${prefix}:apikeys`,
+    rateLimit: (id) => `${prefix}:rl:${id}`,
   }
 }

@@ -50,7 +50,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** The walk parameters this process sets explicitly (flags or environment): answers from a walk with others are stale. */
-function explicitParams(ctx: Context): Partial<WalkParams> {
+export function explicitParams(ctx: Pick<Context, 'options'>): Partial<WalkParams> {
   const env = process.env
   const params: Partial<WalkParams> = {}
   if (env.EXPOSURE_MAX_HOPS !== undefined) params.maxHops = ctx.options.maxHops

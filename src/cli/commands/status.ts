@@ -6,6 +6,8 @@ import { formatBytes, memoryInfo } from '../../store/memory.ts'
 import { evictionWarning, quietDuplicate } from '../../store/redis.ts'
 import { PENDING_TOKEN } from '../../store/tx-index.ts'
 import type { StoreKeys } from '../../store/keys.ts'
+import type { GraphStore } from '../../store/graph-store.ts'
+import type { Options } from '../../config.ts'
 import { createChecker } from '../../walk/check.ts'
 import { describeCapabilities, type RpcCapabilities } from '../../sources/rpc/capabilities.ts'
 import { syncKeys } from '../../sources/rpc/ingest.ts'
@@ -29,13 +31,8 @@ async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers
   return { transfers: Math.round(transfers), blocks }
 }
 
-export function registerStatus(program: Command): void {
-  program
-    .command('status')
-    .description('what the store holds, the published walk and the latest attempt, unfinished imports, the queue, and Redis memory')
-    .option('--json', 'print JSON')
-    .action(async (flags: { json?: boolean }, command: Command) => {
-      await withContext(command.optsWithGlobals(), async ({ store, redis, options }) => {
+/** What `exposure status --json` prints (and GET /v1/status answers), with what the table needs besides. */
+export async function collectStatus({ store, redis, options }: { store: GraphStore; redis: Redis; options: Options }) {
         const stats = await store.stats()
         const walks = await createChecker(store, options.riskPolicy).walkInfo()
         const imports = await store.imports.list()
@@ -70,6 +67,20 @@ export function registerStatus(program: Command): void {
           sync,
           redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning },
         }
+        return { status, stats, walks, imports, pending, jobs, memory, warning, sync }
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('what the store holds, the published walk and the latest attempt, unfinished imports, the queue, and Redis memory')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      await withContext(command.optsWithGlobals(), async (ctx) => {
+        const { store } = ctx
+        const { status, stats, walks, imports, pending, jobs, memory, warning, sync } = await collectStatus(ctx)
+        const published = walks.published
+        const latest = walks.latest
         if (flags.json) return printJson(status)
         const rows: (string | number)[][] = [
           ['transfers', formatCount(stats.transfers)],

@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { Address } from '../../../../types.ts'
+import { Problem, ScreenRequest, ScreenResponse, authProblems } from '../../../schemas.ts'
+
+export default async function screenRoutes(app: FastifyInstance): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/screen',
+    {
+      schema: {
+        tags: ['screening'],
+        summary: 'Screen wallets',
+        description: 'One result per address, in input order. Addresses the store answers exactly (the published walk, or a recorded screening on the same basis) are answered at once; any other becomes a check job and the request waits up to waitMs for it, else answers pending with a checkId (GET /v1/checks/{checkId}). Every answer is recorded with its basis and the submitting key, and every screening is audited.',
+        security: [{ bearerAuth: [] }],
+        body: ScreenRequest,
+        response: { 200: ScreenResponse, 400: Problem, 413: Problem, 415: Problem, ...authProblems, 502: Problem },
+      },
+      preHandler: app.requireScope('screen'),
+    },
+    async (request) => {
+      const addresses = request.body.addresses.map((a) => a.toLowerCase() as Address)
+      const { results, from } = await app.services.screening.screen(addresses, { waitMs: request.body.waitMs, key: request.apiKey!.name, requestId: String(request.id) })
+      app.metrics.countScreens(results, from)
+      return { results }
+    },
+  )
+}

@@ -1,0 +1,235 @@
+/**
+ * Screening of submitted wallets (POST /v1/screen): each address is answered at once when the
+ * store answers it exactly (the published walk: always without a live source; with one, when
+ * that walk read the same source over the same blocks in both directions), or from its record
+ * when it was screened on the same basis before; any other becomes a check job (check-job.ts),
+ * deduplicated by address and basis, and the request waits up to `waitMs` for it. Every answer
+ * is recorded and every screening audited (records.ts).
+ */
+import type { Job, QueueEvents } from 'bullmq'
+import { getAddress } from 'ethers'
+import { BaseError } from '../errors.ts'
+import { addCheckJob, checkIdAddress, type CheckQueue } from '../queues/check-queue.ts'
+import type { GraphStore } from '../store/graph-store.ts'
+import { resolveWalkSource, type WalkSourceConfig } from '../sources/walk-source.ts'
+import type { Address, Direction } from '../types.ts'
+import { answerJson } from '../walk/answer-json.ts'
+import { createChecker, type CheckResult } from '../walk/check.ts'
+import type { WalkParams } from '../walk/params.ts'
+import type { RiskPolicy } from '../walk/risk.ts'
+import type { CheckJobData, CheckJobResult } from './check-job.ts'
+import { auditOf, readRecords, recordScreenings, type AuditInput, type ScreenAnswer, type ScreenRecord } from './records.ts'
+
+export type LiveSourceName = 'rpc' | 'etherscan'
+
+export interface ScreeningOptions {
+  store: GraphStore
+  riskPolicy: RiskPolicy
+  /** Walk parameters this process sets explicitly: answers from a walk with others are stale. */
+  explicitParams?: Partial<WalkParams>
+  /** The live source of check jobs; null: the store only (every answer from the published walk). */
+  live: { source: LiveSourceName; config: WalkSourceConfig } | null
+  queue: CheckQueue
+  events: QueueEvents
+  /** Per-job fetched-history budget. */
+  maxHistories: number
+  auditRetentionMs: number
+}
+
+export type CompleteResult = ScreenAnswer & { status: 'complete'; checkId?: string }
+export interface PendingResult {
+  address: string
+  status: 'pending'
+  checkId: string
+}
+export type ScreenResult = CompleteResult | PendingResult
+
+export interface ScreenContext {
+  /** How long to wait for check jobs (ms). */
+  waitMs: number
+  /** The submitting key's name. */
+  key: string
+  requestId: string
+}
+
+/** How each answer of a request was obtained (for metrics). */
+export type AnsweredFrom = 'walk' | 'record' | 'job' | 'pending'
+
+export interface ScreenOutcome {
+  results: ScreenResult[]
+  from: AnsweredFrom[]
+}
+
+export type CheckLookup = { kind: 'complete'; result: CompleteResult } | { kind: 'pending'; address: string } | { kind: 'failed'; address: string; reason: string }
+
+/** The basis on-demand answers are computed on now (live sources only). */
+interface LiveView {
+  source: LiveSourceName
+  throughBlock: number
+  assets: string[]
+  method: string
+  runId: string | null
+  seedVersion: number
+  /** Directions the published walk answers exactly for this source and range. */
+  exact: Direction[]
+}
+
+const BOTH: Direction[] = ['downstream', 'upstream']
+/** How long the view of the published walk is reused (ms): a new walk is seen within this. */
+const VIEW_MS = 1_000
+/** How long a live source's finality line is reused when no walk of that source fixes it (ms). */
+const RANGE_MS = 15_000
+
+export function createScreening(options: ScreeningOptions) {
+  const { store, queue, events } = options
+  const { redis, keys } = store
+  const checker = createChecker(store, options.riskPolicy, options.explicitParams === undefined ? {} : { explicitParams: options.explicitParams })
+  events.setMaxListeners(0)
+  let view: { at: number; promise: Promise<LiveView> } | null = null
+  let range: { at: number; promise: Promise<{ throughBlock: number; method: string }> } | null = null
+
+  function liveView(): Promise<LiveView> {
+    const now = Date.now()
+    if (view === null || now - view.at >= VIEW_MS) {
+      const promise = readView()
+      view = { at: now, promise }
+      promise.catch(() => {
+        if (view?.promise === promise) view = null
+      })
+    }
+    return view.promise
+  }
+
+  async function readView(): Promise<LiveView> {
+    const live = options.live!
+    const [[, current], [, seedVersion]] = (await redis.multi().hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'directions').get(keys.seedVersion).exec()) as [[unknown, (string | null)[]], [unknown, string | null]]
+    const [runId, source, through, assets, method, directions] = current
+    const seeds = Number(seedVersion ?? 0)
+    if (runId && source === live.source && through !== null && through !== undefined && through !== '') {
+      const exact = (directions ?? '').split(',').filter((d): d is Direction => d === 'downstream' || d === 'upstream')
+      return { source: live.source, throughBlock: Number(through), assets: (assets ?? '').split(',').filter((a) => a.length > 0), method: method ?? '', runId, seedVersion: seeds, exact }
+    }
+    const now = Date.now()
+    if (range === null || now - range.at >= RANGE_MS) {
+      const promise = resolveWalkSource(store, live.source, live.config).then((r) => ({ throughBlock: r.coverage.throughBlock!, method: r.method }))
+      range = { at: now, promise }
+      promise.catch(() => {
+        if (range?.promise === promise) range = null
+      })
+    }
+    const r = await range.promise
+    return { source: live.source, throughBlock: r.throughBlock, assets: [...live.config.listedTokens], method: r.method, runId: runId ?? null, seedVersion: seeds, exact: [] }
+  }
+
+  /** A walk answer as a record: the check JSON, exact in both directions, with its basis. */
+  function walkRecord(r: CheckResult, source: string, key: string, live: boolean): ScreenRecord {
+    const json = answerJson(live ? { ...r, answeredBy: { downstream: 'walk', upstream: 'walk' } } : r)
+    return {
+      answer: { ...json, exact: { downstream: true, upstream: true } },
+      basis: { runId: r.walk?.runId ?? null, seedVersion: r.seedVersion ?? 0, finalBlock: r.finalBlock, source },
+      at: new Date().toISOString(),
+      key,
+    }
+  }
+
+  /** Screens addresses (lowercase; duplicates are answered once each, in order). */
+  async function screen(addresses: readonly Address[], ctx: ScreenContext): Promise<ScreenOutcome> {
+    const unique = [...new Set(addresses)]
+    const answers = new Map<Address, { result: ScreenResult; from: AnsweredFrom }>()
+    const audits: { audit: AuditInput; record: ScreenRecord | null }[] = []
+    const complete = (a: Address, record: ScreenRecord, from: AnsweredFrom, checkId?: string) => {
+      answers.set(a, { result: { ...record.answer, status: 'complete', ...(checkId === undefined ? {} : { checkId }) }, from })
+    }
+
+    if (options.live === null) {
+      // The store is the only source: the published walk answers every address (NO_WALK without one).
+      const results = await checker.check(unique)
+      results.forEach((r, i) => {
+        const record = walkRecord(r, 'store', ctx.key, false)
+        complete(unique[i]!, record, 'walk')
+        audits.push({ audit: auditOf(r.address, ctx.requestId, ctx.key, 'walk', record, null), record })
+      })
+    } else {
+      const v = await liveView()
+      if (BOTH.every((d) => v.exact.includes(d))) {
+        const results = await checker.check(unique)
+        results.forEach((r, i) => {
+          const record = walkRecord(r, v.source, ctx.key, true)
+          complete(unique[i]!, record, 'walk')
+          audits.push({ audit: auditOf(r.address, ctx.requestId, ctx.key, 'walk', record, null), record })
+        })
+      } else {
+        const records = await readRecords(redis, keys, unique)
+        const jobs: { address: Address; job: Job<CheckJobData, CheckJobResult> }[] = []
+        for (const [i, address] of unique.entries()) {
+          const record = records[i]
+          if (record && record.basis.source === v.source && record.basis.runId === v.runId && record.basis.seedVersion === v.seedVersion) {
+            complete(address, record, 'record')
+            audits.push({ audit: auditOf(record.answer.address, ctx.requestId, ctx.key, 'record', record, record.checkId ?? null), record: null })
+            continue
+          }
+          const data: CheckJobData = { address, source: v.source, throughBlock: v.throughBlock, assets: v.assets, method: v.method, basis: { runId: v.runId, seedVersion: v.seedVersion }, maxHistories: options.maxHistories, submittedBy: ctx.key, requestId: ctx.requestId }
+          jobs.push({ address, job: await addCheckJob(queue, data) })
+        }
+        const finished = await Promise.all(jobs.map(({ job }) => waitFor(job, ctx.waitMs)))
+        jobs.forEach(({ address, job }, i) => {
+          const done = finished[i]
+          if (done) {
+            complete(address, done.record, 'job')
+            audits.push({ audit: auditOf(done.record.answer.address, ctx.requestId, ctx.key, 'job', done.record, job.id!), record: null })
+          } else {
+            answers.set(address, { result: { address: getAddress(address), status: 'pending', checkId: job.id! }, from: 'pending' })
+            audits.push({ audit: auditOf(getAddress(address), ctx.requestId, ctx.key, 'pending', null, job.id!), record: null })
+          }
+        })
+      }
+    }
+    await recordScreenings(redis, keys, audits, options.auditRetentionMs)
+    const ordered = addresses.map((a) => answers.get(a)!)
+    return { results: ordered.map((o) => o.result), from: ordered.map((o) => o.from) }
+  }
+
+  /** The job's result when it finishes within `waitMs`; null when it does not (or failed). */
+  async function waitFor(job: Job<CheckJobData, CheckJobResult>, waitMs: number): Promise<CheckJobResult | null> {
+    if (waitMs <= 0) {
+      return (await job.isCompleted()) ? parseResult((await queue.getJob(job.id!))?.returnvalue) : null
+    }
+    try {
+      return parseResult(await job.waitUntilFinished(events, waitMs))
+    } catch {
+      return null
+    }
+  }
+
+  /** GET /v1/checks/{checkId}: the job's answer once it is done. null: no such check. */
+  async function lookup(checkId: string, ctx: Omit<ScreenContext, 'waitMs'>): Promise<CheckLookup | null> {
+    const address = checkIdAddress(checkId)
+    if (address === null) return null
+    const job = await queue.getJob(checkId)
+    let record: ScreenRecord | null = null
+    if (job) {
+      const state = await job.getState()
+      if (state === 'failed') return { kind: 'failed', address: getAddress(address), reason: job.failedReason ?? 'unknown' }
+      if (state !== 'completed') return { kind: 'pending', address: getAddress(address) }
+      record = parseResult(job.returnvalue)?.record ?? null
+    }
+    if (record === null) {
+      const [stored] = await readRecords(redis, keys, [address])
+      if (stored?.checkId !== checkId) return null
+      record = stored
+    }
+    await recordScreenings(redis, keys, [{ audit: auditOf(record.answer.address, ctx.requestId, ctx.key, 'job', record, checkId), record: null }], options.auditRetentionMs)
+    return { kind: 'complete', result: { ...record.answer, status: 'complete', checkId } }
+  }
+
+  return { screen, lookup, checker }
+}
+
+function parseResult(value: unknown): CheckJobResult | null {
+  if (value === null || value === undefined) return null
+  const parsed = typeof value === 'string' ? (JSON.parse(value) as CheckJobResult) : (value as CheckJobResult)
+  if (parsed?.record?.answer === undefined) throw new BaseError('INTERNAL', 'a check job finished without a record')
+  return parsed
+}
+
+export type Screening = ReturnType<typeof createScreening>
