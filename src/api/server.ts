@@ -58,6 +58,11 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     request.log.info({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(2)), keyName: request.apiKey?.name }, 'request')
   })
   await fastify.register(app, opts)
+  // While closing, answer in-flight requests with `Connection: close`: a keep-alive socket that
+  // turns idle after close() began would otherwise hold the close up until its timeout.
+  fastify.addHook('onSend', async (_request, reply) => {
+    if (fastify.services.closing) reply.header('connection', 'close')
+  })
   return fastify
 }
 

@@ -85,6 +85,8 @@ export function createScreening(options: ScreeningOptions) {
   const { redis, keys } = store
   const checker = createChecker(store, options.riskPolicy, options.explicitParams === undefined ? {} : { explicitParams: options.explicitParams })
   events.setMaxListeners(0)
+  // Aborted when the server closes: waiting requests answer pending at once instead of holding the close up.
+  const closing = new AbortController()
   let view: { at: number; promise: Promise<LiveView> } | null = null
   let range: { at: number; promise: Promise<{ throughBlock: number; method: string }> } | null = null
 
@@ -194,10 +196,18 @@ export function createScreening(options: ScreeningOptions) {
     if (waitMs <= 0) {
       return (await job.isCompleted()) ? parseResult((await queue.getJob(job.id!))?.returnvalue) : null
     }
+    if (closing.signal.aborted) return null
+    let onAbort: (() => void) | undefined
+    const aborted = new Promise<null>((resolve) => {
+      onAbort = () => resolve(null)
+      closing.signal.addEventListener('abort', onAbort, { once: true })
+    })
     try {
-      return parseResult(await job.waitUntilFinished(events, waitMs))
+      return await Promise.race([job.waitUntilFinished(events, waitMs).then(parseResult), aborted])
     } catch {
       return null
+    } finally {
+      closing.signal.removeEventListener('abort', onAbort!)
     }
   }
 
@@ -222,7 +232,7 @@ export function createScreening(options: ScreeningOptions) {
     return { kind: 'complete', result: { ...record.answer, status: 'complete', checkId } }
   }
 
-  return { screen, lookup, checker }
+  return { screen, lookup, checker, stopWaiting: () => closing.abort() }
 }
 
 function parseResult(value: unknown): CheckJobResult | null {

@@ -113,6 +113,7 @@ async function services(app: FastifyInstance, opts: ServiceOptions): Promise<voi
   app.decorate('services', value)
   app.addHook('preClose', async () => {
     value.closing = true
+    screening.stopWaiting()
   })
   app.addHook('onClose', async () => {
     await worker?.close(opts.jobGraceMs ?? 7_000)
