@@ -4,7 +4,7 @@
  * and its counterparties with aggregated transfers, paged so that a hub with 100,000
  * counterparties pages instead of timing out.
  */
-import { getAddress } from 'ethers'
+import { checksumAddress as getAddress } from '../walk/checksum.ts'
 import { isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, readPosition, splitNode } from '../store/records.ts'

@@ -5,7 +5,7 @@
  * appended to the audit trail (P:audit, trimmed by age, with a per-address index for
  * `exposure audit <address>`). lua/record.lua writes both in one atomic step per request.
  */
-import { getAddress } from 'ethers'
+import { checksumAddress as getAddress } from '../walk/checksum.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import type { StoreKeys } from '../store/keys.ts'
 import type { Address, Direction } from '../types.ts'

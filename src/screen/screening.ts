@@ -7,7 +7,7 @@
  * is recorded and every screening audited (records.ts).
  */
 import type { Job, QueueEvents } from 'bullmq'
-import { getAddress } from 'ethers'
+import { checksumAddress as getAddress } from '../walk/checksum.ts'
 import { BaseError } from '../errors.ts'
 import { addCheckJob, checkIdAddress, type CheckQueue } from '../queues/check-queue.ts'
 import type { GraphStore } from '../store/graph-store.ts'

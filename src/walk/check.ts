@@ -1,4 +1,4 @@
-import { getAddress } from 'ethers'
+import { checksumAddress } from './checksum.ts'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
@@ -97,7 +97,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
     const downstream = await exposure('downstream', address, downRaw, reasons.length > 0)
     const upstream = await exposure('upstream', address, upRaw, reasons.length > 0)
     return {
-      address: getAddress(address),
+      address: checksumAddress(address),
       risk: riskOf(riskPolicy, downstream?.hops ?? null, upstream?.hops ?? null),
       downstream,
       upstream,
@@ -142,7 +142,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
     }
     return {
       hops,
-      seed: getAddress(`0x${seedHex}`),
+      seed: checksumAddress(`0x${seedHex}`),
       path: direction === 'downstream' ? steps.reverse() : steps,
       seedInfo: Buffer.isBuffer(seedJson) ? (JSON.parse(seedJson.toString('utf8')) as Seed) : null,
     }
@@ -154,12 +154,12 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
     // Records hold 96 bits of amount; the store keeps larger ones exactly on the side.
     const amount = record.amount === MAX_AMOUNT ? await store.exactAmount({ txHash: record.txHash!, kind: record.kind!, subIndex: record.subIndex!, from, to, amount: record.amount }) : record.amount
     return {
-      from: getAddress(from),
-      to: getAddress(to),
+      from: checksumAddress(from),
+      to: checksumAddress(to),
       txHash: record.txHash ?? '',
       blockNumber: record.blockNumber,
       transactionIndex: record.transactionIndex,
-      asset: asset === 'ETH' ? 'ETH' : getAddress(asset),
+      asset: asset === 'ETH' ? 'ETH' : checksumAddress(asset),
       amount: amount.toString(),
     }
   }

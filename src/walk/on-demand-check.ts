@@ -11,7 +11,7 @@
  * lazy-history machinery as the walk, so each lands in the store once. Parameters (hops, stop
  * categories, counterparty cap, dust) are the last walk's, or the configuration's without one.
  */
-import { getAddress } from 'ethers'
+import { checksumAddress } from './checksum.ts'
 import type { Options } from '../config.ts'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
@@ -112,7 +112,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
         }
       }
       results.push({
-        address: getAddress(address),
+        address: checksumAddress(address),
         risk: riskOf(riskPolicy, answers.downstream?.hops ?? null, answers.upstream?.hops ?? null),
         downstream: answers.downstream,
         upstream: answers.upstream,
@@ -167,7 +167,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
       const r = decodeRecord(raw, 0, OUT_SIZE)
       if (r.counterparty !== `0x${s.toHex}`) throw new BaseError('INTERNAL', `on-demand witness: record of 0x${s.fromHex} names ${r.counterparty}, not 0x${s.toHex}`)
       const asset = assets[r.assetId] ?? 'ETH'
-      return { from: getAddress(`0x${s.fromHex}`), to: getAddress(`0x${s.toHex}`), txHash: r.txHash ?? '', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, asset: asset === 'ETH' ? 'ETH' : getAddress(asset), amount: r.amount.toString() }
+      return { from: checksumAddress(`0x${s.fromHex}`), to: checksumAddress(`0x${s.toHex}`), txHash: r.txHash ?? '', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, asset: asset === 'ETH' ? 'ETH' : checksumAddress(asset), amount: r.amount.toString() }
     })
     if (path.length > 0) {
       const times = await redis.hmget(keys.blockTimes, ...path.map((s) => String(s.blockNumber)))
@@ -176,7 +176,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
       })
     }
     const seedJson = await redis.hget(keys.seeds, `0x${answer.seedHex}`)
-    return { hops: answer.hops, seed: getAddress(`0x${answer.seedHex}`), path, seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null }
+    return { hops: answer.hops, seed: checksumAddress(`0x${answer.seedHex}`), path, seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null }
   }
 
   return { check, expanded: () => expandedTotal }
@@ -195,13 +195,31 @@ function findOut(out: Buffer, inRecord: Buffer, toHex: string): Buffer | null {
   return null
 }
 
+/** The published walk's fields that keepWalkFresh compares, read before on-demand fetches. */
+export interface WalkSnapshot {
+  runId: string | null
+  source: string | null
+  throughBlock: string | null
+  assets: string | null
+  method: string | null
+  walkStoreVersion: string | null
+  storeVersion: string
+}
+
+export async function snapshotWalk(store: GraphStore): Promise<WalkSnapshot> {
+  const { redis, keys } = store
+  const [[, current], [, version]] = (await redis.multi().hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion').hget(keys.meta, 'version').exec()) as [[unknown, (string | null)[]], [unknown, string | null]]
+  const [runId, source, throughBlock, assets, method, walkStoreVersion] = current
+  return { runId: runId ?? null, source: source ?? null, throughBlock: throughBlock ?? null, assets: assets ?? null, method: method ?? null, walkStoreVersion: walkStoreVersion ?? null, storeVersion: version ?? '0' }
+}
+
 /** Where on-demand checks with a live source read: its block range, listed tokens and lookup method, and the walk they may keep fresh. */
 export interface LiveRange {
   throughBlock: number
   assets: readonly Address[]
   method: string
   /** The published walk as it was when the range was chosen (keepWalkFresh compares it). */
-  before: { runId: string | null; source: string | null; throughBlock: string | null; walkStoreVersion: string | null; storeVersion: string }
+  before: WalkSnapshot
 }
 
 /**
@@ -209,23 +227,12 @@ export interface LiveRange {
  * lazily (its histories stay consistent with its labels), else the source's final block now.
  */
 export async function liveRange(store: GraphStore, source: Exclude<WalkSourceName, 'store'>, config: WalkSourceConfig): Promise<LiveRange> {
-  const { redis, keys } = store
-  const [runId, metaSource, metaThrough, metaAssets, metaMethod, metaVersion] = await redis.hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion')
-  let throughBlock: number
-  let assets: readonly Address[]
-  let method: string
-  if (metaSource === source && metaThrough !== null && metaThrough !== '') {
-    throughBlock = Number(metaThrough)
-    assets = (metaAssets ?? '').split(',').filter((a) => a.length > 0) as Address[]
-    method = metaMethod ?? ''
-  } else {
-    const resolved = await resolveWalkSource(store, source, config)
-    throughBlock = resolved.coverage.throughBlock!
-    assets = config.listedTokens
-    method = resolved.method
+  const before = await snapshotWalk(store)
+  if (before.source === source && before.throughBlock !== null && before.throughBlock !== '') {
+    return { throughBlock: Number(before.throughBlock), assets: (before.assets ?? '').split(',').filter((a) => a.length > 0) as Address[], method: before.method ?? '', before }
   }
-  const storeVersion = (await redis.hget(keys.meta, 'version')) ?? '0'
-  return { throughBlock, assets, method, before: { runId: runId ?? null, source: metaSource ?? null, throughBlock: metaThrough ?? null, walkStoreVersion: metaVersion ?? null, storeVersion } }
+  const resolved = await resolveWalkSource(store, source, config)
+  return { throughBlock: resolved.coverage.throughBlock!, assets: config.listedTokens, method: resolved.method, before }
 }
 
 /**
@@ -233,7 +240,7 @@ export async function liveRange(store: GraphStore, source: Exclude<WalkSourceNam
  * change of its chain: keeps its answers from being reported stale (as trace --source does),
  * when the walk was current before the fetches and is still the published one.
  */
-export async function keepWalkFresh(store: GraphStore, source: string, range: LiveRange): Promise<void> {
+export async function keepWalkFresh(store: GraphStore, source: string, range: Pick<LiveRange, 'throughBlock' | 'before'>): Promise<void> {
   const { redis, keys } = store
   const b = range.before
   if (b.source !== source || Number(b.throughBlock) !== range.throughBlock || b.walkStoreVersion !== b.storeVersion) return
