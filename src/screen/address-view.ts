@@ -119,7 +119,7 @@ export function createAddressViews(store: GraphStore, checker: ReturnType<typeof
       counterparties,
       firstSeen: position(firstSeen, times[0]),
       lastSeen: position(lastSeen, times[1]),
-      lastScreening: record ? { at: record.at, key: record.key, risk: record.answer.risk, basis: record.basis } : null,
+      lastScreening: record ? { at: record.at, key: record.key, risk: record.summary.risk, basis: record.basis } : null,
     }
   }
 

@@ -14,7 +14,7 @@ import type { Address } from '../types.ts'
 import { createOnDemandChecker, keepWalkFresh, snapshotWalk, type OnDemandParams } from '../walk/on-demand-check.ts'
 import type { RiskPolicy } from '../walk/risk.ts'
 import { answerJson } from '../walk/answer-json.ts'
-import { writeRecord, type ScreenRecord } from './records.ts'
+import { summaryOf, writeRecord, type ScreenRecord } from './records.ts'
 
 export const CheckJobData = z.object({
   /** Lowercase 0x + 40 hex. */
@@ -73,8 +73,10 @@ export function createCheckProcessor(options: CheckProcessorOptions) {
     const checker = createOnDemandChecker(store, options.riskPolicy, { source: data.source, lazy: live.lazy, throughBlock: data.throughBlock, defaults: options.defaults, maxHistories: data.maxHistories })
     const [result] = await checker.check([data.address as Address])
     await keepWalkFresh(store, data.source, { throughBlock: data.throughBlock, before })
+    const answer = { ...answerJson(result!), exact: result!.exact }
     const record: ScreenRecord = {
-      answer: { ...answerJson(result!), exact: result!.exact },
+      summary: summaryOf(answer),
+      answer,
       basis: { runId: data.basis.runId, seedVersion: data.basis.seedVersion, finalBlock: data.throughBlock, source: data.source },
       at: new Date().toISOString(),
       key: data.submittedBy,

@@ -27,8 +27,29 @@ export interface ScreenBasis {
 /** A complete answer: the check --json object, and which directions are exact. */
 export type ScreenAnswer = AnswerJson & { exact: Record<Direction, boolean> }
 
+/** What an answer said, in short: enough to audit it and to see when a rescan changes it. */
+export interface ScreenSummary {
+  address: string
+  risk: string
+  downstream: { hops: number; seed: string } | null
+  upstream: { hops: number; seed: string } | null
+  stale: boolean
+  exact: Record<Direction, boolean>
+}
+
+export function summaryOf(answer: ScreenAnswer): ScreenSummary {
+  const short = (e: ScreenAnswer['downstream']) => (e === null ? null : { hops: e.hops, seed: e.seed })
+  return { address: answer.address, risk: answer.risk, downstream: short(answer.downstream), upstream: short(answer.upstream), stale: answer.stale, exact: answer.exact }
+}
+
 export interface ScreenRecord {
-  answer: ScreenAnswer
+  summary: ScreenSummary
+  /**
+   * The whole answer (witness paths, seed provenance) when the published walk cannot give it
+   * again: an on-demand check's. Null for the walk's own answers, which the walk (named in the
+   * basis) answers again for as long as it is published; the summary and basis say what was given.
+   */
+  answer: ScreenAnswer | null
   basis: ScreenBasis
   /** When the answer was computed (ISO). */
   at: string
@@ -60,7 +81,7 @@ export interface AuditEntry {
 export type AuditInput = Omit<AuditEntry, 'id' | 'time'>
 
 export async function writeRecord(store: Pick<GraphStore, 'redis' | 'keys'>, record: ScreenRecord): Promise<void> {
-  await store.redis.hset(store.keys.screenRecords, record.answer.address.slice(2).toLowerCase(), JSON.stringify(record))
+  await store.redis.hset(store.keys.screenRecords, record.summary.address.slice(2).toLowerCase(), JSON.stringify(record))
 }
 
 /** The records of these addresses (lowercase), null where none. */
@@ -101,16 +122,53 @@ export async function recordScreenings(redis: Redis, keys: Pick<StoreKeys, 'scre
   return (await callScreenScript(redis, 'record', scriptKeys, args)) as string[]
 }
 
+/**
+ * Coalesces the recordScreenings calls of concurrent requests into one script call per turn of
+ * the event loop (at most 500 entries each): one round trip for many screenings. Each caller
+ * still waits until its own entries are written.
+ */
+export function createRecorder(redis: Redis, keys: Pick<StoreKeys, 'screenRecords' | 'audit' | 'auditIndex'>, retentionMs: number) {
+  let queue: { entries: readonly { audit: AuditInput; record: ScreenRecord | null }[]; resolve: () => void; reject: (e: unknown) => void }[] = []
+  let scheduled = false
+  function flush(): void {
+    scheduled = false
+    const batch = queue
+    queue = []
+    for (let i = 0; i < batch.length; ) {
+      const group: typeof batch = []
+      let size = 0
+      while (i < batch.length && (group.length === 0 || size + batch[i]!.entries.length <= 500)) {
+        size += batch[i]!.entries.length
+        group.push(batch[i++]!)
+      }
+      recordScreenings(redis, keys, group.flatMap((g) => g.entries), retentionMs).then(
+        () => group.forEach((g) => g.resolve()),
+        (error) => group.forEach((g) => g.reject(error)),
+      )
+    }
+  }
+  return (entries: readonly { audit: AuditInput; record: ScreenRecord | null }[]): Promise<void> => {
+    if (entries.length === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ entries, resolve, reject })
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    })
+  }
+}
+
 /** The audit entry of a screening from its record and how it was answered. */
-export function auditOf(address: string, requestId: string, key: string, answeredFrom: AuditInput['answeredFrom'], record: Pick<ScreenRecord, 'answer' | 'basis'> | null, checkId: string | null): AuditInput {
+export function auditOf(address: string, requestId: string, key: string, answeredFrom: AuditInput['answeredFrom'], record: Pick<ScreenRecord, 'summary' | 'basis'> | null, checkId: string | null): AuditInput {
   return {
     requestId,
     key,
     address,
     status: record === null ? 'pending' : 'complete',
-    risk: record?.answer.risk ?? null,
-    downstreamHops: record?.answer.downstream?.hops ?? null,
-    upstreamHops: record?.answer.upstream?.hops ?? null,
+    risk: record?.summary.risk ?? null,
+    downstreamHops: record?.summary.downstream?.hops ?? null,
+    upstreamHops: record?.summary.upstream?.hops ?? null,
     runId: record?.basis.runId ?? null,
     seedVersion: record?.basis.seedVersion ?? null,
     finalBlock: record?.basis.finalBlock ?? null,

@@ -18,7 +18,7 @@ import { createChecker, type CheckResult } from '../walk/check.ts'
 import type { WalkParams } from '../walk/params.ts'
 import type { RiskPolicy } from '../walk/risk.ts'
 import type { CheckJobData, CheckJobResult } from './check-job.ts'
-import { auditOf, readRecords, recordScreenings, type AuditInput, type ScreenAnswer, type ScreenRecord } from './records.ts'
+import { auditOf, createRecorder, readRecords, recordScreenings, summaryOf, type AuditInput, type ScreenAnswer, type ScreenRecord } from './records.ts'
 
 export type LiveSourceName = 'rpc' | 'etherscan'
 
@@ -75,6 +75,8 @@ interface LiveView {
 }
 
 const BOTH: Direction[] = ['downstream', 'upstream']
+/** Walk answers kept in this process (the map is dropped whole when full). */
+const ANSWER_CACHE = 20_000
 /** How long the view of the published walk is reused (ms): a new walk is seen within this. */
 const VIEW_MS = 1_000
 /** How long a live source's finality line is reused when no walk of that source fixes it (ms). */
@@ -123,14 +125,48 @@ export function createScreening(options: ScreeningOptions) {
     return { source: live.source, throughBlock: r.throughBlock, assets: [...live.config.listedTokens], method: r.method, runId: runId ?? null, seedVersion: seeds, exact: [] }
   }
 
-  /** A walk answer as a record: the check JSON, exact in both directions, with its basis. */
-  function walkRecord(r: CheckResult, source: string, key: string, live: boolean): ScreenRecord {
+  const record = createRecorder(redis, keys, options.auditRetentionMs)
+
+  /**
+   * The published walk's answers, kept per address with the versions they were computed on (walk
+   * run, store id and version, labels and seed-set versions): an answer depends on nothing else,
+   * so while one read of those versions matches, the kept answer is what the walk would answer
+   * (known wallets are screened again and again; rebuilding witness paths is most of the work).
+   */
+  const answers = new Map<Address, { versions: string; result: CheckResult }>()
+  const versionsOf = (runId: string | undefined, v: { storeId: string; storeVersion: number; labelsVersion: number; seedVersion: number }) => `${runId}|${v.storeId}|${v.storeVersion}|${v.labelsVersion}|${v.seedVersion}`
+
+  async function walkAnswers(addresses: readonly Address[]): Promise<CheckResult[]> {
+    const reply = (await redis.multi().hget(keys.walkCurrent, 'runId').hmget(keys.meta, 'storeId', 'version', 'labelsVersion').get(keys.seedVersion).exec()) as [[unknown, string | null], [unknown, (string | null)[]], [unknown, string | null]]
+    const [[, runId], [, meta], [, seeds]] = reply
+    const now = runId === null ? null : versionsOf(runId, { storeId: meta[0] ?? '', storeVersion: Number(meta[1] ?? 0), labelsVersion: Number(meta[2] ?? 0), seedVersion: Number(seeds ?? 0) })
+    const out: (CheckResult | undefined)[] = addresses.map((a) => {
+      const hit = answers.get(a)
+      return hit !== undefined && hit.versions === now ? hit.result : undefined
+    })
+    const missing = addresses.filter((_, i) => out[i] === undefined)
+    if (missing.length > 0) {
+      const fresh = await checker.check(missing)
+      let k = 0
+      out.forEach((r, i) => {
+        if (r !== undefined) return
+        const result = fresh[k++]!
+        out[i] = result
+        if (result.versions === undefined || result.walk === null) return
+        if (answers.size >= ANSWER_CACHE) answers.clear()
+        answers.set(addresses[i]!, { versions: versionsOf(result.walk.runId, result.versions), result })
+      })
+    }
+    return out as CheckResult[]
+  }
+
+  /** A walk answer (the check JSON, exact in both directions) and its record (its summary and basis: the walk gives the rest again). */
+  function walkAnswer(r: CheckResult, source: string, key: string, live: boolean): { answer: ScreenAnswer; record: ScreenRecord } {
     const json = answerJson(live ? { ...r, answeredBy: { downstream: 'walk', upstream: 'walk' } } : r)
+    const answer = { ...json, exact: { downstream: true, upstream: true } }
     return {
-      answer: { ...json, exact: { downstream: true, upstream: true } },
-      basis: { runId: r.walk?.runId ?? null, seedVersion: r.seedVersion ?? 0, finalBlock: r.finalBlock, source },
-      at: new Date().toISOString(),
-      key,
+      answer,
+      record: { summary: summaryOf(answer), answer: null, basis: { runId: r.walk?.runId ?? null, seedVersion: r.seedVersion ?? 0, finalBlock: r.finalBlock, source }, at: new Date().toISOString(), key },
     }
   }
 
@@ -139,25 +175,25 @@ export function createScreening(options: ScreeningOptions) {
     const unique = [...new Set(addresses)]
     const answers = new Map<Address, { result: ScreenResult; from: AnsweredFrom }>()
     const audits: { audit: AuditInput; record: ScreenRecord | null }[] = []
-    const complete = (a: Address, record: ScreenRecord, from: AnsweredFrom, checkId?: string) => {
-      answers.set(a, { result: { ...record.answer, status: 'complete', ...(checkId === undefined ? {} : { checkId }) }, from })
+    const complete = (a: Address, answer: ScreenAnswer, from: AnsweredFrom, checkId?: string) => {
+      answers.set(a, { result: { ...answer, status: 'complete', ...(checkId === undefined ? {} : { checkId }) }, from })
     }
 
     if (options.live === null) {
       // The store is the only source: the published walk answers every address (NO_WALK without one).
-      const results = await checker.check(unique)
+      const results = await walkAnswers(unique)
       results.forEach((r, i) => {
-        const record = walkRecord(r, 'store', ctx.key, false)
-        complete(unique[i]!, record, 'walk')
+        const { answer, record } = walkAnswer(r, 'store', ctx.key, false)
+        complete(unique[i]!, answer, 'walk')
         audits.push({ audit: auditOf(r.address, ctx.requestId, ctx.key, 'walk', record, null), record })
       })
     } else {
       const v = await liveView()
       if (BOTH.every((d) => v.exact.includes(d))) {
-        const results = await checker.check(unique)
+        const results = await walkAnswers(unique)
         results.forEach((r, i) => {
-          const record = walkRecord(r, v.source, ctx.key, true)
-          complete(unique[i]!, record, 'walk')
+          const { answer, record } = walkAnswer(r, v.source, ctx.key, true)
+          complete(unique[i]!, answer, 'walk')
           audits.push({ audit: auditOf(r.address, ctx.requestId, ctx.key, 'walk', record, null), record })
         })
       } else {
@@ -165,9 +201,9 @@ export function createScreening(options: ScreeningOptions) {
         const jobs: { address: Address; job: Job<CheckJobData, CheckJobResult> }[] = []
         for (const [i, address] of unique.entries()) {
           const record = records[i]
-          if (record && record.basis.source === v.source && record.basis.runId === v.runId && record.basis.seedVersion === v.seedVersion) {
-            complete(address, record, 'record')
-            audits.push({ audit: auditOf(record.answer.address, ctx.requestId, ctx.key, 'record', record, record.checkId ?? null), record: null })
+          if (record && record.answer !== null && record.basis.source === v.source && record.basis.runId === v.runId && record.basis.seedVersion === v.seedVersion) {
+            complete(address, record.answer, 'record')
+            audits.push({ audit: auditOf(record.summary.address, ctx.requestId, ctx.key, 'record', record, record.checkId ?? null), record: null })
             continue
           }
           const data: CheckJobData = { address, source: v.source, throughBlock: v.throughBlock, assets: v.assets, method: v.method, basis: { runId: v.runId, seedVersion: v.seedVersion }, maxHistories: options.maxHistories, submittedBy: ctx.key, requestId: ctx.requestId }
@@ -176,9 +212,9 @@ export function createScreening(options: ScreeningOptions) {
         const finished = await Promise.all(jobs.map(({ job }) => waitFor(job, ctx.waitMs)))
         jobs.forEach(({ address, job }, i) => {
           const done = finished[i]
-          if (done) {
-            complete(address, done.record, 'job')
-            audits.push({ audit: auditOf(done.record.answer.address, ctx.requestId, ctx.key, 'job', done.record, job.id!), record: null })
+          if (done && done.record.answer !== null) {
+            complete(address, done.record.answer, 'job')
+            audits.push({ audit: auditOf(done.record.summary.address, ctx.requestId, ctx.key, 'job', done.record, job.id!), record: null })
           } else {
             answers.set(address, { result: { address: getAddress(address), status: 'pending', checkId: job.id! }, from: 'pending' })
             audits.push({ audit: auditOf(getAddress(address), ctx.requestId, ctx.key, 'pending', null, job.id!), record: null })
@@ -186,7 +222,7 @@ export function createScreening(options: ScreeningOptions) {
         })
       }
     }
-    await recordScreenings(redis, keys, audits, options.auditRetentionMs)
+    await record(audits)
     const ordered = addresses.map((a) => answers.get(a)!)
     return { results: ordered.map((o) => o.result), from: ordered.map((o) => o.from) }
   }
@@ -228,7 +264,8 @@ export function createScreening(options: ScreeningOptions) {
       if (stored?.checkId !== checkId) return null
       record = stored
     }
-    await recordScreenings(redis, keys, [{ audit: auditOf(record.answer.address, ctx.requestId, ctx.key, 'job', record, checkId), record: null }], options.auditRetentionMs)
+    if (record.answer === null) return null
+    await recordScreenings(redis, keys, [{ audit: auditOf(record.summary.address, ctx.requestId, ctx.key, 'job', record, checkId), record: null }], options.auditRetentionMs)
     return { kind: 'complete', result: { ...record.answer, status: 'complete', checkId } }
   }
 
@@ -238,7 +275,7 @@ export function createScreening(options: ScreeningOptions) {
 function parseResult(value: unknown): CheckJobResult | null {
   if (value === null || value === undefined) return null
   const parsed = typeof value === 'string' ? (JSON.parse(value) as CheckJobResult) : (value as CheckJobResult)
-  if (parsed?.record?.answer === undefined) throw new BaseError('INTERNAL', 'a check job finished without a record')
+  if (parsed?.record?.answer === undefined || parsed.record.answer === null) throw new BaseError('INTERNAL', 'a check job finished without a record')
   return parsed
 }
 

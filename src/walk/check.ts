@@ -36,6 +36,8 @@ export interface CheckResult extends ExposureResult {
   staleReasons: StaleReason[]
   /** The seed set's version read with the answer (its basis, with the walk and finalBlock); not in the public JSON. */
   seedVersion?: number
+  /** The store's versions read with the answer (what its staleness was judged on); not in the public JSON. */
+  versions?: StoreVersions
 }
 
 /** The store's walks, for `status` and for messages. */
@@ -106,6 +108,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
       stale: reasons.length > 0,
       staleReasons: reasons,
       seedVersion: now.seedVersion,
+      versions: now,
     }
   }
 

@@ -13,6 +13,8 @@ import { createIngestQueue } from '../../../queues/ingest-queue.ts'
 import { createWalkQueue } from '../../../queues/walk-queue.ts'
 import { createGraphStore, type GraphStore } from '../../../store/graph-store.ts'
 import { quietRedis, type Redis } from '../../../store/redis.ts'
+import { defineScripts } from '../../../store/scripts.ts'
+import { defineScreenScripts } from '../../../screen/scripts.ts'
 import { walkSourceConfig } from '../../../sources/walk-source.ts'
 import { createAddressViews } from '../../../screen/address-view.ts'
 import { createApiKeys, type ApiKeys } from '../../../screen/api-keys.ts'
@@ -70,6 +72,9 @@ async function services(app: FastifyInstance, opts: ServiceOptions): Promise<voi
   const { options } = opts
   // Commands fail at once while Redis is away (a 503, never a hang); ioredis reconnects on its own.
   const redis = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000, enableAutoPipelining: true, lazyConnect: true })
+  // Every script defined before the first command: automatic pipelines only know the commands defined when they open.
+  defineScripts(redis)
+  defineScreenScripts(redis)
   await redis.connect()
   const queueConnection = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 })
   const store = createGraphStore(redis, options.prefix, { actor: 'exposure serve' })
