@@ -208,6 +208,8 @@ describe('exposure serve (store answers)', () => {
 
   it('GET /v1/addresses/{address}: answer, provenance, label, first/last seen and counts; neighbours page through a hub with 100,000 counterparties', async () => {
     const seed = screenAddresses[0]!
+    const before = await call(a, '/v1/screen', '/v1/screen', { key: keys.exchange!.key, body: { addresses: [seed] } })
+    expect(before.body.results[0].stale).toBe(false)
     const view = await call(a, '/v1/addresses/{address}', `/v1/addresses/${seed}`, { key: keys.analyst!.key })
     expect(view.status).toBe(200)
     expect(view.body.answer.risk).toBe('severe')
@@ -231,6 +233,9 @@ describe('exposure serve (store answers)', () => {
     const assets = await store.internAssets(['ETH'])
     await store.stage('hubtest', transfers, assets)
     await store.commit('hubtest')
+    // Answers the server kept are not reused across a store change: now stale, with the reason.
+    const after = await call(a, '/v1/screen', '/v1/screen', { key: keys.exchange!.key, body: { addresses: [seed] } })
+    expect(after.body.results[0]).toMatchObject({ stale: true, staleReasons: [{ kind: 'transfers' }] })
     const hubView = await call(a, '/v1/addresses/{address}', `/v1/addresses/${HUB}`, { key: keys.analyst!.key })
     expect(hubView.body).toMatchObject({ transfersOut: 100_000, transfersIn: 2, counterparties: 100_000 })
     let cursor: string | null = null
