@@ -18,6 +18,7 @@ import { createChecker, type CheckResult } from '../walk/check.ts'
 import type { WalkParams } from '../walk/params.ts'
 import type { RiskPolicy } from '../walk/risk.ts'
 import type { CheckJobData, CheckJobResult } from './check-job.ts'
+import { callScreenScript } from './scripts.ts'
 import { auditOf, createRecorder, readRecords, recordScreenings, summaryOf, type AuditInput, type ScreenAnswer, type ScreenRecord } from './records.ts'
 
 export type LiveSourceName = 'rpc' | 'etherscan'
@@ -137,9 +138,8 @@ export function createScreening(options: ScreeningOptions) {
   const versionsOf = (runId: string | undefined, v: { storeId: string; storeVersion: number; labelsVersion: number; seedVersion: number }) => `${runId}|${v.storeId}|${v.storeVersion}|${v.labelsVersion}|${v.seedVersion}`
 
   async function walkAnswers(addresses: readonly Address[]): Promise<CheckResult[]> {
-    const reply = (await redis.multi().hget(keys.walkCurrent, 'runId').hmget(keys.meta, 'storeId', 'version', 'labelsVersion').get(keys.seedVersion).exec()) as [[unknown, string | null], [unknown, (string | null)[]], [unknown, string | null]]
-    const [[, runId], [, meta], [, seeds]] = reply
-    const now = runId === null ? null : versionsOf(runId, { storeId: meta[0] ?? '', storeVersion: Number(meta[1] ?? 0), labelsVersion: Number(meta[2] ?? 0), seedVersion: Number(seeds ?? 0) })
+    const [runId, storeId, storeVersion, labelsVersion, seedVersion] = (await callScreenScript(redis, 'versions', [keys.walkCurrent, keys.meta, keys.seedVersion], [])) as string[]
+    const now = runId === '' ? null : versionsOf(runId, { storeId: storeId!, storeVersion: Number(storeVersion), labelsVersion: Number(labelsVersion), seedVersion: Number(seedVersion) })
     const out: (CheckResult | undefined)[] = addresses.map((a) => {
       const hit = answers.get(a)
       return hit !== undefined && hit.versions === now ? hit.result : undefined

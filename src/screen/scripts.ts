@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 
 /** The screening service's Lua scripts (lua/, each with a KEYS/ARGV header), as ioredis custom commands. */
-const NAMES = ['rate-limit', 'record'] as const
+const NAMES = ['rate-limit', 'record', 'versions'] as const
 export type ScreenScript = (typeof NAMES)[number]
 
 const sources = new Map<ScreenScript, string>(NAMES.map((name) => [name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')]))

@@ -20,7 +20,7 @@ export default async function addressRoutes(app: FastifyInstance): Promise<void>
       },
       preHandler: app.requireScope('investigate'),
     },
-    async (request) => app.services.addressViews.view(request.params.address.toLowerCase() as Address),
+    async (request) => app.services.addressViews.view(request.params.address.trim().toLowerCase() as Address),
   )
   r.get(
     '/addresses/:address/neighbours',
@@ -45,7 +45,7 @@ export default async function addressRoutes(app: FastifyInstance): Promise<void>
           throw new HttpProblem('invalid-request', (error as Error).message, { invalidParams: [{ name: 'cursor', reason: 'not a cursor of this endpoint', value: cursor }] })
         }
       }
-      return app.services.addressViews.neighbours(request.params.address.toLowerCase() as Address, direction, limit, cursor ?? null)
+      return app.services.addressViews.neighbours(request.params.address.trim().toLowerCase() as Address, direction, limit, cursor ?? null)
     },
   )
 }

@@ -19,7 +19,7 @@ export default async function auditRoutes(app: FastifyInstance): Promise<void> {
       preHandler: app.requireScope('admin'),
     },
     async (request) => {
-      const address = request.query.address.toLowerCase() as Address
+      const address = request.query.address.trim().toLowerCase() as Address
       const entries = await readAudit(app.services.redis, app.services.store.keys, address, request.query.limit)
       return { address: getAddress(address), entries }
     },

@@ -18,7 +18,7 @@ export default async function screenRoutes(app: FastifyInstance): Promise<void> 
       preHandler: app.requireScope('screen'),
     },
     async (request) => {
-      const addresses = request.body.addresses.map((a) => a.toLowerCase() as Address)
+      const addresses = request.body.addresses.map((a) => a.trim().toLowerCase() as Address)
       const { results, from } = await app.services.screening.screen(addresses, { waitMs: request.body.waitMs, key: request.apiKey!.name, requestId: String(request.id) })
       app.metrics.countScreens(results, from)
       return { results }
