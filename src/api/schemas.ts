@@ -175,5 +175,15 @@ export const StatusResponse = z
   })
   .meta({ id: 'Status' })
 
+/** A problem response in the OpenAPI document: application/problem+json, as the service sends it. */
+export function problem(description: string) {
+  return { description, content: { 'application/problem+json': { schema: Problem } } }
+}
+
 /** Error responses every authenticated route can give. */
-export const authProblems = { 401: Problem, 403: Problem, 429: Problem, 503: Problem } as const
+export const authProblems = {
+  401: problem('no API key, or not a valid one (WWW-Authenticate says how to send it)'),
+  403: problem('the key lacks the scope the route needs'),
+  429: problem("over the key's rate (Retry-After says when to try again)"),
+  503: problem('Redis is unavailable, or no walk is published'),
+} as const

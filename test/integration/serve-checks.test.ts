@@ -22,6 +22,7 @@ import { runCli } from '../support/cli.ts'
 import { prepareWitnessChecker, referenceExposure, type ReferenceOptions, type WitnessStep } from '../support/reference-walk.ts'
 import { startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
 import { startCheckWorker, startServe, type ServeProcess, type ServiceProcess } from '../support/serve.ts'
+import { openApiChecker, type SeenResponse } from '../support/openapi.ts'
 import { readEtlRows } from '../support/store-compare.ts'
 
 let anvil: AnvilInstance
@@ -64,9 +65,13 @@ async function createKey(e: Record<string, string>, name: string): Promise<strin
   return (JSON.parse(r.stdout) as { key: string }).key
 }
 
+/** Responses seen, checked against the OpenAPI document at the end. */
+const seen: SeenResponse[] = []
+
 async function screen(s: ServeProcess, addresses: readonly string[], waitMs: number, k = key): Promise<Result[]> {
   const response = await s.request('/v1/screen', { key: k, body: { addresses, waitMs } })
   const body = (await response.json()) as { results: Result[] }
+  seen.push({ method: 'post', route: '/v1/screen', status: response.status, contentType: response.headers.get('content-type') ?? '', body })
   expect(response.status, JSON.stringify(body)).toBe(200)
   return body.results
 }
@@ -77,6 +82,7 @@ async function awaitCheck(s: ServeProcess, checkId: string): Promise<Result> {
     const response = await s.request(`/v1/checks/${checkId}`, { key })
     expect(response.status).toBe(200)
     const body = (await response.json()) as Result
+    seen.push({ method: 'get', route: '/v1/checks/{checkId}', status: response.status, contentType: response.headers.get('content-type') ?? '', body })
     if (body.status === 'complete') return body
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -199,6 +205,14 @@ describe('exposure serve with a live source (check queue)', () => {
     } finally {
       expect(await c.stop()).toEqual({ code: 0, signal: null })
     }
+  })
+
+  it('every response seen here (complete, pending, not exact, with answeredBy) matches the OpenAPI document', async () => {
+    const openapi = await openApiChecker(await (await a.request('/openapi.json')).json())
+    expect(openapi.errors).toEqual([])
+    expect(seen.length).toBeGreaterThan(10)
+    expect(seen.some((r) => JSON.stringify(r.body).includes('"pending"'))).toBe(true)
+    expect(seen.map((r) => openapi.check(r)).filter((e) => e !== null)).toEqual([])
   })
 
   it('SIGTERM: a request waiting for a job answers pending, and server and worker exit 0', async () => {

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Address } from '../../../../types.ts'
 import { decodeCursor } from '../../../../screen/address-view.ts'
 import { HttpProblem } from '../../../problems.ts'
-import { AddressParams, AddressView, NeighbourPage, NeighbourQuery, Problem, authProblems } from '../../../schemas.ts'
+import { AddressParams, AddressView, NeighbourPage, NeighbourQuery, authProblems, problem } from '../../../schemas.ts'
 
 export default async function addressRoutes(app: FastifyInstance): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>()
@@ -16,7 +16,7 @@ export default async function addressRoutes(app: FastifyInstance): Promise<void>
         description: 'Its answer from the published walk (both directions, witness paths, seed provenance), its own seed provenance and service label, first and last transfer, transfer counts, counterparties, and the last screening recorded for it.',
         security: [{ bearerAuth: [] }],
         params: AddressParams,
-        response: { 200: AddressView, 400: Problem, ...authProblems },
+        response: { 200: AddressView, 400: problem('bad input: malformed JSON, a bad address or checksum (invalidParams names each value and where it was)'), ...authProblems },
       },
       preHandler: app.requireScope('investigate'),
     },
@@ -32,7 +32,7 @@ export default async function addressRoutes(app: FastifyInstance): Promise<void>
         security: [{ bearerAuth: [] }],
         params: AddressParams,
         querystring: NeighbourQuery,
-        response: { 200: NeighbourPage, 400: Problem, ...authProblems },
+        response: { 200: NeighbourPage, 400: problem('bad input: malformed JSON, a bad address or checksum (invalidParams names each value and where it was)'), ...authProblems },
       },
       preHandler: app.requireScope('investigate'),
     },

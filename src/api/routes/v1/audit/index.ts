@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { getAddress } from 'ethers'
 import { readAudit } from '../../../../screen/records.ts'
 import type { Address } from '../../../../types.ts'
-import { AuditQuery, AuditResponse, Problem, authProblems } from '../../../schemas.ts'
+import { AuditQuery, AuditResponse, authProblems, problem } from '../../../schemas.ts'
 
 export default async function auditRoutes(app: FastifyInstance): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -14,7 +14,7 @@ export default async function auditRoutes(app: FastifyInstance): Promise<void> {
         summary: 'The audit trail of one address, newest first',
         security: [{ bearerAuth: [] }],
         querystring: AuditQuery,
-        response: { 200: AuditResponse, 400: Problem, ...authProblems },
+        response: { 200: AuditResponse, 400: problem('bad input: malformed JSON, a bad address or checksum (invalidParams names each value and where it was)'), ...authProblems },
       },
       preHandler: app.requireScope('admin'),
     },

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { HttpProblem } from '../../../problems.ts'
-import { CheckParams, CompleteResult, PendingResult, Problem, authProblems } from '../../../schemas.ts'
+import { CheckParams, CompleteResult, PendingResult, authProblems, problem } from '../../../schemas.ts'
 
 export default async function checkRoutes(app: FastifyInstance): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -14,7 +14,7 @@ export default async function checkRoutes(app: FastifyInstance): Promise<void> {
         description: 'complete once the check job is done (the answer as POST /v1/screen gives it), pending while it runs; 502 when the job failed (screen the address again to retry).',
         security: [{ bearerAuth: [] }],
         params: CheckParams,
-        response: { 200: z.union([CompleteResult, PendingResult]), 404: Problem, ...authProblems, 502: Problem },
+        response: { 200: z.union([CompleteResult, PendingResult]), 404: problem('no such check, or it expired'), ...authProblems, 502: problem('the check job or the live source failed') },
       },
       preHandler: app.requireScope('screen'),
     },
