@@ -78,6 +78,12 @@ interface LiveView {
 const BOTH: Direction[] = ['downstream', 'upstream']
 /** Walk answers kept in this process (the map is dropped whole when full). */
 const ANSWER_CACHE = 20_000
+/**
+ * How long one read of the walk and store versions serves (ms): a kept answer may be given up to
+ * this long after a new walk was published or the store changed (it is the previous complete
+ * walk's answer, and says so: its walk and stale flag are those it was computed with).
+ */
+const VERSIONS_MS = 50
 /** How long the view of the published walk is reused (ms): a new walk is seen within this. */
 const VIEW_MS = 1_000
 /** How long a live source's finality line is reused when no walk of that source fixes it (ms). */
@@ -137,9 +143,24 @@ export function createScreening(options: ScreeningOptions) {
   const answers = new Map<Address, { versions: string; result: CheckResult }>()
   const versionsOf = (runId: string | undefined, v: { storeId: string; storeVersion: number; labelsVersion: number; seedVersion: number }) => `${runId}|${v.storeId}|${v.storeVersion}|${v.labelsVersion}|${v.seedVersion}`
 
+  /** One read of the versions serves the requests of the next VERSIONS_MS (a change is seen within that). */
+  let versions: { at: number; promise: Promise<string | null> } | null = null
+  function currentVersions(): Promise<string | null> {
+    const now = Date.now()
+    if (versions === null || now - versions.at >= VERSIONS_MS) {
+      const promise = (callScreenScript(redis, 'versions', [keys.walkCurrent, keys.meta, keys.seedVersion], []) as Promise<string[]>).then(([runId, storeId, storeVersion, labelsVersion, seedVersion]) =>
+        runId === '' ? null : versionsOf(runId, { storeId: storeId!, storeVersion: Number(storeVersion), labelsVersion: Number(labelsVersion), seedVersion: Number(seedVersion) }),
+      )
+      versions = { at: now, promise }
+      promise.catch(() => {
+        if (versions?.promise === promise) versions = null
+      })
+    }
+    return versions.promise
+  }
+
   async function walkAnswers(addresses: readonly Address[]): Promise<CheckResult[]> {
-    const [runId, storeId, storeVersion, labelsVersion, seedVersion] = (await callScreenScript(redis, 'versions', [keys.walkCurrent, keys.meta, keys.seedVersion], [])) as string[]
-    const now = runId === '' ? null : versionsOf(runId, { storeId: storeId!, storeVersion: Number(storeVersion), labelsVersion: Number(labelsVersion), seedVersion: Number(seedVersion) })
+    const now = await currentVersions()
     const out: (CheckResult | undefined)[] = addresses.map((a) => {
       const hit = answers.get(a)
       return hit !== undefined && hit.versions === now ? hit.result : undefined
