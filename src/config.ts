@@ -73,6 +73,18 @@ export interface Options {
    * Default false.
    */
   allowEviction: boolean
+
+  // --- screening service (exposure serve, check workers) ---
+  /** Address the HTTP service listens on. Default 127.0.0.1 (loopback only). */
+  host: string
+  /** Port of the HTTP service. Default 8080. */
+  port: number
+  /** Live source of check jobs: store, rpc or etherscan; '' picks rpc when RPC_URL is set, else etherscan when configured, else store. */
+  checkSource: string
+  /** Most histories one check job fetches (a fetched-address budget); then the answer says which directions are exact. Default 200. */
+  checkMaxHistories: number
+  /** How long audit entries are kept (ms), from `90d`, `12h`, `30m`, `45s`. Default 90 days. */
+  auditRetentionMs: number
 }
 
 /** The options read from flags / environment / defaults (the rest are derived). */
@@ -108,6 +120,12 @@ const ENV_KEYS: Record<ConfigKey, string> = {
   etherscanRate: 'ETHERSCAN_RATE',
   chainId: 'EXPOSURE_CHAIN_ID',
   allowEviction: 'EXPOSURE_ALLOW_EVICTION',
+  // screening service
+  host: 'EXPOSURE_HOST',
+  port: 'EXPOSURE_PORT',
+  checkSource: 'EXPOSURE_CHECK_SOURCE',
+  checkMaxHistories: 'EXPOSURE_CHECK_MAX_HISTORIES',
+  auditRetentionMs: 'EXPOSURE_AUDIT_RETENTION',
 }
 
 /** The environment variable of every option (for documentation and tests). */
@@ -191,6 +209,12 @@ const schema = z.object({
     .transform((s) => s.trim().toLowerCase())
     .pipe(z.enum(['1', 'true', 'yes', '0', 'false', 'no'], { error: 'must be 1, true or yes, or 0, false or no' }))
     .transform((s) => s === '1' || s === 'true' || s === 'yes'),
+  // screening service
+  host: z.string().min(1).regex(/^[^\s/]+$/, 'must be a host name or IP address'),
+  port: z.coerce.number().int().min(0).max(65_535),
+  checkSource: z.enum(['', 'store', 'rpc', 'etherscan']),
+  checkMaxHistories: positiveInt(1_000_000),
+  auditRetentionMs: z.string().regex(/^\d+(s|m|h|d)$/, 'must be a number and a unit: s, m, h or d (e.g. 90d)').transform(durationMs),
 })
 
 const DEFAULTS: Record<ConfigKey, string> = {
@@ -215,6 +239,12 @@ const DEFAULTS: Record<ConfigKey, string> = {
   etherscanRate: '5',
   chainId: '1',
   allowEviction: 'false',
+  // screening service
+  host: '127.0.0.1',
+  port: '8080',
+  checkSource: '',
+  checkMaxHistories: '200',
+  auditRetentionMs: '90d',
 }
 
 export type OptionInput = Partial<Record<keyof Options, string | number | boolean | undefined>>
@@ -276,8 +306,19 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     chainId: value.chainId,
     confirmationsExplicit: flags.confirmations !== undefined || env[ENV_KEYS.confirmations] !== undefined,
     allowEviction: value.allowEviction,
+    host: value.host,
+    port: value.port,
+    checkSource: value.checkSource,
+    checkMaxHistories: value.checkMaxHistories,
+    auditRetentionMs: value.auditRetentionMs,
   }
   return Object.freeze(options)
+}
+
+/** `90d` → milliseconds (s, m, h, d). */
+function durationMs(text: string): number {
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']
+  return Number(text.slice(0, -1)) * unit
 }
 
 /** `foo` → `{foo}`; a prefix that already holds a hash tag is kept. */

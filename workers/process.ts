@@ -1,13 +1,16 @@
+import { startCheckWorker, type CheckWorkerOptions } from './check.ts'
 import { startIngestWorker, type IngestWorkerOptions } from './ingest.ts'
 import { startWalkWorker, type WalkWorkerOptions } from './walk.ts'
 
-export type WorkerQueue = 'walk' | 'ingest'
+export type WorkerQueue = 'walk' | 'ingest' | 'check'
 
 export interface WorkerProcessOptions {
   queues: readonly WorkerQueue[]
   walk: WalkWorkerOptions
   /** Needed when `queues` holds 'ingest'. */
   ingest?: IngestWorkerOptions
+  /** Needed when `queues` holds 'check'. */
+  check?: CheckWorkerOptions
   /** Called once while closing (after the workers closed): release what the options hold (lazy sources). */
   onClose?: () => Promise<void>
 }
@@ -27,6 +30,11 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     const w = startIngestWorker(options.ingest)
     started.push({ name: 'ingest', close: w.close, ready: () => w.worker.waitUntilReady() })
   }
+  if (options.queues.includes('check')) {
+    if (!options.check) throw new Error('check worker options missing')
+    const w = startCheckWorker(options.check)
+    started.push({ name: 'check', close: () => w.close(), ready: () => w.worker.waitUntilReady() })
+  }
   const names = started.map((s) => s.name).join('+')
   // Handlers first: a SIGTERM that arrives while BullMQ is still connecting must close cleanly too.
   const stopped = new Promise<void>((resolve) => {
@@ -41,7 +49,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   })
   await Promise.race([Promise.all(started.map((s) => s.ready())), stopped])
   for (const s of started) {
-    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : `concurrency ${options.ingest?.concurrency ?? 2}, node ${safeOrigin(options.ingest?.rpcUrl ?? '')}`
+    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : s.name === 'check' ? `concurrency ${options.check?.concurrency ?? 4}` : `concurrency ${options.ingest?.concurrency ?? 2}, node ${safeOrigin(options.ingest?.rpcUrl ?? '')}`
     console.error(`${s.name} worker ready (prefix ${options.walk.prefix}, ${detail})`)
   }
   await stopped

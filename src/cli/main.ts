@@ -14,6 +14,9 @@ import { registerTaint } from './commands/taint.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
 import { terminalSafe } from './output.ts'
+import { registerServe } from './commands/serve.ts'
+import { registerKeys } from './commands/keys.ts'
+import { registerAudit } from './commands/audit.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -43,6 +46,9 @@ export function createProgram(): Command {
   registerSync(program)
   registerExportEtl(program)
   registerDemo(program)
+  registerServe(program)
+  registerKeys(program)
+  registerAudit(program)
   return program
 }
 

@@ -4,6 +4,8 @@ export const QUEUES = {
   walk: 'walk',
   /** Reads a block range from a node into the store (`exposure sync`). */
   ingest: 'ingest',
+  /** Screens one submitted wallet that the store cannot answer exactly yet (on-demand search, `exposure serve`). */
+  check: 'check',
 } as const
 
 /**

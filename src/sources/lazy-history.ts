@@ -32,8 +32,12 @@ export interface LazyHistoryOptions {
 }
 
 export interface LazyHistory {
-  /** Fetches (once) the history of every address not yet covered through the current block. */
-  ensure(addresses: readonly Address[]): Promise<{ fetched: number }>
+  /**
+   * Fetches (once) the history of every address not yet covered through the current block. With
+   * `budget`, fetches at most that many (the first uncovered ones, in order) and answers the
+   * addresses left uncovered in `unfetched` (a fetched-address budget, e.g. a check job's).
+   */
+  ensure(addresses: readonly Address[], budget?: number): Promise<{ fetched: number; unfetched: Address[] }>
   /** Addresses fetched so far by this process. */
   fetched(): number
 }
@@ -43,17 +47,19 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
   let assetIds: Map<Asset, number> | null = null
   let count = 0
 
-  async function ensure(addresses: readonly Address[]): Promise<{ fetched: number }> {
-    if (addresses.length === 0) return { fetched: 0 }
+  async function ensure(addresses: readonly Address[], budget = Number.POSITIVE_INFINITY): Promise<{ fetched: number; unfetched: Address[] }> {
+    if (addresses.length === 0) return { fetched: 0, unfetched: [] }
     const through = typeof options.throughBlock === 'number' ? options.throughBlock : await options.throughBlock()
     const covered = await store.redis.hmget(throughKey, ...addresses.map((a) => a.slice(2)))
-    const unfetched = addresses.filter((_, i) => covered[i] === null || Number(covered[i]) < through)
-    if (unfetched.length === 0) return { fetched: 0 }
+    const uncovered = addresses.filter((_, i) => covered[i] === null || Number(covered[i]) < through)
+    const toFetch = uncovered.slice(0, Math.max(0, budget))
+    const left = uncovered.slice(toFetch.length)
+    if (toFetch.length === 0) return { fetched: 0, unfetched: left }
     assetIds ??= await store.internAssets([ETH, ...options.listedTokens] as Asset[])
     const transfers: Transfer[] = []
     const limit = options.concurrency ?? 4
-    for (let i = 0; i < unfetched.length; i += limit) {
-      const batch = unfetched.slice(i, i + limit)
+    for (let i = 0; i < toFetch.length; i += limit) {
+      const batch = toFetch.slice(i, i + limit)
       const results = await Promise.all(
         batch.map(async (a) => {
           const known = covered[addresses.indexOf(a)]
@@ -72,9 +78,9 @@ export function createLazyHistory(store: GraphStore, source: AddressHistorySourc
       throw error
     }
     await commitWhenFree(() => store.commit(importId))
-    await store.redis.hset(throughKey, Object.fromEntries(unfetched.map((a) => [a.slice(2), String(through)])))
-    count += unfetched.length
-    return { fetched: unfetched.length }
+    await store.redis.hset(throughKey, Object.fromEntries(toFetch.map((a) => [a.slice(2), String(through)])))
+    count += toFetch.length
+    return { fetched: toFetch.length, unfetched: left }
   }
 
   return { ensure, fetched: () => count }

@@ -52,6 +52,14 @@ import type { Address, Direction } from '../types.ts'
  *   P:changes:shrinking     set     store versions whose commit removed transfers (a rollback)
  * Block sync (sources/rpc/ingest.ts documents them): P:sync:rpc:… (coverage, block hashes, tentative blocks,
  *   a rollback in progress), P:lock:sync (the running sync), P:chain (chain id and genesis hash of the live data)
+ * Screening service (src/screen/, exposure serve)
+ *   P:screen:records        hash    hex40 → JSON ScreenRecord: the last answer given for that address, with its time,
+ *                                   basis (walk run id, seed-set version, final block, source) and submitting key
+ *   P:audit                 stream  one entry per screening: request id, key name, address, status, risk, hops, basis,
+ *                                   time; trimmed by age (EXPOSURE_AUDIT_RETENTION) on every append
+ *   P:audit:a:<hex40>       zset    audit entry ids of one address → time (ms); expires with the retention
+ *   P:apikeys               hash    key id → JSON ApiKeyRecord (name, scopes, rate, SHA-256 of the secret, created, revoked)
+ *   P:rl:<key id>           string  requests of that key in the current rate window (expires with the window)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -91,6 +99,11 @@ export interface StoreKeys {
   shrinkingVersions: string
   /** BullMQ `prefix` option for this store's queues. */
   queuePrefix: string
+  screenRecords: string
+  audit: string
+  auditIndex(address: Address): string
+  apiKeys: string
+  rateLimit(keyId: string): string
 }
 
 /**
@@ -140,5 +153,10 @@ export function storeKeys(prefix: string): StoreKeys {
     changes: (v) => `${prefix}:changes:${v}`,
     shrinkingVersions: `${prefix}:changes:shrinking`,
     queuePrefix: `${prefix}:q`,
+    screenRecords: `${prefix}:screen:records`,
+    audit: `${prefix}:audit`,
+    auditIndex: (a) => `${prefix}:audit:a:${hex(a)}`,
+    apiKeys: `${prefix}:apikeys`,
+    rateLimit: (id) => `${prefix}:rl:${id}`,
   }
 }

@@ -1,4 +1,5 @@
 import { getAddress } from 'ethers'
+import { checksumAddress } from './checksum.ts'
 import { BaseError, isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
@@ -53,6 +54,10 @@ export interface CheckResult extends ExposureResult {
   /** True when the seeds, labels, transfers or configured parameters changed after that walk. */
   stale: boolean
   staleReasons: StaleReason[]
+  /** The seed set's version read with the answer (its basis, with the walk and finalBlock); not in the public JSON. */
+  seedVersion?: number
+  /** The store's versions read with the answer (what its staleness was judged on); not in the public JSON. */
+  versions?: StoreVersions
 }
 
 /** The store's walks, for `status` and for messages. */
@@ -134,7 +139,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
       valued?.lastSent ?? null,
     )
     return {
-      address: getAddress(address),
+      address: checksumAddress(address),
       risk: assessment.risk,
       reason: assessment.reason,
       downstream,
@@ -144,6 +149,8 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
       walk: { runId: basis.runId, finishedAt: basis.finishedAt, directions: basis.directions },
       stale: reasons.length > 0,
       staleReasons: reasons,
+      seedVersion: now.seedVersion,
+      versions: now,
     }
   }
 
@@ -198,7 +205,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
     }
     return {
       hops,
-      seed: getAddress(`0x${seedHex}`),
+      seed: checksumAddress(`0x${seedHex}`),
       path: direction === 'downstream' ? steps.reverse() : steps,
       seedInfo: Buffer.isBuffer(seedJson) ? (JSON.parse(seedJson.toString('utf8')) as Seed) : null,
     }
@@ -210,12 +217,12 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
     // Records hold 96 bits of amount; the store keeps larger ones exactly on the side.
     const amount = record.amount === MAX_AMOUNT ? await store.exactAmount({ txHash: record.txHash!, kind: record.kind!, subIndex: record.subIndex!, from, to, amount: record.amount }) : record.amount
     return {
-      from: getAddress(from),
-      to: getAddress(to),
+      from: checksumAddress(from),
+      to: checksumAddress(to),
       txHash: record.txHash ?? '',
       blockNumber: record.blockNumber,
       transactionIndex: record.transactionIndex,
-      asset: asset === 'ETH' ? 'ETH' : getAddress(asset),
+      asset: asset === 'ETH' ? 'ETH' : checksumAddress(asset),
       amount: amount.toString(),
     }
   }

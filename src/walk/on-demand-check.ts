@@ -11,11 +11,13 @@
  * lazy-history machinery as the walk, so each lands in the store once. Parameters (hops, stop
  * categories, counterparty cap, dust) are the last walk's, or the configuration's without one.
  */
-import { getAddress } from 'ethers'
+import { checksumAddress } from './checksum.ts'
+import type { Options } from '../config.ts'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { HEADER_SIZE, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, splitNode } from '../store/records.ts'
 import type { LazyHistory } from '../sources/lazy-history.ts'
+import { resolveWalkSource, type WalkSourceConfig, type WalkSourceName } from '../sources/walk-source.ts'
 import type { Address, Asset, Direction, PathStep, Seed } from '../types.ts'
 import { createChecker, type CheckResult, type ExposureWithSeed } from './check.ts'
 import { assessRisk, type DirectionEvidence, type RiskPolicy } from './risk.ts'
@@ -39,12 +41,26 @@ export interface OnDemandConfig {
   throughBlock: number | null
   /** Parameters when the store holds no walk. */
   defaults: OnDemandParams
+  /**
+   * Most histories one address's screening may fetch (both directions together); default no
+   * limit. When it runs out, the search stops and `exact` says which directions are not exact.
+   */
+  maxHistories?: number
 }
 
 export type AnsweredBy = 'walk' | 'search'
 
 export interface OnDemandResult extends CheckResult {
   answeredBy: Record<Direction, AnsweredBy>
+  /**
+   * Per direction: true when the answer is exact (the walk's, or a search that finished); false
+   * when the fetch budget (`maxHistories`) ran out first. Then the direction's hops are an upper
+   * bound (a real witness path, possibly longer than the shortest) and null means "none found
+   * within the budget", not "none".
+   */
+  exact: Record<Direction, boolean>
+  /** Histories fetched for this address. */
+  fetched: number
 }
 
 /** Reads the last walk's state: which directions its labels answer exactly for this source and range, and its parameters. */
@@ -80,13 +96,19 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
     for (const [i, address] of addresses.entries()) {
       const answers = {} as Record<Direction, ExposureWithSeed | null>
       const answeredBy = {} as Record<Direction, AnsweredBy>
+      const complete = {} as Record<Direction, boolean>
+      // One budget per address, both directions together (downstream first).
+      const budget = { left: config.maxHistories ?? Number.POSITIVE_INFINITY, fetched: 0 }
       for (const direction of ['downstream', 'upstream'] as const) {
         if (exact.includes(direction)) {
           answers[direction] = fromWalk![i]![direction]
           answeredBy[direction] = 'walk'
+          complete[direction] = true
         } else {
-          answers[direction] = await search(direction, address, params, dust, assets, refresh)
+          const found = await search(direction, address, params, dust, assets, refresh, budget)
+          answers[direction] = found.answer
           answeredBy[direction] = 'search'
+          complete[direction] = found.complete
         }
       }
       const walked = fromWalk?.[i]
@@ -97,7 +119,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
         ? { risk: walked.risk, reason: walked.reason }
         : assessRisk(riskPolicy, hopsEvidence(answers.downstream), hopsEvidence(answers.upstream), null)
       results.push({
-        address: getAddress(address),
+        address: checksumAddress(address),
         risk: assessment.risk,
         reason: assessment.reason,
         value,
@@ -105,6 +127,8 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
         upstream: answers.upstream,
         finalBlock: config.throughBlock,
         answeredBy,
+        exact: complete,
+        fetched: budget.fetched,
         // The published walk where it answered a direction; a search answers from the store as it is now.
         walk: fromWalk?.[i]?.walk ?? null,
         stale: fromWalk?.[i]?.stale ?? false,
@@ -114,12 +138,19 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
     return results
   }
 
-  async function search(direction: Direction, address: Address, params: OnDemandParams, dust: (bigint | undefined)[], assets: readonly Asset[], refresh: () => Promise<void>): Promise<ExposureWithSeed | null> {
+  async function search(direction: Direction, address: Address, params: OnDemandParams, dust: (bigint | undefined)[], assets: readonly Asset[], refresh: () => Promise<void>, budget: { left: number; fetched: number }): Promise<{ answer: ExposureWithSeed | null; complete: boolean }> {
     const stop = new Set(params.stopCategories)
-    const { answer, expanded } = await searchExposure(direction, address.slice(2), params.maxHops, dust, {
+    const { answer, expanded, complete } = await searchExposure(direction, address.slice(2), params.maxHops, dust, {
       isSeed: (hex) => seeds!.has(hex),
       load: async (hexes) => {
-        if (config.lazy && (await config.lazy.ensure(hexes.map((h) => `0x${h}` as Address))).fetched > 0) await refresh()
+        if (config.lazy) {
+          const { fetched, unfetched } = await config.lazy.ensure(hexes.map((h) => `0x${h}` as Address), budget.left)
+          budget.left -= fetched
+          budget.fetched += fetched
+          if (fetched > 0) await refresh()
+          // The budget ran out before every address of this ring was fetched: stop here.
+          if (unfetched.length > 0) return null
+        }
         const [nodes, services] = await Promise.all([redis.mgetBuffer(...hexes.map((h) => keys.node(`0x${h}`))), redis.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))])
         return hexes.map((hex, i) => {
           const node = nodes[i] ?? null
@@ -131,7 +162,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
       },
     })
     expandedTotal += expanded
-    return answer === null ? null : describe(answer, assets)
+    return { answer: answer === null ? null : await describe(answer, assets), complete }
   }
 
   /** The answer as check.ts gives it: steps with tx hashes and block times, the seed's provenance. */
@@ -145,7 +176,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
       const r = decodeRecord(raw, 0, OUT_SIZE)
       if (r.counterparty !== `0x${s.toHex}`) throw new BaseError('INTERNAL', `on-demand witness: record of 0x${s.fromHex} names ${r.counterparty}, not 0x${s.toHex}`)
       const asset = assets[r.assetId] ?? 'ETH'
-      return { from: getAddress(`0x${s.fromHex}`), to: getAddress(`0x${s.toHex}`), txHash: r.txHash ?? '', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, asset: asset === 'ETH' ? 'ETH' : getAddress(asset), amount: r.amount.toString() }
+      return { from: checksumAddress(`0x${s.fromHex}`), to: checksumAddress(`0x${s.toHex}`), txHash: r.txHash ?? '', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, asset: asset === 'ETH' ? 'ETH' : checksumAddress(asset), amount: r.amount.toString() }
     })
     if (path.length > 0) {
       const times = await redis.hmget(keys.blockTimes, ...path.map((s) => String(s.blockNumber)))
@@ -154,7 +185,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
       })
     }
     const seedJson = await redis.hget(keys.seeds, `0x${answer.seedHex}`)
-    return { hops: answer.hops, seed: getAddress(`0x${answer.seedHex}`), path, seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null }
+    return { hops: answer.hops, seed: checksumAddress(`0x${answer.seedHex}`), path, seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null }
   }
 
   return { check, expanded: () => expandedTotal }
@@ -175,4 +206,62 @@ function findOut(out: Buffer, inRecord: Buffer, toHex: string): Buffer | null {
 
 function hopsEvidence(e: ExposureWithSeed | null): DirectionEvidence | null {
   return e === null ? null : { hops: e.hops, seedLabel: e.seedInfo?.label ?? e.seed, seedSource: e.seedInfo?.source ?? '' }
+}
+
+/** The published walk's fields that keepWalkFresh compares, read before on-demand fetches. */
+export interface WalkSnapshot {
+  runId: string | null
+  source: string | null
+  throughBlock: string | null
+  assets: string | null
+  method: string | null
+  walkStoreVersion: string | null
+  storeVersion: string
+}
+
+export async function snapshotWalk(store: GraphStore): Promise<WalkSnapshot> {
+  const { redis, keys } = store
+  const [[, current], [, version]] = (await redis.multi().hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion').hget(keys.meta, 'version').exec()) as [[unknown, (string | null)[]], [unknown, string | null]]
+  const [runId, source, throughBlock, assets, method, walkStoreVersion] = current
+  return { runId: runId ?? null, source: source ?? null, throughBlock: throughBlock ?? null, assets: assets ?? null, method: method ?? null, walkStoreVersion: walkStoreVersion ?? null, storeVersion: version ?? '0' }
+}
+
+/** Where on-demand checks with a live source read: its block range, listed tokens and lookup method, and the walk they may keep fresh. */
+export interface LiveRange {
+  throughBlock: number
+  assets: readonly Address[]
+  method: string
+  /** The published walk as it was when the range was chosen (keepWalkFresh compares it). */
+  before: WalkSnapshot
+}
+
+/**
+ * The range of on-demand checks with `source`: the published walk's when it read that source
+ * lazily (its histories stay consistent with its labels), else the source's final block now.
+ */
+export async function liveRange(store: GraphStore, source: Exclude<WalkSourceName, 'store'>, config: WalkSourceConfig, options: { resolve?: boolean } = {}): Promise<LiveRange> {
+  const before = await snapshotWalk(store)
+  // `resolve` asks for the source's own range now even when the walk used another (check --confirmations).
+  if (!options.resolve && before.source === source && before.throughBlock !== null && before.throughBlock !== '') {
+    return { throughBlock: Number(before.throughBlock), assets: (before.assets ?? '').split(',').filter((a) => a.length > 0) as Address[], method: before.method ?? '', before }
+  }
+  const resolved = await resolveWalkSource(store, source, config)
+  return { throughBlock: resolved.coverage.throughBlock!, assets: config.listedTokens, method: resolved.method, before }
+}
+
+/**
+ * Histories fetched for a walk's own source and range are more of that walk's input, not a
+ * change of its chain: keeps its answers from being reported stale (as trace --source does),
+ * when the walk was current before the fetches and is still the published one.
+ */
+export async function keepWalkFresh(store: GraphStore, source: string, range: Pick<LiveRange, 'throughBlock' | 'before'>): Promise<void> {
+  const { redis, keys } = store
+  const b = range.before
+  if (b.source !== source || Number(b.throughBlock) !== range.throughBlock || b.walkStoreVersion !== b.storeVersion) return
+  if ((await redis.hget(keys.walkCurrent, 'runId')) === b.runId) await redis.hset(keys.walkCurrent, 'storeVersion', (await redis.hget(keys.meta, 'version')) ?? '0')
+}
+
+/** The configuration's walk parameters as on-demand defaults (used when the store holds no walk). */
+export function onDemandDefaults(options: Pick<Options, 'maxHops' | 'stopCategories' | 'counterpartyCap' | 'dust'>): OnDemandParams {
+  return { maxHops: options.maxHops, stopCategories: options.stopCategories, counterpartyCap: options.counterpartyCap, dust: Object.fromEntries(Object.entries(options.dust).map(([asset, min]) => [asset, min.toString()])) }
 }

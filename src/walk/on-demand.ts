@@ -45,8 +45,11 @@ export interface SearchNode {
 
 export interface SearchIo {
   isSeed(hex: string): boolean
-  /** Node strings and passability of these addresses, their histories fetched first. */
-  load(hexes: readonly string[]): Promise<SearchNode[]>
+  /**
+   * Node strings and passability of these addresses, their histories fetched first; null when a
+   * fetch budget is spent before all of them were fetched: the search stops there (incomplete).
+   */
+  load(hexes: readonly string[]): Promise<SearchNode[] | null>
 }
 
 /** One transfer of the witness, in path order. `record` is an out-record (76 bytes) or an in-record (39 bytes) of `to`. */
@@ -63,9 +66,16 @@ export interface SearchAnswer {
 }
 
 export interface SearchResult {
+  /**
+   * The least hops with a witness when `complete`. When not (the budget ran out), the fewest hops
+   * found so far: a real path, so the true hops are at most these; null then means "none found
+   * before the budget ran out", not "none".
+   */
   answer: SearchAnswer | null
   /** Addresses expanded (their histories read). */
   expanded: number
+  /** False when `io.load` answered null (a fetch budget ran out) before the search finished. */
+  complete: boolean
 }
 
 /**
@@ -73,7 +83,7 @@ export interface SearchResult {
  * path of at most `maxHops` transfers exists. `dust[assetId]` as in expandNodes.
  */
 export async function searchExposure(direction: Direction, targetHex: string, maxHops: number, dust: readonly (bigint | undefined)[], io: SearchIo): Promise<SearchResult> {
-  if (io.isSeed(targetHex)) return { answer: { hops: 0, seedHex: targetHex, steps: [] }, expanded: 0 }
+  if (io.isSeed(targetHex)) return { answer: { hops: 0, seedHex: targetHex, steps: [] }, expanded: 0, complete: true }
   // The walk rule that runs from W: the mirror of the answer's direction.
   const rule: Direction = direction === 'downstream' ? 'upstream' : 'downstream'
   const labels = new Map<string, HopLabel[]>([[targetHex, [{ hops: 0, cost: SEED_COST[rule], key: '' }]]])
@@ -82,6 +92,7 @@ export async function searchExposure(direction: Direction, targetHex: string, ma
   let best = Number.POSITIVE_INFINITY
   let frontier = new Set<string>([targetHex])
   let expanded = 0
+  let complete = true
   while (frontier.size > 0) {
     // A label with h hops offers h + 1: worth expanding only below the best answer so far.
     const bound = Math.min(maxHops, best - 1)
@@ -89,7 +100,12 @@ export async function searchExposure(direction: Direction, targetHex: string, ma
     frontier = new Set()
     const unknown = batch.filter((hex) => !passable.has(hex))
     if (unknown.length > 0) {
-      for (const n of await io.load(unknown)) {
+      const loaded = await io.load(unknown)
+      if (loaded === null) {
+        complete = false
+        break
+      }
+      for (const n of loaded) {
         passable.set(n.hex, n.passable)
         const { out, in: inn } = splitNode(n.node)
         lists.set(n.hex, rule === 'downstream' ? out : inn)
@@ -106,10 +122,13 @@ export async function searchExposure(direction: Direction, targetHex: string, ma
       else if (outcome === 'new' && candidate.hops < maxHops) frontier.add(candidate.hex)
     }
   }
-  if (!Number.isFinite(best)) return { answer: null, expanded }
+  if (!Number.isFinite(best)) return { answer: null, expanded, complete }
   // Among the seeds at the least hops, the smallest address (a deterministic witness).
   const seedHex = [...labels.keys()].filter((hex) => io.isSeed(hex) && labels.get(hex)!.some((l) => l.hops === best)).sort()[0]!
-  return { answer: { hops: best, seedHex, steps: witness(rule, targetHex, seedHex, best, labels, lists) }, expanded }
+  const steps = witness(rule, targetHex, seedHex, best, labels, lists, complete)
+  // An incomplete search's labels are real paths too, but a label it had not expanded yet may
+  // shorten the witness below `best`: the path is what it reports.
+  return { answer: { hops: steps.length, seedHex, steps }, expanded, complete }
 }
 
 /** The relax script's rule (store/lua/relax.lua) in memory: 'new' kept (expand again), 'same' replaced an equal label with a larger key, null dominated. */
@@ -129,7 +148,7 @@ function offer(labels: Map<string, HopLabel[]>, c: Candidate): 'new' | 'same' | 
 }
 
 /** From the seed back to W along the labels' keys; the steps in path order (seed → W downstream, W → seed upstream). */
-function witness(rule: Direction, targetHex: string, seedHex: string, hops: number, labels: ReadonlyMap<string, HopLabel[]>, lists: ReadonlyMap<string, Buffer>): SearchStep[] {
+function witness(rule: Direction, targetHex: string, seedHex: string, hops: number, labels: ReadonlyMap<string, HopLabel[]>, lists: ReadonlyMap<string, Buffer>, strict = true): SearchStep[] {
   const fail = (why: string): never => {
     throw new BaseError('INTERNAL', `on-demand witness of 0x${targetHex} from seed 0x${seedHex}: ${why}`, { value: `0x${targetHex}` })
   }
@@ -148,10 +167,11 @@ function witness(rule: Direction, targetHex: string, seedHex: string, hops: numb
     steps.push(rule === 'upstream' ? { fromHex: hex, toHex: next, record } : { fromHex: next, toHex: hex, record })
     const limit = label.cost
     const fitting = (labels.get(next) ?? []).filter((l) => l.cost <= limit).sort((a, b) => a.hops - b.hops || a.cost - b.cost)[0]
-    if (fitting === undefined || fitting.hops !== label.hops - 1) fail(`no label of 0x${next} with ${label.hops - 1} hops fits the path`)
+    // Strict (a complete search): the fewest-hop label that fits has exactly one hop less.
+    if (fitting === undefined || (strict ? fitting.hops !== label.hops - 1 : fitting.hops >= label.hops)) fail(`no label of 0x${next} with ${label.hops - 1} hops fits the path`)
     label = fitting!
     hex = next
   }
-  if (hex !== targetHex || steps.length !== hops) fail(`the path ends at 0x${hex} after ${steps.length} steps`)
+  if (hex !== targetHex || (strict ? steps.length !== hops : steps.length > hops)) fail(`the path ends at 0x${hex} after ${steps.length} steps`)
   return rule === 'upstream' ? steps : steps.reverse()
 }

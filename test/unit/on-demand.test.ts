@@ -91,4 +91,29 @@ describe('on-demand search', () => {
     const g = graph([{ from: 'a1', to: 'b1', block: 1 }, { from: 'b1', to: 'ff', block: 2 }, { from: 'b1', to: 'c1', block: 3 }, { from: 'b1', to: 'c2', block: 3 }], ['a1'], [], 2)
     expect(await hops('downstream', 'ff', g)).toBeNull()
   })
+
+  it('a fetch budget: the search stops where load answers null, says it is incomplete, and keeps a valid witness of what it found', async () => {
+    // w ← c1 ← b1 ← a1 (seed, 3 hops); w ← d1 ← a1 at 2 hops only through a late transfer that does not chain
+    const transfers = [{ from: 'a1', to: 'b1', block: 1 }, { from: 'b1', to: 'c1', block: 2 }, { from: 'c1', to: 'ff', block: 3 }, { from: 'a1', to: 'd1', block: 9 }, { from: 'd1', to: 'ff', block: 4 }, { from: 'e1', to: 'ff', block: 1 }]
+    const full = graph(transfers, ['a1'])
+    const unlimited = await searchExposure('downstream', hex('ff'), 4, [], full.io)
+    expect(unlimited.complete).toBe(true)
+    expect(unlimited.answer?.hops).toBe(3)
+    // A budget of n addresses: load answers null once it would exceed it.
+    const budgeted = (n: number) => {
+      const g = graph(transfers, ['a1'])
+      let left = n
+      const io: SearchIo = { isSeed: g.io.isSeed, load: async (hexes) => (hexes.length > left ? null : ((left -= hexes.length), g.io.load(hexes))) }
+      return searchExposure('downstream', hex('ff'), 4, [], io)
+    }
+    // ff, then its senders c1, d1, e1: the budget of 2 stops after ff.
+    const stopped = await budgeted(2)
+    expect(stopped).toMatchObject({ complete: false, answer: null })
+    expect(stopped.expanded).toBe(1)
+    // Enough for every ring: the same answer as without a budget.
+    const enough = await budgeted(100)
+    expect(enough.complete).toBe(true)
+    expect(enough.answer?.hops).toBe(3)
+    expect(enough.answer?.steps.map((s) => s.fromHex.replace(/^0+/, ''))).toEqual(['a1', 'b1', 'c1'])
+  })
 })

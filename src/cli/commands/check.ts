@@ -4,10 +4,11 @@ import { InputError } from '../../errors.ts'
 import { formatUnits } from 'ethers'
 import { parseAddress } from '../../seeds/address.ts'
 import { LISTED_TOKENS } from '../../sources/assets.ts'
-import type { Address, PathStep, Seed } from '../../types.ts'
-import { openLazySource, parseWalkSource, requireSourceConfig, resolveWalkSource, WALK_SOURCES, type WalkSourceConfig, type WalkSourceName, walkSourceConfig } from '../../sources/walk-source.ts'
-import { createChecker, type CheckResult, type ExposureWithSeed } from '../../walk/check.ts'
-import { createOnDemandChecker, type AnsweredBy } from '../../walk/on-demand-check.ts'
+import type { Address, PathStep } from '../../types.ts'
+import { openLazySource, parseWalkSource, requireSourceConfig, WALK_SOURCES, type WalkSourceConfig, type WalkSourceName, walkSourceConfig } from '../../sources/walk-source.ts'
+import { createChecker, type CheckResult } from '../../walk/check.ts'
+import { createOnDemandChecker, keepWalkFresh, liveRange, onDemandDefaults, type AnsweredBy } from '../../walk/on-demand-check.ts'
+import { toJson } from '../../walk/answer-json.ts'
 import { walkParams, type WalkParams } from '../../walk/params.ts'
 import { formatShare, formatUnits as formatAssetUnits, symbolOf } from '../../walk/risk.ts'
 import { withContext, type Context } from '../context.ts'
@@ -52,7 +53,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** The walk parameters this process sets explicitly (flags or environment): answers from a walk with others are stale. */
-function explicitParams(ctx: Context): Partial<WalkParams> {
+export function explicitParams(ctx: Pick<Context, 'options'>): Partial<WalkParams> {
   const env = process.env
   const params: Partial<WalkParams> = {}
   if (env.EXPOSURE_MAX_HOPS !== undefined) params.maxHops = ctx.options.maxHops
@@ -87,75 +88,28 @@ async function answerLive(ctx: Context, source: Exclude<WalkSourceName, 'store'>
   const { store, options } = ctx
   const config: WalkSourceConfig = { ...walkSourceConfig(options), onRetry: retryNotes(ctx.note) }
   requireSourceConfig(source, config)
-  const { redis, keys } = store
-  const [metaRun, metaSource, metaThrough, metaAssets, metaMethod, metaVersion] = await redis.hmget(keys.walkCurrent, 'runId', 'source', 'sourceThrough', 'sourceAssets', 'sourceMethod', 'storeVersion')
-  let through: number
-  let assets: readonly Address[]
-  let method: string
   // --confirmations on the command line asks for that range even when the walk used another.
-  if (metaSource === source && metaThrough !== null && metaThrough !== '' && !confirmationsFlag) {
-    through = Number(metaThrough)
-    assets = (metaAssets ?? '').split(',').filter((a) => a.length > 0) as Address[]
-    method = metaMethod ?? ''
-  } else {
-    const resolved = await resolveWalkSource(store, source, config)
-    through = resolved.coverage.throughBlock!
-    assets = config.listedTokens
-    method = resolved.method
-  }
-  const versionBefore = (await redis.hget(keys.meta, 'version')) ?? '0'
-  const live = openLazySource(store, source, config, assets, method, through)
+  const range = await liveRange(store, source, config, { resolve: confirmationsFlag })
+  const live = openLazySource(store, source, config, range.assets, range.method, range.throughBlock)
   try {
     const checker = createOnDemandChecker(store, ctx.options.riskPolicy, {
       source,
       lazy: live.lazy,
-      throughBlock: through,
-      defaults: { maxHops: options.maxHops, stopCategories: options.stopCategories, counterpartyCap: options.counterpartyCap, dust: Object.fromEntries(Object.entries(options.dust).map(([asset, min]) => [asset, min.toString()])) },
+      throughBlock: range.throughBlock,
+      defaults: onDemandDefaults(options),
     })
     const results = await checker.check(addresses)
-    // Histories fetched for a walk's own source and range are more of that walk's input, not a
-    // change of its chain: keep its answers from being reported stale (as trace --source does).
-    if (metaSource === source && Number(metaThrough) === through && metaVersion === versionBefore) {
-      if ((await redis.hget(keys.walkCurrent, 'runId')) === metaRun) await redis.hset(keys.walkCurrent, 'storeVersion', (await redis.hget(keys.meta, 'version')) ?? '0')
-    }
+    await keepWalkFresh(store, source, range)
     warnStale(ctx, results)
     const searched = results.reduce((n, r) => n + (r.answeredBy.downstream === 'search' ? 1 : 0) + (r.answeredBy.upstream === 'search' ? 1 : 0), 0)
-    process.stderr.write(`${source}: blocks 0-${through}; ${results.length * 2 - searched} answers from the last walk's labels, ${searched} searched on demand (${live.lazy.fetched()} histories fetched, ${live.source.requests()} requests)\n`)
+    process.stderr.write(`${source}: blocks 0-${range.throughBlock}; ${results.length * 2 - searched} answers from the last walk's labels, ${searched} searched on demand (${live.lazy.fetched()} histories fetched, ${live.source.requests()} requests)\n`)
     return results
   } finally {
     await live.close()
   }
 }
 
-/** The contract's seedInfo: {label, source, incident, listed, confidence}. */
-function seedInfo(seed: Seed | null) {
-  if (!seed) return null
-  return { label: seed.label, source: seed.source, incident: seed.extra?.incident ?? null, listed: seed.extra?.listed ?? null, confidence: seed.extra?.confidence === undefined ? null : Number(seed.extra.confidence) }
-}
-
-function publicExposure(e: ExposureWithSeed | null) {
-  if (!e) return null
-  return { hops: e.hops, seed: e.seed, path: e.path, seedInfo: seedInfo(e.seedInfo) }
-}
-
-export function toJson(results: readonly (CheckResult & { answeredBy?: Record<'downstream' | 'upstream', AnsweredBy> })[]) {
-  return results.map((r) => ({
-    address: r.address,
-    risk: r.risk,
-    downstream: publicExposure(r.downstream),
-    upstream: publicExposure(r.upstream),
-    finalBlock: r.finalBlock,
-    // Additive: why this risk (walk/risk.ts), the exposed value per asset and direction, the walk
-    // the answer comes from, and whether it is stale (with the reasons).
-    reason: r.reason,
-    value: r.value,
-    walk: r.walk === null ? null : { runId: r.walk.runId, finishedAt: r.walk.finishedAt, directions: r.walk.directions },
-    stale: r.stale,
-    staleReasons: r.staleReasons,
-    // Additive, with --source rpc|etherscan only: which answers came from the walk, which from a search.
-    ...(r.answeredBy ? { answeredBy: r.answeredBy } : {}),
-  }))
-}
+export { toJson }
 
 export function registerCheck(program: Command): void {
   program

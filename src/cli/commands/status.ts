@@ -6,6 +6,8 @@ import { formatBytes, memoryInfo } from '../../store/memory.ts'
 import { evictionWarning, quietDuplicate } from '../../store/redis.ts'
 import { PENDING_TOKEN } from '../../store/tx-index.ts'
 import type { StoreKeys } from '../../store/keys.ts'
+import type { GraphStore } from '../../store/graph-store.ts'
+import type { Options } from '../../config.ts'
 import { createChecker } from '../../walk/check.ts'
 import { describeCapabilities, type RpcCapabilities } from '../../sources/rpc/capabilities.ts'
 import { readStoreChain } from '../../sources/rpc/chain.ts'
@@ -30,56 +32,65 @@ async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers
   return { transfers: Math.round(transfers), blocks }
 }
 
+/** What `exposure status --json` prints (and GET /v1/status answers), with what the table needs besides. */
+export async function collectStatus({ store, redis, options }: { store: GraphStore; redis: Redis; options: Options }) {
+  const stats = await store.stats()
+  const walks = await createChecker(store, options.riskPolicy).walkInfo()
+  const imports = await store.imports.list()
+  const pending = await pendingTokens(redis, store.keys)
+  const queue = createWalkQueue(quietDuplicate(redis, { maxRetriesPerRequest: null }), store.keys.queuePrefix)
+  const jobs = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed')
+  await queue.close()
+  await queue.disconnect()
+  const memory = await memoryInfo(redis)
+  const warning = await evictionWarning(redis)
+  const published = walks.published
+  const latest = walks.latest
+  // JSON-RPC sync: what the node offered at the last `exposure sync`, and how far blocks are final.
+  const sk = syncKeys(store.keys.prefix)
+  const [capsJson, coverage, chain, tentative, fork] = await Promise.all([redis.get(sk.caps), readCoverage(redis, sk), readStoreChain(redis, store.keys.prefix), redis.hkeys(sk.tentative), redis.hgetall(sk.fork)])
+  const sync = capsJson === null && chain === null ? null : {
+    capabilities: capsJson === null ? null : (JSON.parse(capsJson) as RpcCapabilities),
+    finalThrough: finalThrough(coverage),
+    coverage,
+    tentativeThrough: tentative.length === 0 ? null : Math.max(...tentative.map(Number)),
+    chain,
+    rollbackInProgress: fork.from === undefined ? null : { from: Number(fork.from), to: Number(fork.to) },
+  }
+  const walkCoverage = published === null ? [] : ((await redis.hget(store.keys.walkCurrent, 'sourceCoverage')) ?? '').split(',').map(parseRange).filter((r) => r !== null)
+  const status = {
+    store: { prefix: store.keys.prefix, ...stats, pendingTokenTransfers: pending.transfers },
+    walk: published === null ? null : {
+      runId: published.runId,
+      finishedAt: published.finishedAt,
+      directions: published.directions,
+      maxHops: published.params.maxHops,
+      source: published.source,
+      finalBlock: published.sourceThrough,
+      coverage: walkCoverage,
+      stale: walks.staleReasons.length > 0,
+      staleReasons: walks.staleReasons,
+    },
+    latestWalk: latest === null ? null : { runId: latest.runId, status: latest.status, startedAt: latest.startedAt, finishedAt: latest.finishedAt, error: latest.error },
+    imports: imports.map((i) => ({ id: i.id, kind: i.kind, state: i.state, detail: i.detail, holder: i.holder === null ? null : describeHolder(i.holder), alive: i.alive, bytes: i.bytes, created: new Date(i.created).toISOString() })),
+    jobs,
+    sync,
+    redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning },
+  }
+  return { status, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage }
+}
+
 export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('what the store holds, the published walk and the latest attempt, unfinished imports, the queue, and Redis memory')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
-      await withContext(command.optsWithGlobals(), async ({ store, redis, options }) => {
-        const stats = await store.stats()
-        const walks = await createChecker(store, options.riskPolicy).walkInfo()
-        const imports = await store.imports.list()
-        const pending = await pendingTokens(redis, store.keys)
-        const queue = createWalkQueue(quietDuplicate(redis, { maxRetriesPerRequest: null }), store.keys.queuePrefix)
-        const jobs = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed')
-        await queue.close()
-        await queue.disconnect()
-        const memory = await memoryInfo(redis)
-        const warning = await evictionWarning(redis)
+      await withContext(command.optsWithGlobals(), async (ctx) => {
+        const { store } = ctx
+        const { status, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage } = await collectStatus(ctx)
         const published = walks.published
         const latest = walks.latest
-        // JSON-RPC sync: what the node offered at the last `exposure sync`, and how far blocks are final.
-        const sk = syncKeys(store.keys.prefix)
-        const [capsJson, coverage, chain, tentative, fork] = await Promise.all([redis.get(sk.caps), readCoverage(redis, sk), readStoreChain(redis, store.keys.prefix), redis.hkeys(sk.tentative), redis.hgetall(sk.fork)])
-        const sync = capsJson === null && chain === null ? null : {
-          capabilities: capsJson === null ? null : (JSON.parse(capsJson) as RpcCapabilities),
-          finalThrough: finalThrough(coverage),
-          coverage,
-          tentativeThrough: tentative.length === 0 ? null : Math.max(...tentative.map(Number)),
-          chain,
-          rollbackInProgress: fork.from === undefined ? null : { from: Number(fork.from), to: Number(fork.to) },
-        }
-        const walkCoverage = published === null ? [] : ((await redis.hget(store.keys.walkCurrent, 'sourceCoverage')) ?? '').split(',').map(parseRange).filter((r) => r !== null)
-        const status = {
-          store: { prefix: store.keys.prefix, ...stats, pendingTokenTransfers: pending.transfers },
-          walk: published === null ? null : {
-            runId: published.runId,
-            finishedAt: published.finishedAt,
-            directions: published.directions,
-            maxHops: published.params.maxHops,
-            source: published.source,
-            finalBlock: published.sourceThrough,
-            coverage: walkCoverage,
-            stale: walks.staleReasons.length > 0,
-            staleReasons: walks.staleReasons,
-          },
-          latestWalk: latest === null ? null : { runId: latest.runId, status: latest.status, startedAt: latest.startedAt, finishedAt: latest.finishedAt, error: latest.error },
-          imports: imports.map((i) => ({ id: i.id, kind: i.kind, state: i.state, detail: i.detail, holder: i.holder === null ? null : describeHolder(i.holder), alive: i.alive, bytes: i.bytes, created: new Date(i.created).toISOString() })),
-          jobs,
-          sync,
-          redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning },
-        }
         if (flags.json) return printJson(status)
         const rows: (string | number)[][] = [
           ['transfers', formatCount(stats.transfers)],
