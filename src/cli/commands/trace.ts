@@ -19,7 +19,7 @@ export function registerTrace(program: Command): void {
     .option('--no-workers', 'start no workers here: separate `exposure worker` processes do the walk')
     .option('--concurrency <n>', 'jobs per worker at once')
     .option('--batch-size <n>', 'frontier addresses per job')
-    .option('--incremental', 'walk only what changed in the seed set since the last complete walk, when that walk had the same parameters and no transfers or labels changed since (else a full walk; the summary says which)')
+    .option('--incremental', 'walk only what changed since the last complete walk (seeds added or removed, new transfers, new or former stop nodes), when that walk had the same parameters and no rollback removed transfers since (else a full walk; the summary says which)')
     .addOption(new Option('--source <source>', 'where expanded addresses\' transfers come from: store (what import/sync wrote), rpc (the node\'s per-address lookups, fetched lazily; RPC_URL), etherscan (the account API, fetched lazily; ETHERSCAN_URL, ETHERSCAN_API_KEY)').choices([...WALK_SOURCES]).default('store'))
     .option('--rpc-url <url>', 'JSON-RPC endpoint for --source rpc (default RPC_URL)')
     .option('--confirmations <n>', 'for --source rpc|etherscan: head − N is final (default EXPOSURE_CONFIRMATIONS; unset: the node\'s finalized tag, else 64)')
