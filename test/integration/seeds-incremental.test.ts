@@ -128,7 +128,7 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
     )
   })
 
-  it('falls back to a full walk when parameters, labels or transfers changed', async () => {
+  it('follows label changes; falls back to a full walk when parameters changed or a change log is gone', async () => {
     const etl = generateEtl(77)
     const files = await writeEtlFolder(harness.dir, 'fallback', etl)
     const prefix = testPrefix('fallback')
@@ -142,11 +142,16 @@ describe('incremental walks equal clean walks (whole labels hashes, both directi
       const other = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
       expect(other.mode).toBe('full')
       expect(other.reason).toMatch(/walk parameters differ/)
+      // A stop label on a seed blocks nothing (seeds always pass): followed incrementally, not a fallback.
       await store.putLabels([{ address: etl.seeds[0] as Address, label: 'x', category: 'mixer' }])
       const relabelled = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
-      expect(relabelled.reason).toBe('service labels changed since the published walk')
+      expect(relabelled.mode).toBe('incremental')
+      expect(relabelled.changes).toMatchObject({ blocked: 1 })
+      // A store version without a change log (written by hand here) cannot be followed.
       await store.redis.hincrby(store.keys.meta, 'version', 1)
-      expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).reason).toBe('transfers were committed since the published walk')
+      const unlogged = await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })
+      expect(unlogged.mode).toBe('full')
+      expect(unlogged.reason).toMatch(/the change log of store version \d+ is gone/)
       expect((await traceWalk(store, { ...options, maxHops: 4 }, { incremental: true })).mode).toBe('incremental')
     } finally {
       await cleanup(prefix)
