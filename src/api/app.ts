@@ -19,6 +19,8 @@ import checkRoutes from './routes/v1/checks/index.ts'
 import screenRoutes from './routes/v1/screen/index.ts'
 import statusRoutes from './routes/v1/status/index.ts'
 import opsRoutes from './routes/ops/index.ts'
+import watchRoutes from './routes/v1/watch/index.ts'
+import alertRoutes from './routes/v1/alerts/index.ts'
 
 export type AppOptions = ServiceOptions
 
@@ -41,6 +43,8 @@ async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
       await v1.register(addressRoutes)
       await v1.register(statusRoutes)
       await v1.register(auditRoutes)
+      await v1.register(watchRoutes)
+      await v1.register(alertRoutes)
     },
     { prefix: '/v1' },
   )

@@ -17,6 +17,10 @@ import { terminalSafe } from './output.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerKeys } from './commands/keys.ts'
 import { registerAudit } from './commands/audit.ts'
+import { registerWatch } from './commands/watch.ts'
+import { registerRescan } from './commands/rescan.ts'
+import { registerAlerts } from './commands/alerts.ts'
+import { registerWebhooks } from './commands/webhooks.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -49,6 +53,10 @@ export function createProgram(): Command {
   registerServe(program)
   registerKeys(program)
   registerAudit(program)
+  registerWatch(program)
+  registerRescan(program)
+  registerAlerts(program)
+  registerWebhooks(program)
   return program
 }
 
