@@ -9,6 +9,8 @@ export interface DeliverJobData {
   cursor: string
   /** hex40 of the alert's address: its deliveries to one endpoint go in order. */
   hex: string
+  /** When the first attempt was made (ms; set by the worker): the retry window starts there. */
+  firstAttemptAt?: number
 }
 
 export interface RescanJobData {

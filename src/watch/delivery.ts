@@ -99,6 +99,7 @@ export function createDeliveryProcessor(redis: Redis, keys: StoreKeys, options: 
       await finish(data, 'dropped')
       return { outcome: 'dropped', status: null }
     }
+    const attemptStartedAt = Date.now()
     const result = await deliver(endpoint, stored.alert.id, alertBody(stored.alert))
     if (result.status !== null && result.status >= 200 && result.status < 300) {
       await finish(data, 'delivered')
@@ -111,10 +112,13 @@ export function createDeliveryProcessor(redis: Redis, keys: StoreKeys, options: 
       return { outcome: 'endpoint disabled (410)', status: 410 }
     }
     const reason = result.status === null ? (result.error ?? 'no answer') : `HTTP ${result.status}`
-    if (Date.now() - job.timestamp >= options.retryForMs) {
+    // The retry window starts at the first attempt (an alert may have waited behind an earlier one).
+    const firstAttemptAt = data.firstAttemptAt ?? attemptStartedAt
+    if (data.firstAttemptAt === undefined) await job.updateData({ ...data, firstAttemptAt })
+    if (Date.now() - firstAttemptAt >= options.retryForMs) {
       await redis.multi().lpush(keys.webhookFailed, JSON.stringify({ endpoint: endpoint.id, alert: data.alertId, address: `0x${data.hex}`, at: new Date().toISOString(), reason })).ltrim(keys.webhookFailed, 0, 9_999).exec()
       await finish(data, 'failed')
-      throw new UnrecoverableError(`gave up delivering ${data.alertId} to ${endpoint.url} after ${Math.round((Date.now() - job.timestamp) / 1000)} s: ${reason}`)
+      throw new UnrecoverableError(`gave up delivering ${data.alertId} to ${endpoint.url} after ${Math.round((Date.now() - firstAttemptAt) / 1000)} s: ${reason}`)
     }
     throw new Error(`delivery of ${data.alertId} to ${endpoint.url} failed: ${reason}`)
   }
