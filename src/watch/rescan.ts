@@ -278,15 +278,27 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
     const result = { watched: watched.length, evaluated: 0, baselines: 0, changed: 0, alerts: 0, alertIds: [] as string[] }
     if ((await checker.walkInfo()).published === null) return { value: result, detail: `${watched.length} watched; no walk is published: nothing to answer from` }
     const history = await createSeedVersions(redis, keys).history()
+    // An answer depends only on the published walk and the store's versions: a wallet whose record
+    // was made on the same walk and versions is answered the same, and is not asked again.
+    const published = (await checker.walkInfo()).published
+    const same = (last: WatchedAnswer | null) =>
+      last !== null && published !== null && last.runId === published.runId && last.versions.storeId === after.storeId && last.versions.storeVersion === after.storeVersion && last.versions.seedVersion === after.seedVersion && last.versions.labelsVersion === after.labelsVersion
+    let skipped = 0
     for (let i = 0; i < watched.length; i += EVALUATE_CHUNK) {
       if (run.signal?.aborted) throw new BaseError('INTERRUPTED', `rescan interrupted after ${i} of ${watched.length} watched wallets`)
-      const chunk = watched.slice(i, i + EVALUATE_CHUNK)
+      const slice = watched.slice(i, i + EVALUATE_CHUNK)
+      const lastRaw = await redis.hmget(keys.watchLast, ...slice.map((w) => w.address.slice(2)))
+      const lasts = lastRaw.map((raw) => (raw == null ? null : (JSON.parse(raw) as WatchedAnswer)))
+      const chunk = slice.filter((_, j) => !same(lasts[j]!))
+      const chunkLast = lasts.filter((l) => !same(l))
+      skipped += slice.length - chunk.length
+      result.evaluated += slice.length - chunk.length
+      if (chunk.length === 0) continue
       const answers = await checker.check(chunk.map((w) => w.address))
-      const lastRaw = await redis.hmget(keys.watchLast, ...chunk.map((w) => w.address.slice(2)))
       const entries: RecordEntry[] = []
       chunk.forEach((w, j) => {
         const r = answers[j]!
-        const last = lastRaw[j] == null ? null : (JSON.parse(lastRaw[j]!) as WatchedAnswer)
+        const last = chunkLast[j]!
         const now: WatchedAnswer = { summary: summarize(r), versions: r.versions ?? after, runId: r.walk?.runId ?? null, at: new Date().toISOString() }
         let alert: Alert | null = null
         if (last === null) result.baselines++
@@ -297,8 +309,7 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
             alert = buildAlert(r, w, last, now, changes, history, imported, id)
           }
         }
-        // Unchanged answers keep their record (and its basis: the versions an alert's cause starts from).
-        if (last !== null && alert === null) return
+        // Unchanged answers are recorded too: on the new basis, the next rescan need not ask again.
         entries.push({ hex: w.address.slice(2), answer: now, alert })
       })
       result.evaluated += chunk.length
@@ -314,7 +325,7 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
         if (i === 0 && part.length > 0) failpoint('rescan:half-recorded')
       }
     }
-    return { value: result, detail: `${result.evaluated} of ${result.watched} watched wallets answered: ${result.baselines} first answers, ${result.changed} changed, ${result.alerts} new alerts` }
+    return { value: result, detail: `${result.evaluated} of ${result.watched} watched wallets answered (${skipped} already on this walk and versions): ${result.baselines} first answers, ${result.changed} changed, ${result.alerts} new alerts` }
   })
 
   // 4. Deliveries.

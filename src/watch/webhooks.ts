@@ -11,8 +11,8 @@
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { isIP } from 'node:net'
 import type { Redis } from 'ioredis'
 import { InputError } from '../errors.ts'
@@ -95,6 +95,9 @@ function resolveAll(host: string): Promise<string[]> {
   return new Promise((resolve, reject) => dnsLookup(host, { all: true }, (error, addresses: LookupAddress[]) => (error ? reject(error) : resolve(addresses.map((a) => a.address)))))
 }
 
+// Connections are kept alive between deliveries (a new one is checked by the guarded lookup).
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 128 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 128 }) }
+
 export interface DeliveryOutcome {
   status: number | null
   /** The network error when there was no response. */
@@ -135,7 +138,7 @@ export function deliver(endpoint: Pick<WebhookEndpoint, 'url' | 'secret' | 'allo
     }
     const host = url.hostname.replace(/^\[|\]$/g, '')
     if (!endpoint.allowPrivate && isIP(host) && isNonPublicIp(host)) return resolve({ status: null, error: `refused: ${host} is not a public address`, ms: 0 })
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers, timeout: timeoutMs, lookup: guardedLookup as never }, (response) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers, timeout: timeoutMs, lookup: guardedLookup as never, agent: url.protocol === 'https:' ? agents.https : agents.http }, (response) => {
       response.resume()
       response.once('end', () => resolve({ status: response.statusCode ?? null, error: null, ms: Date.now() - started }))
       response.once('error', (error) => resolve({ status: response.statusCode ?? null, error: error.message, ms: Date.now() - started }))
