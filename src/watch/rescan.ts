@@ -284,6 +284,17 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
     const same = (last: WatchedAnswer | null) =>
       last !== null && published !== null && last.runId === published.runId && last.versions.storeId === after.storeId && last.versions.storeVersion === after.storeVersion && last.versions.seedVersion === after.seedVersion && last.versions.labelsVersion === after.labelsVersion
     let skipped = 0
+    let clean = 0
+    const unlabelledNow = async (addresses: readonly Address[]): Promise<boolean[]> => {
+      if (published === null) return addresses.map(() => false)
+      const pipeline = redis.pipeline()
+      for (const d of published.directions) pipeline.hmget(keys.walkLabels(published.runId, d), ...addresses.map((a) => a.slice(2)))
+      const replies = ((await pipeline.exec()) ?? []).map(([error, v]) => {
+        if (error) throw error
+        return v as (string | null)[]
+      })
+      return addresses.map((_, i) => replies.every((r) => r[i] == null || r[i] === ''))
+    }
     for (let i = 0; i < watched.length; i += EVALUATE_CHUNK) {
       if (run.signal?.aborted) throw new BaseError('INTERRUPTED', `rescan interrupted after ${i} of ${watched.length} watched wallets`)
       const slice = watched.slice(i, i + EVALUATE_CHUNK)
@@ -294,10 +305,22 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
       skipped += slice.length - chunk.length
       result.evaluated += slice.length - chunk.length
       if (chunk.length === 0) continue
-      const answers = await checker.check(chunk.map((w) => w.address))
+      // A wallet with no exposure before and no hop label in the new walk still has none: its
+      // answer is recorded on the new basis without asking the checker (most watched wallets are clean).
       const entries: RecordEntry[] = []
+      const unlabelled = await unlabelledNow(chunk.map((w) => w.address))
+      const ask: number[] = []
       chunk.forEach((w, j) => {
-        const r = answers[j]!
+        const last = chunkLast[j]
+        if (last != null && unlabelled[j] && last.summary.risk === 'none' && last.summary.downstream === null && last.summary.upstream === null) {
+          entries.push({ hex: w.address.slice(2), answer: { ...last, versions: after, runId: published?.runId ?? null, at: new Date().toISOString() }, alert: null })
+          clean++
+        } else ask.push(j)
+      })
+      const answers = await checker.check(ask.map((j) => chunk[j]!.address))
+      ask.forEach((j, k) => {
+        const w = chunk[j]!
+        const r = answers[k]!
         const last = chunkLast[j]!
         const now: WatchedAnswer = { summary: summarize(r), versions: r.versions ?? after, runId: r.walk?.runId ?? null, at: new Date().toISOString() }
         let alert: Alert | null = null
@@ -325,7 +348,7 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
         if (i === 0 && part.length > 0) failpoint('rescan:half-recorded')
       }
     }
-    return { value: result, detail: `${result.evaluated} of ${result.watched} watched wallets answered (${skipped} already on this walk and versions): ${result.baselines} first answers, ${result.changed} changed, ${result.alerts} new alerts` }
+    return { value: result, detail: `${result.evaluated} of ${result.watched} watched wallets answered (${skipped} already on this walk and versions, ${clean} unexposed before and unlabelled now): ${result.baselines} first answers, ${result.changed} changed, ${result.alerts} new alerts` }
   })
 
   // 4. Deliveries.

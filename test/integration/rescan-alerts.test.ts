@@ -128,7 +128,7 @@ describe('exposure rescan', () => {
     expect(tail.map((t) => t.alert.id)).toEqual(alerts.map((a) => a.alert.id))
     const status = json((await ok(['status', '--json'])).stdout)
     expect(status.rescan.last.id).toBe(third.id)
-  }, 120_000)
+  }, 180_000)
 
   it('a new stop label demotes a wallet whose only path ran through it; a new seed file raises an alert naming the seed; a second rescan while one runs does nothing and says so', async () => {
     const prefix = testPrefix('rs')
@@ -206,5 +206,5 @@ describe('exposure rescan', () => {
     } finally {
       await lock.release()
     }
-  }, 90_000)
+  }, 180_000)
 })

@@ -141,6 +141,8 @@ describe('/v1/watch and /v1/alerts', () => {
     const bad = await call('/v1/alerts?after=yesterday', '/v1/alerts', { key: keys.ops!.key })
     expect(bad.status).toBe(400)
     expect((await call('/v1/alerts', '/v1/alerts', { key: keys.analyst!.key })).status).toBe(403)
+    const metrics = await (await serve.request('/metrics')).text()
+    expect(metrics).toMatch(/exposure_webhook_deliveries\{endpoint="",outcome="alerts"\} 2/)
   })
 
   it('every response matches the OpenAPI document', async () => {

@@ -217,7 +217,7 @@ describe('webhooks', () => {
     expect(goneRequests.map((r) => r.id)).not.toContain(wAlert2)
     expect(goneRequests.every((r) => r.id === wAlert1 || r.id === yAlert)).toBe(true)
     expect(list.endpoints.find((e: { id: string }) => e.id === hookId)).toMatchObject({ delivered: 3, failed: 0 })
-  }, 120_000)
+  }, 180_000)
 
   it('a delivery still failing after the retry window is marked failed, visible in webhooks list; the next alert of the address then goes', async () => {
     const prefix = testPrefix('wh')
