@@ -42,5 +42,5 @@ describe('exposure watch', () => {
     const config = await runCli(['rescan'], { ...env, EXPOSURE_WATCH_SCREENED: '9q' })
     expect(config.code).toBe(2)
     expect(config.stderr).toContain('EXPOSURE_WATCH_SCREENED')
-  }, 60_000)
+  }, 150_000)
 })
