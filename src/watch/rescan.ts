@@ -40,6 +40,7 @@ import { traceWalk, type TraceSummary } from '../walk/incremental.ts'
 import type { StoreVersions } from '../walk/staleness.ts'
 import { alertId, changesBetween, recordAnswers, summarize, type Alert, type RecordEntry, type WatchedAnswer } from './alerts.ts'
 import { dispatch } from './delivery.ts'
+import { dirtyAfter, snapshotBefore, type LabelSnapshot } from './dirty.ts'
 import { createWatchlist } from './watchlist.ts'
 
 export interface RescanStep {
@@ -233,6 +234,8 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
 
   // 2. The walk.
   const checker = createChecker(store, options.riskPolicy)
+  let snapshot: LabelSnapshot | null = null
+  let walked: TraceSummary | null = null
   const walk = await step('walk', async () => {
     const info = await checker.walkInfo()
     const published = info.published
@@ -244,6 +247,8 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
     else if (published !== null && published.source !== 'store') reason = `the published walk read the ${published.source} source: run 'exposure trace --source ${published.source} --incremental'`
     else {
       const params = published?.params
+      // What the published walk said, to tell afterwards which watched wallets it can have changed.
+      if (published !== null) snapshot = await snapshotBefore(store, published)
       summary = await traceWalk(
         store,
         {
@@ -264,6 +269,7 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
       )
       reason = summary.reason ?? (published === null ? 'no walk was published: a full walk' : null)
     }
+    walked = summary
     const value: RescanSummary['walk'] = summary === null
       ? { mode: 'skipped', reason, runId: published?.runId ?? null, seconds: 0, labelled: null }
       : { mode: summary.mode, reason, runId: summary.runId, seconds: summary.seconds, labelled: summary.labelled }
@@ -285,6 +291,16 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
       last !== null && published !== null && last.runId === published.runId && last.versions.storeId === after.storeId && last.versions.storeVersion === after.storeVersion && last.versions.seedVersion === after.seedVersion && last.versions.labelsVersion === after.labelsVersion
     let skipped = 0
     let clean = 0
+    // After an incremental walk from the snapshot: only the wallets it can have changed are asked again.
+    let dirty: Set<string> | null = null
+    const diffed = snapshot as LabelSnapshot | null
+    const walkRun = walked as TraceSummary | null
+    if (diffed !== null && walkRun !== null && walkRun.mode === 'incremental' && walkRun.previousRunId === diffed.runId) {
+      const changedSeeds = new Set<string>()
+      for (const h of history) if (h.version > diffed.seedVersion && h.version <= after.seedVersion) for (const a of [...h.added, ...h.removed, ...h.updated]) changedSeeds.add(a.slice(2).toLowerCase())
+      dirty = await dirtyAfter(store, diffed, walkRun.runId, watched.map((w) => w.address), changedSeeds)
+    }
+    let unchanged = 0
     const unlabelledNow = async (addresses: readonly Address[]): Promise<boolean[]> => {
       if (published === null) return addresses.map(() => false)
       const pipeline = redis.pipeline()
@@ -312,7 +328,10 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
       const ask: number[] = []
       chunk.forEach((w, j) => {
         const last = chunkLast[j]
-        if (last != null && unlabelled[j] && last.summary.risk === 'none' && last.summary.downstream === null && last.summary.upstream === null) {
+        if (last != null && dirty !== null && last.runId === diffed!.runId && !dirty.has(w.address.slice(2))) {
+          entries.push({ hex: w.address.slice(2), answer: { ...last, versions: after, runId: published?.runId ?? null, at: new Date().toISOString() }, alert: null })
+          unchanged++
+        } else if (last != null && unlabelled[j] && last.summary.risk === 'none' && last.summary.downstream === null && last.summary.upstream === null) {
           entries.push({ hex: w.address.slice(2), answer: { ...last, versions: after, runId: published?.runId ?? null, at: new Date().toISOString() }, alert: null })
           clean++
         } else ask.push(j)
@@ -348,7 +367,7 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
         if (i === 0 && part.length > 0) failpoint('rescan:half-recorded')
       }
     }
-    return { value: result, detail: `${result.evaluated} of ${result.watched} watched wallets answered (${skipped} already on this walk and versions, ${clean} unexposed before and unlabelled now): ${result.baselines} first answers, ${result.changed} changed, ${result.alerts} new alerts` }
+    return { value: result, detail: `${result.evaluated} of ${result.watched} watched wallets answered (${skipped} already on this walk and versions, ${unchanged} untouched by the walk's changes, ${clean} unexposed before and unlabelled now; ${result.evaluated - skipped - unchanged - clean} asked): ${result.baselines} first answers, ${result.changed} changed, ${result.alerts} new alerts` }
   })
 
   // 4. Deliveries.
