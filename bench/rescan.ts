@@ -75,7 +75,7 @@ const server = await startPrivateRedis()
 const redis = await connectRedis(server.url)
 const prefix = '{bench}'
 const env = { REDIS_URL: server.url, EXPOSURE_PREFIX: prefix, EXPOSURE_DUST: 'none', EXPOSURE_ETL_INBOX: inbox, EXPOSURE_WATCH_SCREENED: '0' }
-const rows: { scenario: string; rescanSeconds: number; steps: string; fullSeconds: number; fullWalk: number; fullEvaluate: number; speedUp: number; alerts: number; walkMode: string }[] = []
+const rows: { scenario: string; rescanSeconds: number; steps: string; evaluated: string; fullSeconds: number; fullWalk: number; fullEvaluate: number; speedUp: number; alerts: number; walkMode: string }[] = []
 let deliveredPerSecond = 0
 try {
   const store = createGraphStore(redis, prefix)
@@ -117,7 +117,7 @@ try {
     const rescanSeconds = (performance.now() - s) / 1000
     const f = await full()
     const fullSeconds = f.walk + f.evaluate
-    rows.push({ scenario: name, rescanSeconds, steps: result.steps.map((x) => `${x.name} ${x.seconds.toFixed(2)}`).join(', '), fullSeconds, fullWalk: f.walk, fullEvaluate: f.evaluate, speedUp: fullSeconds / rescanSeconds, alerts: result.alerts, walkMode: result.walk.mode })
+    rows.push({ scenario: name, rescanSeconds, steps: result.steps.map((x) => `${x.name} ${x.seconds.toFixed(2)}`).join(', '), evaluated: result.steps.find((x) => x.name === 'evaluate')!.detail, fullSeconds, fullWalk: f.walk, fullEvaluate: f.evaluate, speedUp: fullSeconds / rescanSeconds, alerts: result.alerts, walkMode: result.walk.mode })
     process.stderr.write(`${name}: rescan ${rescanSeconds.toFixed(2)} s (${rows.at(-1)!.steps}), full ${fullSeconds.toFixed(2)} s\n`)
   }
 
@@ -186,6 +186,8 @@ console.log(`\nrescan benchmark: ${TRANSFERS.toLocaleString()} transfers, ${ADDR
 console.log('| change | rescan (s) | its steps (s) | full re-walk + re-evaluation (s) | speed-up | walk | alerts |')
 console.log('|---|---|---|---|---|---|---|')
 for (const r of rows) console.log(`| ${r.scenario} | ${r.rescanSeconds.toFixed(2)} | ${r.steps} | ${r.fullSeconds.toFixed(2)} (walk ${r.fullWalk.toFixed(2)} + evaluate ${r.fullEvaluate.toFixed(2)}) | ${r.speedUp.toFixed(1)}× | ${r.walkMode} | ${r.alerts} |`)
+console.log('')
+for (const r of rows) console.log(`${r.scenario}: ${r.evaluated}`)
 console.log(`\nalerts delivered: ${ALERTS.toLocaleString()} signed webhooks to a local receiver at ${Math.round(deliveredPerSecond).toLocaleString()} alerts/s (deliver worker concurrency 64)`)
 await mkdir(new URL('./results/', import.meta.url), { recursive: true })
 const out = new URL(`./results/rescan-${TRANSFERS}.json`, import.meta.url)
