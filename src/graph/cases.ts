@@ -39,7 +39,7 @@ export const CaseInput = z
       .default([])
       .meta({ description: 'addresses expanded in the view (with the page of counterparties), replayed on reopening' }),
   })
-  .meta({ id: 'CaseInput' })
+  .meta({ description: 'a saved graph view' })
 
 export type CaseInputT = z.infer<typeof CaseInput>
 
