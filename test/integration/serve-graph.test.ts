@@ -27,7 +27,7 @@ let server: TestRedis
 let redis: Redis
 let env: Record<string, string>
 let serve: ServeProcess
-const keys: Record<string, string> = {}
+const keys = { analyst: '', exchange: '' }
 const seen: { method: string; route: string; status: number; contentType: string; body: unknown }[] = []
 
 async function call(route: string, path: string, init: Parameters<ServeProcess['request']>[1] = {}): Promise<{ status: number; body: any; text: string; headers: Headers }> {
@@ -50,7 +50,7 @@ beforeAll(async () => {
   for (const [name, scopes] of [['analyst', 'investigate'], ['exchange', 'screen']]) {
     const r = await runCli(['keys', 'create', '--name', name!, '--scopes', scopes!, '--json'], env)
     expect(r.code, r.stderr).toBe(0)
-    keys[name!] = (JSON.parse(r.stdout) as { key: string }).key
+    keys[name as keyof typeof keys] = (JSON.parse(r.stdout) as { key: string }).key
   }
   serve = await startServe(env)
 }, 180_000)
