@@ -45,7 +45,7 @@ export interface NodeAttributes {
   category: string
   /** Counterparties in the store (whole, not only those shown). */
   counterparties: number
-  /** Counterparties not shown (beyond the cap); 0 when all are. */
+  /** Counterparties after the page shown (beyond the cap: the next page starts at offset + limit); 0 on the last page. */
   more: number
   /** Whether its counterparties were read (expanded) in this view. */
   expanded: boolean
@@ -109,7 +109,7 @@ export async function buildNeighbourhood(store: GraphStore, center: Address, opt
       const all = counterpartiesOf(nodes.get(hex) ?? null, hex)
       const start = hex === centerHex ? offset : 0
       const shown = all.slice(start, start + limit)
-      more.set(hex, all.length - shown.length)
+      more.set(hex, Math.max(0, all.length - start - shown.length))
       expanded.add(hex)
       for (const c of shown) {
         if (distance.has(c.hex)) continue

@@ -55,7 +55,8 @@ const state = {
   selected: null as string | null,
   view: null as AddressView | null,
   path: null as { nodes: Set<string>; edges: Set<string> } | null,
-  expansions: new Map<string, number>(),
+  /** Every page of counterparties expanded, in order (replayed when a case reopens). */
+  expansions: [] as { address: string; offset: number }[],
   layout: 'idle' as 'idle' | 'running' | 'settled',
   layoutIterations: 0,
   worker: null as Worker | null,
@@ -156,9 +157,9 @@ function merge(data: SerializedGraph, around: string | null): void {
   for (const n of data.nodes) {
     if (g.hasNode(n.key)) {
       const old = g.getNodeAttributes(n.key)
-      // A node shown as a neighbour and now expanded keeps the larger truth: expanded, its own "more".
-      const keep = { x: old.x, y: old.y, note: old.note, expanded: old.expanded === true || n.attributes.expanded === true }
-      g.replaceNodeAttributes(n.key, { ...decorateNode(n.key, { ...old, ...n.attributes }), ...keep, ...(n.key === data.attributes.center ? { more: n.attributes.more } : {}) })
+      // Position, note and distance stay; "more" and "expanded" come from the answer that expanded it.
+      const keep = { x: old.x, y: old.y, note: old.note, distance: old.distance, ...(n.attributes.expanded === true ? {} : { expanded: old.expanded, more: old.more }) }
+      g.replaceNodeAttributes(n.key, { ...decorateNode(n.key, { ...old, ...n.attributes }), ...keep })
     } else {
       g.addNode(n.key, { ...decorateNode(n.key, n.attributes), ...startPosition(n.key, anchor, anchor === null ? 10 : 3), note: '' })
     }
@@ -217,7 +218,7 @@ function resetView(): void {
   state.worker?.terminate()
   state.worker = null
   state.graph.clear()
-  state.expansions.clear()
+  state.expansions = []
   state.selected = null
   state.path = null
   $('panel').hidden = true
@@ -369,6 +370,11 @@ async function select(node: string): Promise<void> {
   state.renderer?.refresh()
   const panel = $('panel')
   panel.hidden = false
+  // Nothing of the previous address stays on screen while this one loads.
+  delete panel.dataset.loaded
+  $('p-facts').replaceChildren()
+  $('p-seed').replaceChildren()
+  $('p-path').querySelector('tbody')!.replaceChildren()
   const a = state.graph.getNodeAttributes(node)
   $('p-title').textContent = node
   $('p-label').textContent = String(a.label)
@@ -414,6 +420,7 @@ async function select(node: string): Promise<void> {
     }
     body.append(row)
   })
+  panel.dataset.loaded = node
   ;($('pathbtn') as HTMLButtonElement).disabled = path.length === 0 && view.answer?.downstream?.hops !== 0
 }
 
@@ -450,7 +457,7 @@ async function expand(node: string, offset: number): Promise<void> {
   } catch (error) {
     return failed(error, node)
   }
-  state.expansions.set(node, offset)
+  state.expansions.push({ address: node, offset })
   const before = state.graph.order
   merge(data, node)
   const more = Number(state.graph.getNodeAttribute(node, 'more') ?? 0)
@@ -554,7 +561,7 @@ async function saveCase(): Promise<void> {
     nodes: state.graph.mapNodes((key, a) => ({ address: key, x: Number(a.x), y: Number(a.y), ...(a.note ? { note: String(a.note) } : {}) })),
     filters: { ...(state.filters.asset ? { asset: state.filters.asset } : {}), ...(state.filters.minValueEth > 0 ? { minValueEth: String(state.filters.minValueEth) } : {}), ...(Number.isFinite(state.filters.toTime) ? { toTime: Math.floor(state.filters.toTime) } : {}) },
     notes: '',
-    expansions: [...state.expansions].map(([address, offset]) => ({ address, offset })),
+    expansions: state.expansions,
   }
   try {
     const saved = await api<CaseRecord>('/v1/cases', { method: 'POST', body })
@@ -598,7 +605,7 @@ async function openCase(id: string): Promise<void> {
     merge(first, null)
     for (const e of c.expansions) {
       merge(await api<SerializedGraph>(neighbourhoodPath(e.address, 1, e.offset)), e.address)
-      state.expansions.set(e.address, e.offset)
+      state.expansions.push(e)
     }
   } catch (error) {
     return failed(error, id)
@@ -662,7 +669,7 @@ function init(): void {
   $('more').addEventListener('click', () => {
     const node = state.selected
     if (node === null) return
-    void expand(node, (state.expansions.get(node) ?? 0) + 200)
+    void expand(node, Math.max(0, ...state.expansions.filter((e) => e.address === node).map((e) => e.offset)) + 200)
   })
   $('pathbtn').addEventListener('click', () => void highlightPath())
   $('clearpath').addEventListener('click', () => {
