@@ -36,7 +36,7 @@ export function registerServe(program: Command): void {
       const address = fastify.server.address()
       const where = typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address)
       logger.info({ url: where, checkSource: source ?? 'store', workers: flags.workers && source !== null }, 'listening')
-      process.stderr.write(`exposure serve: listening on ${where} (check source ${source ?? 'store'}${source !== null ? `, ${flags.workers ? 'in-process check workers' : 'no in-process check workers'}` : ''}); docs at ${where}/docs\n`)
+      process.stderr.write(`exposure serve: listening on ${where} (check source ${source ?? 'store'}${source !== null ? `, ${flags.workers ? 'in-process check workers' : 'no in-process check workers'}` : ''}); docs at ${where}/docs, graph view at ${where}/\n`)
       await closed
       guard.stop()
     })
