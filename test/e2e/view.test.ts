@@ -7,7 +7,8 @@
  * get clear messages; a search settles its layout; a real mouse click on a node opens its answer
  * (hops, witness path in chain order with tx hashes); the path is highlighted; the hub pages
  * through all its counterparties; a case is saved and reopened with its positions and notes;
- * GEXF and GraphML downloads read back with their parsers; a screenshot is kept; the hostile
+ * GEXF and GraphML downloads read back with their parsers; the case report is one HTML file with
+ * the witness path and provenance; a screenshot is kept; the hostile
  * label renders as text and runs nothing; no page error and no CSP violation happen.
  */
 import { mkdir, readFile, writeFile, rm, mkdtemp } from 'node:fs/promises'
@@ -187,7 +188,7 @@ describe('graph view in headless Chromium', () => {
     expect(await view<number>('v.graph.outDegree(' + JSON.stringify(HUB_ID) + ')')).toBe(FANOUT)
   })
 
-  it('a case is saved and reopens with its nodes, positions and notes; exports read back; a screenshot is kept', async () => {
+  it('a case is saved and reopens with its nodes, positions and notes; exports and the HTML report read back; a screenshot is kept', async () => {
     const note = `${XSS} seen paying 450 fresh addresses`
     await page.fill('#p-note', note)
     await page.fill('#casename', 'Ronin depositor hub')
@@ -228,6 +229,24 @@ describe('graph view in headless Chromium', () => {
     await page.click('#listcases')
     await expect.poll(() => page.locator(`#cases button[data-case="${id}"]`).textContent()).toContain('Ronin depositor hub')
     expect(await page.evaluate(() => (globalThis as any).__xss)).toBeUndefined()
+
+    // The case report: one self-contained HTML file; the hostile label and note stay text there too.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report')])
+    const reportFile = join(ARTIFACTS, 'report.html')
+    await download.saveAs(reportFile)
+    const html = await readFile(reportFile, 'utf8')
+    expect(html).toContain("default-src 'none'")
+    expect(html).toContain('&lt;img src=x onerror=window.__xss=1&gt;')
+    expect(html).not.toContain('<img src=x')
+    expect(html).toContain(`0x${'c'.repeat(64)}`)
+    expect(html).toContain('OFAC SDN')
+    expect(html).toMatch(/<img alt="graph snapshot" src="data:image\/png;base64,[A-Za-z0-9+/=]{1000,}">/)
+    const reader = await page.context().newPage()
+    await reader.goto(`file://${reportFile}`)
+    expect(await reader.locator('img').count()).toBe(1)
+    expect(await reader.locator('table tr').count()).toBeGreaterThanOrEqual(3)
+    expect(await reader.evaluate(() => (globalThis as any).__xss)).toBeUndefined()
+    await reader.close()
     expect(problems).toEqual([])
   })
 })

@@ -1,6 +1,6 @@
 /**
  * ForceAtlas2 in a web worker that settles and stops: it runs the layout in rounds, posts the
- * positions after each, and stops once the mean movement per node falls below a small share of
+ * positions after each, and stops once the mean movement per node and iteration falls below 0.05 % of
  * the layout's extent (or after a bounded number of iterations), then says so.
  */
 import Graph from 'graphology'
@@ -26,10 +26,12 @@ scope.onmessage = (event) => {
   for (const n of nodes) graph.addNode(n.key, { x: n.x, y: n.y, size: n.size, fixed: n.fixed === true })
   for (const e of edges) if (e.source !== e.target && !graph.hasEdge(e.source, e.target)) graph.addEdge(e.source, e.target, { weight: e.weight })
   const settings = { ...forceAtlas2.inferSettings(graph), barnesHutOptimize: graph.order > 500, adjustSizes: false, slowDown: 1 + Math.log10(1 + graph.order) }
-  const maxIterations = event.data.maxIterations ?? (graph.order > 2_000 ? 300 : 600)
+  const maxIterations = event.data.maxIterations ?? (graph.order > 2_000 ? 200 : 400)
   const keys = graph.nodes()
-  const chunk = graph.order > 2_000 ? 10 : 25
+  const chunk = graph.order > 2_000 ? 10 : graph.order > 500 ? 25 : 50
   let iterations = 0
+  // Positions go to the page at most every 150 ms: its renderer, not the layout, is the slow part.
+  let posted = 0
   const snapshot = () => {
     const xy = new Float64Array(keys.length * 2)
     keys.forEach((k, i) => {
@@ -56,11 +58,14 @@ scope.onmessage = (event) => {
     }
     const extent = Math.max(maxX - minX, maxY - minY, 1e-9)
     const meanShare = moved / Math.max(1, keys.length) / chunk / extent
-    if (graph.order <= 1 || meanShare < 2e-4 || iterations >= maxIterations) {
+    if (graph.order <= 1 || meanShare < 5e-4 || iterations >= maxIterations) {
       scope.postMessage({ type: 'settled', keys, xy: after, iterations, reason: iterations >= maxIterations ? 'limit' : 'converged' }, [after.buffer])
       return
     }
-    scope.postMessage({ type: 'positions', keys, xy: after, iterations }, [after.buffer])
+    if (Date.now() - posted >= 150) {
+      posted = Date.now()
+      scope.postMessage({ type: 'positions', keys, xy: after, iterations }, [after.buffer])
+    }
     setTimeout(round, 0)
   }
   round()
