@@ -170,7 +170,7 @@ describe('graph view in headless Chromium', () => {
     expect(await page.evaluate(() => (globalThis as any).__xss)).toBeUndefined()
   })
 
-  it('the hub expands and pages through all its counterparties', async () => {
+  it('the hub expands and pages through all its counterparties; the value filter hides small flows', async () => {
     await page.click('#expand')
     await settled()
     // 1 (the depositor) + 450 recipients, 200 a page: 251 after the first.
@@ -186,6 +186,16 @@ describe('graph view in headless Chromium', () => {
     await expect.poll(() => page.locator('#more').isHidden()).toBe(true)
     expect(await shown()).toBe(FANOUT)
     expect(await view<number>('v.graph.outDegree(' + JSON.stringify(HUB_ID) + ')')).toBe(FANOUT)
+    // Filters: a minimum of 1 ETH hides the hub's 0.1 ETH payments, not the 5 ETH it received.
+    const hidden = (edge: string) => view<boolean>(`!!v.renderer.getEdgeDisplayData(${JSON.stringify(edge)})?.hidden`)
+    const payment = await view<string>(`v.graph.outEdges(${JSON.stringify(HUB_ID)})[0]`)
+    const received = `${checksumAddress(DEPOSITOR)}->${HUB_ID}`
+    expect([await hidden(payment), await hidden(received)]).toEqual([false, false])
+    await page.fill('#minvalue', '1')
+    await expect.poll(() => hidden(payment)).toBe(true)
+    expect(await hidden(received)).toBe(false)
+    await page.fill('#minvalue', '0')
+    await expect.poll(() => hidden(payment)).toBe(false)
   })
 
   it('a case is saved and reopens with its nodes, positions and notes; exports and the HTML report read back; a screenshot is kept', async () => {

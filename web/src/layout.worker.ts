@@ -14,7 +14,7 @@ export interface LayoutRequest {
 
 export type LayoutMessage =
   | { type: 'positions'; keys: string[]; xy: Float64Array; iterations: number }
-  | { type: 'settled'; keys: string[]; xy: Float64Array; iterations: number; reason: 'converged' | 'limit' }
+  | { type: 'settled'; keys: string[]; xy: Float64Array; iterations: number; reason: 'converged' | 'limit'; computeMs: number }
 
 const scope = self as unknown as { onmessage: ((e: MessageEvent<LayoutRequest>) => void) | null; postMessage(message: LayoutMessage, transfer?: Transferable[]): void }
 let generation = 0
@@ -30,6 +30,7 @@ scope.onmessage = (event) => {
   const keys = graph.nodes()
   const chunk = graph.order > 2_000 ? 10 : graph.order > 500 ? 25 : 50
   let iterations = 0
+  let computeMs = 0
   // Positions go to the page at most every 150 ms: its renderer, not the layout, is the slow part.
   let posted = 0
   const snapshot = () => {
@@ -42,6 +43,7 @@ scope.onmessage = (event) => {
   }
   const round = () => {
     if (mine !== generation) return
+    const roundStarted = performance.now()
     const before = snapshot()
     if (graph.order > 1) forceAtlas2.assign(graph, { iterations: chunk, settings, getEdgeWeight: 'weight' })
     iterations += chunk
@@ -58,8 +60,9 @@ scope.onmessage = (event) => {
     }
     const extent = Math.max(maxX - minX, maxY - minY, 1e-9)
     const meanShare = moved / Math.max(1, keys.length) / chunk / extent
+    computeMs += performance.now() - roundStarted
     if (graph.order <= 1 || meanShare < 5e-4 || iterations >= maxIterations) {
-      scope.postMessage({ type: 'settled', keys, xy: after, iterations, reason: iterations >= maxIterations ? 'limit' : 'converged' }, [after.buffer])
+      scope.postMessage({ type: 'settled', keys, xy: after, iterations, reason: iterations >= maxIterations ? 'limit' : 'converged', computeMs }, [after.buffer])
       return
     }
     if (Date.now() - posted >= 150) {

@@ -63,6 +63,9 @@ const state = {
   worker: null as Worker | null,
   filters: { asset: '', minValueEth: 0, toTime: Number.POSITIVE_INFINITY },
   timeRange: [0, 0] as [number, number],
+  /** The last search's phases (ms since it started): answer fetched, graph drawn, layout settled. */
+  timings: { fetched: 0, drawn: 0, settled: 0, layoutCompute: 0 },
+  searchStarted: 0,
 }
 ;(window as unknown as { __view: typeof state }).__view = state
 
@@ -180,12 +183,15 @@ function neighbourhoodPath(address: string, hops: number, offset = 0): string {
 
 async function search(address: string, hops: number): Promise<void> {
   message(`loading the neighbourhood of ${address}…`, true)
+  state.searchStarted = performance.now()
+  state.timings = { fetched: 0, drawn: 0, settled: 0, layoutCompute: 0 }
   let data: SerializedGraph
   try {
     data = await api<SerializedGraph>(neighbourhoodPath(address, hops))
   } catch (error) {
     return failed(error, address)
   }
+  state.timings.fetched = performance.now() - state.searchStarted
   resetView()
   state.center = data.attributes.center
   state.hops = hops
@@ -196,6 +202,7 @@ async function search(address: string, hops: number): Promise<void> {
   const more = Number(state.graph.getNodeAttribute(state.center, 'more') ?? 0)
   message(`${state.graph.order} addresses, ${state.graph.size} flows${data.attributes.truncated ? ' (cut: too many addresses)' : ''}${more > 0 ? `; ${more.toLocaleString('en')} more counterparties of the centre, paged` : ''}${data.attributes.runId === '' ? '; no walk is published: hops unknown' : ''}`, true)
   render()
+  state.timings.drawn = performance.now() - state.searchStarted
   startLayout()
   await select(state.center)
 }
@@ -354,6 +361,10 @@ function startLayout(maxIterations?: number): void {
     if (event.data.type === 'settled') {
       worker.terminate()
       state.worker = null
+      if (state.timings.settled === 0) {
+        state.timings.settled = performance.now() - state.searchStarted
+        state.timings.layoutCompute = event.data.computeMs
+      }
       setLayout('settled', event.data.iterations)
     } else setLayout('running', event.data.iterations)
   }
