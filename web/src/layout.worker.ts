@@ -31,8 +31,10 @@ scope.onmessage = (event) => {
   const chunk = graph.order > 2_000 ? 10 : graph.order > 500 ? 25 : 50
   let iterations = 0
   let computeMs = 0
-  // Positions go to the page at most every 150 ms: its renderer, not the layout, is the slow part.
-  let posted = 0
+  // Positions go to the page every 150 ms (small graphs) to 1 s (large ones): redrawing, not the
+  // layout, is the slow part, and a page busy redrawing would see the end of the layout late.
+  const postEvery = graph.order > 2_000 ? 1_000 : graph.order > 500 ? 400 : 150
+  let posted = Date.now()
   const snapshot = () => {
     const xy = new Float64Array(keys.length * 2)
     keys.forEach((k, i) => {
@@ -65,11 +67,12 @@ scope.onmessage = (event) => {
       scope.postMessage({ type: 'settled', keys, xy: after, iterations, reason: iterations >= maxIterations ? 'limit' : 'converged', computeMs }, [after.buffer])
       return
     }
-    if (Date.now() - posted >= 150) {
+    // Rounds run back to back; the worker yields only when it posts (a new layout terminates it).
+    if (Date.now() - posted >= postEvery) {
       posted = Date.now()
       scope.postMessage({ type: 'positions', keys, xy: after, iterations }, [after.buffer])
-    }
-    setTimeout(round, 0)
+      setTimeout(round, 0)
+    } else round()
   }
   round()
 }

@@ -338,9 +338,14 @@ function legend(): void {
 
 // ---------- layout ----------
 
+/** A worker started ahead of need: the next layout begins without loading one. */
+let spareWorker: Worker | null = null
+const newWorker = () => new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' })
+
 function startLayout(maxIterations?: number): void {
   state.worker?.terminate()
-  const worker = new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' })
+  const worker = spareWorker ?? newWorker()
+  spareWorker = newWorker()
   state.worker = worker
   setLayout('running', 0)
   const g = state.graph
@@ -687,6 +692,7 @@ function route(): void {
 }
 
 function init(): void {
+  spareWorker = newWorker()
   takeKeyFromFragment()
   legend()
   showKeyBox(getKey() === null)
