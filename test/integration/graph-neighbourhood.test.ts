@@ -156,4 +156,15 @@ describe('neighbourhood graph', () => {
     }
     for (const f of ['bad1', 'bad2', 'bad3']) expect(existsSync(join(dir, f))).toBe(false)
   })
+
+  it('with EXPOSURE_PUBLIC_URL, exposure path prints the deep link that opens the graph view on the address; a bad URL exits 2', async () => {
+    const r = await runCli(['path', DEPOSITOR], { ...env, EXPOSURE_PUBLIC_URL: 'https://exposure.example/' })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`graph view:\n  https://exposure.example/#/address/${checksumAddress(DEPOSITOR)}\n`)
+    const without = await runCli(['path', DEPOSITOR], env)
+    expect(without.stdout).not.toContain('graph view')
+    const bad = await runCli(['path', DEPOSITOR], { ...env, EXPOSURE_PUBLIC_URL: 'exposure.example' })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('EXPOSURE_PUBLIC_URL')
+  })
 })
