@@ -3,7 +3,8 @@
  * against a real `exposure serve` on a private redis-server. For neighbourhoods of about 100,
  * 1,000 and 5,000 addresses (a seed paying a centre, the centre paying k addresses, each of them
  * paying m more, a few cross payments; searched with hops 2), it times search → settled layout
- * (the fetch, the graph, sigma and ForceAtlas2 in its worker until it stops), and on the 5,000-node
+ * (the fetch, the graph, sigma and ForceAtlas2 in its worker until it stops) in a warm page (after
+ * one untimed search), and on the 5,000-node
  * graph counts sigma's frames while the mouse pans the view for 3 s.
  * Targets (issue 10): ≤ 1 s, ≤ 3 s, ≤ 8 s; ≥ 30 frames/s while panning.
  * Prints a table (with the load average) and writes bench/results/view.json.
@@ -96,6 +97,15 @@ async function main(): Promise<void> {
     await page.goto(`http://127.0.0.1:${port}/#key=${encodeURIComponent(key)}`)
     await page.waitForSelector('#search')
     await page.selectOption('#hops', '2')
+    // One untimed search first: the page's first one also compiles sigma's shaders and starts the
+    // layout worker (its time is printed, not tabled); the table is of searches in a warm page.
+    {
+      await page.fill('#address', centres[0]!)
+      const started = Date.now()
+      await page.click('#search button[type=submit]')
+      await page.waitForSelector('#layoutstate[data-state="settled"]', { timeout: 120_000 })
+      say(`first search in a cold page (100 nodes): settled in ${Date.now() - started} ms`)
+    }
     for (let i = 0; i < SIZES.length; i++) {
       const [target] = SIZES[i]!
       await page.fill('#address', centres[i]!)

@@ -15,7 +15,7 @@
  */
 import Graph from 'graphology'
 import type { GraphStore } from '../store/graph-store.ts'
-import { MAX_AMOUNT, OUT_SIZE, decodeRecord, readPosition, splitNode } from '../store/records.ts'
+import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, readPosition, splitNode } from '../store/records.ts'
 import type { Address, Asset, Seed, ServiceLabel } from '../types.ts'
 import { checksumAddress } from '../walk/checksum.ts'
 import { parseLabels } from '../walk/labels.ts'
@@ -218,8 +218,7 @@ export function counterpartiesOf(node: Buffer | null, selfHex: string): Counterp
     const hex = out.toString('hex', o + 6, o + 26)
     counts.set(hex, (counts.get(hex) ?? 0) + 1)
   }
-  const inSize = 35
-  for (let o = 0; o < inn.length; o += inSize) {
+  for (let o = 0; o < inn.length; o += IN_SIZE) {
     const hex = inn.toString('hex', o + 6, o + 26)
     counts.set(hex, (counts.get(hex) ?? 0) + 1)
   }
@@ -246,9 +245,4 @@ async function hmget(store: GraphStore, key: string, fields: readonly string[]):
   const out: (string | null)[] = []
   for (let i = 0; i < fields.length; i += 1_000) out.push(...(await store.redis.hmget(key, ...fields.slice(i, i + 1_000))))
   return out
-}
-
-/** The graph as plain JSON (graphology's serialisation format). */
-export function neighbourhoodJson(graph: NeighbourhoodGraph) {
-  return graph.export()
 }
