@@ -7,7 +7,7 @@
  * get clear messages; a search settles its layout; a real mouse click on a node opens its answer
  * (hops, witness path in chain order with tx hashes); the path is highlighted; the hub pages
  * through all its counterparties; a case is saved and reopened with its positions and notes;
- * GEXF and GraphML downloads read back with their parsers; the case report is one HTML file with
+ * GEXF and GraphML downloads read back with their parsers, the PNG export is a PNG; the case report is one HTML file with
  * the witness path and provenance; a screenshot is kept; the hostile
  * label renders as text and runs nothing; no page error and no CSP violation happen.
  */
@@ -221,6 +221,11 @@ describe('graph view in headless Chromium', () => {
       expect(g.getNodeAttribute(HUB_ID, 'x')).toBeCloseTo(saved[HUB_ID]![0], 3)
       expect(g.getEdgeAttribute(g.edge(checksumAddress(DEPOSITOR), HUB_ID)!, 'valueEth')).toBe('5000000000000000000')
     }
+    const [png] = await Promise.all([page.waitForEvent('download'), page.click('#png')])
+    await png.saveAs(join(ARTIFACTS, 'view-export.png'))
+    const bytes = await readFile(join(ARTIFACTS, 'view-export.png'))
+    expect(bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a')
+    expect(bytes.length).toBeGreaterThan(5_000)
     await page.screenshot({ path: join(ARTIFACTS, 'view.png') })
 
     // Reopen in the same tab (the key stays in its session storage), from the case's link.
