@@ -9,7 +9,7 @@ import { explicitParams } from './check.ts'
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('the screening service: HTTP API (POST /v1/screen, /v1/addresses, /v1/audit, …), OpenAPI at /openapi.json, reference at /docs, metrics at /metrics; check workers in-process unless --no-workers')
+    .description('the screening service: HTTP API (POST /v1/screen, /v1/addresses, /v1/graph, /v1/cases, /v1/audit, …), the graph view at /, OpenAPI at /openapi.json, reference at /docs, metrics at /metrics; check workers in-process unless --no-workers')
     .option('--host <host>', 'address to listen on (default EXPOSURE_HOST or 127.0.0.1: loopback only)')
     .option('--port <port>', 'port (default EXPOSURE_PORT or 8080; 0 picks a free one)')
     .option('--no-workers', 'run no check workers in this process (run exposure worker --queues check instead)')
