@@ -85,6 +85,8 @@ export interface Options {
   checkMaxHistories: number
   /** How long audit entries are kept (ms), from `90d`, `12h`, `30m`, `45s`. Default 90 days. */
   auditRetentionMs: number
+  /** Where investigators reach `exposure serve` (its graph view), e.g. https://exposure.example; `path` and `check` print deep links to it. Default '' (none). */
+  publicUrl: string
 }
 
 /** The options read from flags / environment / defaults (the rest are derived). */
@@ -126,6 +128,7 @@ const ENV_KEYS: Record<ConfigKey, string> = {
   checkSource: 'EXPOSURE_CHECK_SOURCE',
   checkMaxHistories: 'EXPOSURE_CHECK_MAX_HISTORIES',
   auditRetentionMs: 'EXPOSURE_AUDIT_RETENTION',
+  publicUrl: 'EXPOSURE_PUBLIC_URL',
 }
 
 /** The environment variable of every option (for documentation and tests). */
@@ -215,6 +218,7 @@ const schema = z.object({
   checkSource: z.enum(['', 'store', 'rpc', 'etherscan']),
   checkMaxHistories: positiveInt(1_000_000),
   auditRetentionMs: z.string().regex(/^\d+(s|m|h|d)$/, 'must be a number and a unit: s, m, h or d (e.g. 90d)').transform(durationMs),
+  publicUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/[^\s#?]+$/, 'must be an http:// or https:// URL without ? or #').transform((u) => u.replace(/\/+$/, ''))]),
 })
 
 const DEFAULTS: Record<ConfigKey, string> = {
@@ -245,6 +249,7 @@ const DEFAULTS: Record<ConfigKey, string> = {
   checkSource: '',
   checkMaxHistories: '200',
   auditRetentionMs: '90d',
+  publicUrl: '',
 }
 
 export type OptionInput = Partial<Record<keyof Options, string | number | boolean | undefined>>
@@ -311,6 +316,7 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     checkSource: value.checkSource,
     checkMaxHistories: value.checkMaxHistories,
     auditRetentionMs: value.auditRetentionMs,
+    publicUrl: value.publicUrl,
   }
   return Object.freeze(options)
 }

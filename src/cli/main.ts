@@ -17,6 +17,7 @@ import { terminalSafe } from './output.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerKeys } from './commands/keys.ts'
 import { registerAudit } from './commands/audit.ts'
+import { registerExport } from './commands/export.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -49,6 +50,7 @@ export function createProgram(): Command {
   registerServe(program)
   registerKeys(program)
   registerAudit(program)
+  registerExport(program)
   return program
 }
 

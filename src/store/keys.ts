@@ -60,6 +60,7 @@ import type { Address, Direction } from '../types.ts'
  *   P:audit:a:<hex40>       zset    audit entry ids of one address → time (ms); expires with the retention
  *   P:apikeys               hash    key id → JSON ApiKeyRecord (name, scopes, rate, SHA-256 of the secret, created, revoked)
  *   P:rl:<key id>           string  requests of that key in the current rate window (expires with the window)
+ *   P:cases                 hash    case id → JSON Case (graph/cases.ts): a saved graph view (nodes, positions, notes, filters)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -104,6 +105,7 @@ export interface StoreKeys {
   auditIndex(address: Address): string
   apiKeys: string
   rateLimit(keyId: string): string
+  cases: string
 }
 
 /**
@@ -158,5 +160,6 @@ export function storeKeys(prefix: string): StoreKeys {
     auditIndex: (a) => `${prefix}:audit:a:${hex(a)}`,
     apiKeys: `${prefix}:apikeys`,
     rateLimit: (id) => `${prefix}:rl:${id}`,
+    cases: `${prefix}:cases`,
   }
 }
