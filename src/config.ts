@@ -101,6 +101,8 @@ export interface Options {
   webhookBackoffMs: number
   /** How long a webhook delivery is retried before the alert is marked failed (ms). Default 24 h. */
   webhookRetryForMs: number
+  /** Where investigators reach `exposure serve` (its graph view), e.g. https://exposure.example; `path` and `check` print deep links to it. Default '' (none). */
+  publicUrl: string
 }
 
 /** The options read from flags / environment / defaults (the rest are derived). */
@@ -150,6 +152,7 @@ const ENV_KEYS: Record<ConfigKey, string> = {
   etlInbox: 'EXPOSURE_ETL_INBOX',
   webhookBackoffMs: 'EXPOSURE_WEBHOOK_BACKOFF',
   webhookRetryForMs: 'EXPOSURE_WEBHOOK_RETRY_FOR',
+  publicUrl: 'EXPOSURE_PUBLIC_URL',
 }
 
 /** The environment variable of every option (for documentation and tests). */
@@ -246,6 +249,7 @@ const schema = z.object({
   etlInbox: z.string(),
   webhookBackoffMs: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a number and a unit: ms, s, m or h (e.g. 1s)').transform(durationMs).pipe(z.number().min(10, 'must be at least 10ms')),
   webhookRetryForMs: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a number and a unit: ms, s, m, h or d (e.g. 24h)').transform(durationMs),
+  publicUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/[^\s#?]+$/, 'must be an http:// or https:// URL without ? or #').transform((u) => u.replace(/\/+$/, ''))]),
 })
 
 const DEFAULTS: Record<ConfigKey, string> = {
@@ -283,6 +287,7 @@ const DEFAULTS: Record<ConfigKey, string> = {
   etlInbox: '',
   webhookBackoffMs: '1s',
   webhookRetryForMs: '24h',
+  publicUrl: '',
 }
 
 export type OptionInput = Partial<Record<keyof Options, string | number | boolean | undefined>>
@@ -356,6 +361,7 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     etlInbox: value.etlInbox,
     webhookBackoffMs: value.webhookBackoffMs,
     webhookRetryForMs: value.webhookRetryForMs,
+    publicUrl: value.publicUrl,
   }
   return Object.freeze(options)
 }

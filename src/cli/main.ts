@@ -21,6 +21,7 @@ import { registerWatch } from './commands/watch.ts'
 import { registerRescan } from './commands/rescan.ts'
 import { registerAlerts } from './commands/alerts.ts'
 import { registerWebhooks } from './commands/webhooks.ts'
+import { registerExport } from './commands/export.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -57,6 +58,7 @@ export function createProgram(): Command {
   registerRescan(program)
   registerAlerts(program)
   registerWebhooks(program)
+  registerExport(program)
   return program
 }
 

@@ -75,6 +75,7 @@ import type { Address, Direction } from '../types.ts'
  *   P:webhooks:done         hash    <endpoint id>|<alert id> → delivered|failed|dropped: a delivery is finished once
  *   P:webhooks:failed       list    JSON {endpoint, alert, at, reason} of alerts given up on (newest first, capped)
  *   P:wh:q:<ep>:<hex40>     list    alert ids queued for one endpoint and address, oldest first (delivered in order)
+ *   P:cases                 hash    case id → JSON Case (graph/cases.ts): a saved graph view (nodes, positions, notes, filters)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -134,6 +135,7 @@ export interface StoreKeys {
   webhookDone: string
   /** Alert ids waiting for one endpoint and address, oldest first. */
   webhookQueue(endpointId: string, address: Address): string
+  cases: string
 }
 
 /**
@@ -202,5 +204,6 @@ export function storeKeys(prefix: string): StoreKeys {
     webhookFailed: `${prefix}:webhooks:failed`,
     webhookDone: `${prefix}:webhooks:done`,
     webhookQueue: (ep, a) => `${prefix}:wh:q:${ep}:${hex(a)}`,
+    cases: `${prefix}:cases`,
   }
 }

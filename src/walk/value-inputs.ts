@@ -9,6 +9,7 @@
  */
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { callScript } from '../store/scripts.ts'
 import { transfersOf } from '../store/transfers-of.ts'
 import type { Address, Asset, Direction } from '../types.ts'
 import { parseLabels } from './labels.ts'
@@ -40,22 +41,14 @@ export async function describeCounterparties(store: GraphStore, runId: string, w
   const out: Map<string, Counterparty>[] = [new Map(), new Map()]
   for (let i = 0; i < wanted.length; i += CHUNK) {
     const chunk = wanted.slice(i, i + CHUNK)
-    const pipeline = redis.pipeline()
-    for (const w of chunk) pipeline.hget(keys.walkLabels(runId, w.direction), w.hex)
-    pipeline.hmget(keys.seeds, ...chunk.map((w) => `0x${w.hex}`))
-    pipeline.hmget(keys.labels, ...chunk.map((w) => `0x${w.hex}`))
-    for (const w of chunk) pipeline.getrangeBuffer(keys.node(`0x${w.hex}` as Address), 0, 3)
-    const replies = (await pipeline.exec()) ?? []
-    for (const [error] of replies) if (error) throw error
-    const seeds = replies[chunk.length]![1] as (string | null)[]
-    const services = replies[chunk.length + 1]![1] as (string | null)[]
+    const args: string[] = [keys.prefix]
+    for (const w of chunk) args.push(w.direction === 'downstream' ? 'd' : 'u', w.hex)
+    const reply = (await callScript(redis, 'counterparties', [keys.walkLabels(runId, 'downstream'), keys.walkLabels(runId, 'upstream'), keys.seeds, keys.labels], args)) as (string | number | null)[]
     chunk.forEach((w, j) => {
-      const head = replies[chunk.length + 2 + j]![1] as Buffer
-      const count = head.length === 4 ? head.readUInt32BE(0) : 0
-      const service = services[j]
+      const [labels, seed, service, count] = reply.slice(4 * j, 4 * j + 4) as [string | null, number, string | null, number]
       const category = service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null
-      const isSeed = seeds[j] !== null && seeds[j] !== undefined
-      out[w.direction === 'downstream' ? 0 : 1]!.set(w.hex, { labels: parseLabels(replies[j]![1] as string | null), passable: isSeed || ((category === null || !stop.has(category)) && count <= rule.counterpartyCap), isSeed })
+      const isSeed = seed === 1
+      out[w.direction === 'downstream' ? 0 : 1]!.set(w.hex, { labels: parseLabels(labels), passable: isSeed || ((category === null || !stop.has(category)) && count <= rule.counterpartyCap), isSeed })
     })
   }
   return out

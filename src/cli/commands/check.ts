@@ -130,6 +130,7 @@ export function registerCheck(program: Command): void {
         const results = source === 'store' ? await answer(ctx, addresses) : await answerLive(ctx, source, addresses, confirmations !== undefined)
         if (flags.json) return printJson(toJson(results))
         printScreening(results)
+        printViewLinks(ctx.options.publicUrl, results.filter((r) => r.risk !== 'none').map((r) => r.address))
       }, { write: source !== 'store' })
     })
 
@@ -144,8 +145,19 @@ export function registerCheck(program: Command): void {
         const [result] = await answer(ctx, [address!])
         if (flags.json) return printJson(toJson([result!])[0])
         printPaths(result!)
+        printViewLinks(ctx.options.publicUrl, [result!.address])
       })
     })
+}
+
+/** With a public URL configured (EXPOSURE_PUBLIC_URL): where the graph view opens on each address. */
+export function viewLink(publicUrl: string, address: string): string {
+  return `${publicUrl}/#/address/${address}`
+}
+
+function printViewLinks(publicUrl: string, addresses: readonly string[]): void {
+  if (publicUrl === '' || addresses.length === 0) return
+  process.stdout.write(`\ngraph view:\n${addresses.map((a) => `  ${viewLink(publicUrl, a)}`).join('\n')}\n`)
 }
 
 export function printScreening(results: readonly CheckResult[]): void {

@@ -9,7 +9,7 @@ import { explicitParams } from './check.ts'
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('the screening service: HTTP API (POST /v1/screen, /v1/addresses, /v1/audit, …), OpenAPI at /openapi.json, reference at /docs, metrics at /metrics; check workers in-process unless --no-workers')
+    .description('the screening service: HTTP API (POST /v1/screen, /v1/addresses, /v1/graph, /v1/cases, /v1/audit, …), the graph view at /, OpenAPI at /openapi.json, reference at /docs, metrics at /metrics; check workers in-process unless --no-workers')
     .option('--host <host>', 'address to listen on (default EXPOSURE_HOST or 127.0.0.1: loopback only)')
     .option('--port <port>', 'port (default EXPOSURE_PORT or 8080; 0 picks a free one)')
     .option('--no-workers', 'run no check workers in this process (run exposure worker --queues check instead)')
@@ -36,7 +36,7 @@ export function registerServe(program: Command): void {
       const address = fastify.server.address()
       const where = typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address)
       logger.info({ url: where, checkSource: source ?? 'store', workers: flags.workers && source !== null }, 'listening')
-      process.stderr.write(`exposure serve: listening on ${where} (check source ${source ?? 'store'}${source !== null ? `, ${flags.workers ? 'in-process check workers' : 'no in-process check workers'}` : ''}); docs at ${where}/docs\n`)
+      process.stderr.write(`exposure serve: listening on ${where} (check source ${source ?? 'store'}${source !== null ? `, ${flags.workers ? 'in-process check workers' : 'no in-process check workers'}` : ''}); docs at ${where}/docs, graph view at ${where}/\n`)
       await closed
       guard.stop()
     })
