@@ -85,6 +85,22 @@ export interface Options {
   checkMaxHistories: number
   /** How long audit entries are kept (ms), from `90d`, `12h`, `30m`, `45s`. Default 90 days. */
   auditRetentionMs: number
+
+  // --- rescans, watchlists, alerts (src/watch/) ---
+  /** How long a wallet screened through the service stays watched by rescans (ms; `0` turns it off). Default 90 days. */
+  watchScreenedMs: number
+  /** Cron pattern of scheduled rescans (`exposure worker --queues rescan` installs it); '' none. Default none. */
+  rescanCron: string
+  /** Seed files (or folders of them) a rescan re-reads, comma-separated; '' none. Default none. */
+  seedSources: readonly string[]
+  /** Label files (or folders of them) a rescan re-reads, comma-separated; '' none. Default none. */
+  labelSources: readonly string[]
+  /** Folder of etl exports a rescan imports new files from (each once, by name and SHA-256); '' none. Default none. */
+  etlInbox: string
+  /** First retry delay of a failed webhook delivery (ms); doubles per attempt up to an hour. Default 1 s. */
+  webhookBackoffMs: number
+  /** How long a webhook delivery is retried before the alert is marked failed (ms). Default 24 h. */
+  webhookRetryForMs: number
   /** Where investigators reach `exposure serve` (its graph view), e.g. https://exposure.example; `path` and `check` print deep links to it. Default '' (none). */
   publicUrl: string
 }
@@ -128,6 +144,14 @@ const ENV_KEYS: Record<ConfigKey, string> = {
   checkSource: 'EXPOSURE_CHECK_SOURCE',
   checkMaxHistories: 'EXPOSURE_CHECK_MAX_HISTORIES',
   auditRetentionMs: 'EXPOSURE_AUDIT_RETENTION',
+  // rescans
+  watchScreenedMs: 'EXPOSURE_WATCH_SCREENED',
+  rescanCron: 'EXPOSURE_RESCAN_CRON',
+  seedSources: 'EXPOSURE_SEED_SOURCES',
+  labelSources: 'EXPOSURE_LABEL_SOURCES',
+  etlInbox: 'EXPOSURE_ETL_INBOX',
+  webhookBackoffMs: 'EXPOSURE_WEBHOOK_BACKOFF',
+  webhookRetryForMs: 'EXPOSURE_WEBHOOK_RETRY_FOR',
   publicUrl: 'EXPOSURE_PUBLIC_URL',
 }
 
@@ -218,6 +242,13 @@ const schema = z.object({
   checkSource: z.enum(['', 'store', 'rpc', 'etherscan']),
   checkMaxHistories: positiveInt(1_000_000),
   auditRetentionMs: z.string().regex(/^\d+(s|m|h|d)$/, 'must be a number and a unit: s, m, h or d (e.g. 90d)').transform(durationMs),
+  watchScreenedMs: z.string().regex(/^(?:0|\d+(s|m|h|d))$/, 'must be 0 (off) or a number and a unit: s, m, h or d (e.g. 90d)').transform((v) => (v === '0' ? 0 : durationMs(v))),
+  rescanCron: z.string().refine((v) => v === '' || v.trim().split(/\s+/).length >= 5, 'must be a cron pattern of 5 or 6 fields, e.g. "*/15 * * * *"'),
+  seedSources: z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)),
+  labelSources: z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)),
+  etlInbox: z.string(),
+  webhookBackoffMs: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a number and a unit: ms, s, m or h (e.g. 1s)').transform(durationMs).pipe(z.number().min(10, 'must be at least 10ms')),
+  webhookRetryForMs: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a number and a unit: ms, s, m, h or d (e.g. 24h)').transform(durationMs),
   publicUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/[^\s#?]+$/, 'must be an http:// or https:// URL without ? or #').transform((u) => u.replace(/\/+$/, ''))]),
 })
 
@@ -249,6 +280,13 @@ const DEFAULTS: Record<ConfigKey, string> = {
   checkSource: '',
   checkMaxHistories: '200',
   auditRetentionMs: '90d',
+  watchScreenedMs: '90d',
+  rescanCron: '',
+  seedSources: '',
+  labelSources: '',
+  etlInbox: '',
+  webhookBackoffMs: '1s',
+  webhookRetryForMs: '24h',
   publicUrl: '',
 }
 
@@ -316,15 +354,24 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     checkSource: value.checkSource,
     checkMaxHistories: value.checkMaxHistories,
     auditRetentionMs: value.auditRetentionMs,
+    watchScreenedMs: value.watchScreenedMs,
+    rescanCron: value.rescanCron.trim(),
+    seedSources: value.seedSources,
+    labelSources: value.labelSources,
+    etlInbox: value.etlInbox,
+    webhookBackoffMs: value.webhookBackoffMs,
+    webhookRetryForMs: value.webhookRetryForMs,
     publicUrl: value.publicUrl,
   }
   return Object.freeze(options)
 }
 
-/** `90d` → milliseconds (s, m, h, d). */
-function durationMs(text: string): number {
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']
-  return Number(text.slice(0, -1)) * unit
+/** `90d` → milliseconds (ms, s, m, h, d). */
+export function durationMs(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim())
+  if (!match) return NaN
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd']
+  return Number(match[1]) * unit
 }
 
 /** `foo` → `{foo}`; a prefix that already holds a hash tag is kept. */

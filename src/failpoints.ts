@@ -7,9 +7,11 @@
  *
  * Names: import:staged (every file read, before the commit), commit:prepared (journal written,
  * before the commit point), commit:point (right after the commit point), commit:half-applied
- * (half the journal applied), walk:before-publish (a walk done, not yet published).
+ * (half the journal applied), walk:before-publish (a walk done, not yet published),
+ * rescan:half-recorded (a rescan recorded half the answers of its first batch of watched wallets),
+ * rescan:before-dispatch (a rescan recorded every answer and alert, no delivery queued yet).
  */
-export type FailpointName = 'import:staged' | 'commit:prepared' | 'commit:point' | 'commit:half-applied' | 'walk:before-publish'
+export type FailpointName = 'import:staged' | 'commit:prepared' | 'commit:point' | 'commit:half-applied' | 'walk:before-publish' | 'rescan:half-recorded' | 'rescan:before-dispatch'
 
 const armed = process.env.EXPOSURE_FAILPOINT
 

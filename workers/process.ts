@@ -1,8 +1,10 @@
 import { startCheckWorker, type CheckWorkerOptions } from './check.ts'
 import { startIngestWorker, type IngestWorkerOptions } from './ingest.ts'
 import { startWalkWorker, type WalkWorkerOptions } from './walk.ts'
+import { startDeliverWorker, type DeliverWorkerOptions } from './deliver.ts'
+import { startRescanWorker, type RescanWorkerOptions } from './rescan.ts'
 
-export type WorkerQueue = 'walk' | 'ingest' | 'check'
+export type WorkerQueue = 'walk' | 'ingest' | 'check' | 'rescan' | 'deliver'
 
 export interface WorkerProcessOptions {
   queues: readonly WorkerQueue[]
@@ -11,6 +13,10 @@ export interface WorkerProcessOptions {
   ingest?: IngestWorkerOptions
   /** Needed when `queues` holds 'check'. */
   check?: CheckWorkerOptions
+  /** Needed when `queues` holds 'rescan'. */
+  rescan?: RescanWorkerOptions
+  /** Needed when `queues` holds 'deliver'. */
+  deliver?: DeliverWorkerOptions
   /** Called once while closing (after the workers closed): release what the options hold (lazy sources). */
   onClose?: () => Promise<void>
 }
@@ -35,6 +41,20 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     const w = startCheckWorker(options.check)
     started.push({ name: 'check', close: () => w.close(), ready: () => w.worker.waitUntilReady() })
   }
+  let scheduleNote = ''
+  if (options.queues.includes('rescan')) {
+    if (!options.rescan) throw new Error('rescan worker options missing')
+    const w = startRescanWorker(options.rescan)
+    started.push({ name: 'rescan', close: w.close, ready: async () => {
+      await w.worker.waitUntilReady()
+      scheduleNote = await w.installSchedule()
+    } })
+  }
+  if (options.queues.includes('deliver')) {
+    if (!options.deliver) throw new Error('deliver worker options missing')
+    const w = startDeliverWorker(options.deliver)
+    started.push({ name: 'deliver', close: w.close, ready: () => w.worker.waitUntilReady() })
+  }
   const names = started.map((s) => s.name).join('+')
   // Handlers first: a SIGTERM that arrives while BullMQ is still connecting must close cleanly too.
   const stopped = new Promise<void>((resolve) => {
@@ -49,7 +69,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   })
   await Promise.race([Promise.all(started.map((s) => s.ready())), stopped])
   for (const s of started) {
-    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : s.name === 'check' ? `concurrency ${options.check?.concurrency ?? 4}` : `concurrency ${options.ingest?.concurrency ?? 2}, node ${safeOrigin(options.ingest?.rpcUrl ?? '')}`
+    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : s.name === 'check' ? `concurrency ${options.check?.concurrency ?? 4}` : s.name === 'rescan' ? scheduleNote : s.name === 'deliver' ? `concurrency ${options.deliver?.concurrency ?? 32}` : `concurrency ${options.ingest?.concurrency ?? 2}, node ${safeOrigin(options.ingest?.rpcUrl ?? '')}`
     console.error(`${s.name} worker ready (prefix ${options.walk.prefix}, ${detail})`)
   }
   await stopped

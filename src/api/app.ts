@@ -20,6 +20,8 @@ import screenRoutes from './routes/v1/screen/index.ts'
 import statusRoutes from './routes/v1/status/index.ts'
 import graphRoutes from './routes/v1/graph/index.ts'
 import opsRoutes from './routes/ops/index.ts'
+import watchRoutes from './routes/v1/watch/index.ts'
+import alertRoutes from './routes/v1/alerts/index.ts'
 import webRoutes from './routes/web/index.ts'
 
 export type AppOptions = ServiceOptions
@@ -43,6 +45,8 @@ async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
       await v1.register(addressRoutes)
       await v1.register(statusRoutes)
       await v1.register(auditRoutes)
+      await v1.register(watchRoutes)
+      await v1.register(alertRoutes)
       await v1.register(graphRoutes)
     },
     { prefix: '/v1' },

@@ -186,9 +186,55 @@ export const StatusResponse = z
     jobs: z.record(z.string(), z.number()),
     sync: z.object({}).passthrough().nullable(),
     redis: z.object({ usedMemory: z.number() }).passthrough(),
+    rescan: z.object({ last: z.object({}).passthrough().nullable(), next: z.string().nullable(), cron: z.string().nullable(), running: z.string().nullable() }).optional(),
     service: z.object({ checkSource: z.string(), queues: z.record(z.string(), z.record(z.string(), z.number())), checkWorkers: z.number().int() }),
   })
   .meta({ id: 'Status' })
+
+const Summary = { risk: z.string(), downstream: z.object({ hops: z.number().int(), seed: Address }).nullable(), upstream: z.object({ hops: z.number().int(), seed: Address }).nullable() }
+
+export const WatchEntry = z
+  .object({ address: Address, owner: z.string(), ref: z.string(), addedAt: z.string(), expiresAt: z.string().nullable() })
+  .meta({ id: 'WatchEntry' })
+
+export const WatchRequest = z.object({
+  addresses: z.array(AddressInput).min(1).max(1000).meta({ description: '1 to 1,000 wallets to watch (again: renews the entry)' }),
+  ref: z.string().max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'printable characters only').default('').meta({ description: 'your own reference (a customer id, a case number)' }),
+  expires: z.string().regex(/^(?:\d+(s|m|h|d)|never)$/, 'a number and a unit (s, m, h, d), e.g. 90d, or never').default('never'),
+})
+
+export const WatchList = z
+  .object({ entries: z.array(WatchEntry.extend({ last: z.object(Summary).nullable().meta({ description: 'the answer the last rescan recorded' }) })) })
+  .meta({ id: 'WatchList' })
+
+export const WatchAdded = z.object({ added: z.array(WatchEntry), baselines: z.number().int() }).meta({ id: 'WatchAdded' })
+
+const StoredAlert = z
+  .object({
+    cursor: z.string(),
+    alert: z
+      .object({
+        id: z.string(),
+        address: Address,
+        at: z.string(),
+        changes: z.array(z.enum(['risk', 'hops', 'seed'])),
+        before: z.object(Summary).passthrough(),
+        after: z.object(Summary).passthrough(),
+        cause: z.object({}).passthrough(),
+        watchers: z.object({ owners: z.array(z.string()), refs: z.array(z.string()), screenedBy: z.string().nullable() }),
+      })
+      .passthrough(),
+  })
+  .meta({ id: 'StoredAlert' })
+
+export const AlertsQuery = z.object({
+  after: z.string().regex(/^(?:0|\d{1,16}-\d{1,10})$/, 'a cursor: 0 or a stream id like 1764633600000-0').default('0'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
+export const AlertPage = z
+  .object({ alerts: z.array(StoredAlert), nextCursor: z.string().meta({ description: 'pass as after for the next page (the same when nothing new)' }) })
+  .meta({ id: 'AlertPage' })
 
 /** A problem response in the OpenAPI document: application/problem+json, as the service sends it. */
 export function problem(description: string) {

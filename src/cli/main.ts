@@ -17,6 +17,10 @@ import { terminalSafe } from './output.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerKeys } from './commands/keys.ts'
 import { registerAudit } from './commands/audit.ts'
+import { registerWatch } from './commands/watch.ts'
+import { registerRescan } from './commands/rescan.ts'
+import { registerAlerts } from './commands/alerts.ts'
+import { registerWebhooks } from './commands/webhooks.ts'
 import { registerExport } from './commands/export.ts'
 
 /**
@@ -50,6 +54,10 @@ export function createProgram(): Command {
   registerServe(program)
   registerKeys(program)
   registerAudit(program)
+  registerWatch(program)
+  registerRescan(program)
+  registerAlerts(program)
+  registerWebhooks(program)
   registerExport(program)
   return program
 }

@@ -6,6 +6,10 @@ export const QUEUES = {
   ingest: 'ingest',
   /** Screens one submitted wallet that the store cannot answer exactly yet (on-demand search, `exposure serve`). */
   check: 'check',
+  /** Runs one rescan (src/watch/rescan.ts); a job scheduler adds them on EXPOSURE_RESCAN_CRON. */
+  rescan: 'rescan',
+  /** Delivers one alert to one webhook endpoint (src/watch/delivery.ts). */
+  deliver: 'deliver',
 } as const
 
 /**

@@ -60,6 +60,21 @@ import type { Address, Direction } from '../types.ts'
  *   P:audit:a:<hex40>       zset    audit entry ids of one address → time (ms); expires with the retention
  *   P:apikeys               hash    key id → JSON ApiKeyRecord (name, scopes, rate, SHA-256 of the secret, created, revoked)
  *   P:rl:<key id>           string  requests of that key in the current rate window (expires with the window)
+ * Rescans, watchlists and alerts (src/watch/)
+ *   P:watch                 hash    <owner>|<hex40> → JSON WatchEntry (owner 'cli' or 'key:<api key id>'; ref, added, expires)
+ *   P:watch:last            hash    hex40 → JSON WatchedAnswer: the last answer a rescan (or watch add) recorded for a watched wallet
+ *   P:alerts                stream  one entry per alert (field json); ids are the cursors of `alerts tail` and GET /v1/alerts
+ *   P:alerts:ids            hash    alert id (deterministic: address + answers + basis) → stream id: an alert is appended once
+ *   P:alerts:dispatched     string  the last stream id whose deliveries were queued
+ *   P:rescan:lock           string  held by the running rescan (store/locks.ts)
+ *   P:rescan:last           string  JSON summary of the last finished rescan
+ *   P:rescan:files          hash    source file path → SHA-256 last applied (seed and label sources)
+ *   P:rescan:inbox          hash    etl inbox file name → SHA-256 + time imported (each file once)
+ *   P:webhooks              hash    endpoint id → JSON endpoint (url, events, secret, allowPrivate, disabled)
+ *   P:webhooks:stats        hash    <endpoint id>:delivered|failed → count
+ *   P:webhooks:done         hash    <endpoint id>|<alert id> → delivered|failed|dropped: a delivery is finished once
+ *   P:webhooks:failed       list    JSON {endpoint, alert, at, reason} of alerts given up on (newest first, capped)
+ *   P:wh:q:<ep>:<hex40>     list    alert ids queued for one endpoint and address, oldest first (delivered in order)
  *   P:cases                 hash    case id → JSON Case (graph/cases.ts): a saved graph view (nodes, positions, notes, filters)
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
@@ -105,6 +120,21 @@ export interface StoreKeys {
   auditIndex(address: Address): string
   apiKeys: string
   rateLimit(keyId: string): string
+  watch: string
+  watchLast: string
+  alerts: string
+  alertIds: string
+  alertsDispatched: string
+  rescanLock: string
+  rescanLast: string
+  rescanFiles: string
+  rescanInbox: string
+  webhooks: string
+  webhookStats: string
+  webhookFailed: string
+  webhookDone: string
+  /** Alert ids waiting for one endpoint and address, oldest first. */
+  webhookQueue(endpointId: string, address: Address): string
   cases: string
 }
 
@@ -160,6 +190,20 @@ export function storeKeys(prefix: string): StoreKeys {
     auditIndex: (a) => `${prefix}:audit:a:${hex(a)}`,
     apiKeys: `${prefix}:apikeys`,
     rateLimit: (id) => `${prefix}:rl:${id}`,
+    watch: `${prefix}:watch`,
+    watchLast: `${prefix}:watch:last`,
+    alerts: `${prefix}:alerts`,
+    alertIds: `${prefix}:alerts:ids`,
+    alertsDispatched: `${prefix}:alerts:dispatched`,
+    rescanLock: `${prefix}:rescan:lock`,
+    rescanLast: `${prefix}:rescan:last`,
+    rescanFiles: `${prefix}:rescan:files`,
+    rescanInbox: `${prefix}:rescan:inbox`,
+    webhooks: `${prefix}:webhooks`,
+    webhookStats: `${prefix}:webhooks:stats`,
+    webhookFailed: `${prefix}:webhooks:failed`,
+    webhookDone: `${prefix}:webhooks:done`,
+    webhookQueue: (ep, a) => `${prefix}:wh:q:${ep}:${hex(a)}`,
     cases: `${prefix}:cases`,
   }
 }

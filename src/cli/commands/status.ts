@@ -13,6 +13,8 @@ import { describeCapabilities, type RpcCapabilities } from '../../sources/rpc/ca
 import { readStoreChain } from '../../sources/rpc/chain.ts'
 import { describeRanges, finalThrough, parseRange, readCoverage, syncKeys } from '../../sources/rpc/ingest.ts'
 import { withContext } from '../context.ts'
+import { createRescanQueue, RESCAN_SCHEDULER } from '../../queues/watch-queues.ts'
+import { rescanRunning, type RescanSummary } from '../../watch/rescan.ts'
 import { formatCount, printJson, printTable } from '../output.ts'
 
 /** Token transfers waiting for their transactions (store/tx-index.ts). */
@@ -30,6 +32,30 @@ async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers
     }
   } while (cursor !== '0')
   return { transfers: Math.round(transfers), blocks }
+}
+
+/** The last rescan (its summary), the next scheduled one (ISO, null: none scheduled) and the running one. */
+async function rescanStatus(store: GraphStore, redis: Redis) {
+  const lastJson = await redis.get(store.keys.rescanLast)
+  const last = lastJson === null ? null : (JSON.parse(lastJson) as Omit<RescanSummary, 'alertIds'>)
+  const queue = createRescanQueue(quietDuplicate(redis, { maxRetriesPerRequest: null }), store.keys.queuePrefix)
+  let next: string | null = null
+  let cron: string | null = null
+  try {
+    const scheduler = await queue.getJobScheduler(RESCAN_SCHEDULER)
+    if (scheduler?.next !== undefined) next = new Date(scheduler.next).toISOString()
+    cron = scheduler?.pattern ?? null
+  } finally {
+    await queue.close()
+    await queue.disconnect()
+  }
+  const running = await rescanRunning(store)
+  return {
+    last: last === null ? null : { id: last.id, trigger: last.trigger, startedAt: last.startedAt, finishedAt: last.finishedAt, seconds: last.seconds, watched: last.watched, changed: last.changed, alerts: last.alerts, walk: last.walk.mode },
+    next,
+    cron,
+    running,
+  }
 }
 
 /** What `exposure status --json` prints (and GET /v1/status answers), with what the table needs besides. */
@@ -57,6 +83,7 @@ export async function collectStatus({ store, redis, options }: { store: GraphSto
     chain,
     rollbackInProgress: fork.from === undefined ? null : { from: Number(fork.from), to: Number(fork.to) },
   }
+  const rescan = await rescanStatus(store, redis)
   const walkCoverage = published === null ? [] : ((await redis.hget(store.keys.walkCurrent, 'sourceCoverage')) ?? '').split(',').map(parseRange).filter((r) => r !== null)
   const status = {
     store: { prefix: store.keys.prefix, ...stats, pendingTokenTransfers: pending.transfers },
@@ -76,8 +103,9 @@ export async function collectStatus({ store, redis, options }: { store: GraphSto
     jobs,
     sync,
     redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning },
+    rescan,
   }
-  return { status, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage }
+  return { status, rescan, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage }
 }
 
 export function registerStatus(program: Command): void {
@@ -88,7 +116,7 @@ export function registerStatus(program: Command): void {
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withContext(command.optsWithGlobals(), async (ctx) => {
         const { store } = ctx
-        const { status, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage } = await collectStatus(ctx)
+        const { status, rescan, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage } = await collectStatus(ctx)
         const published = walks.published
         const latest = walks.latest
         if (flags.json) return printJson(status)
@@ -118,6 +146,8 @@ export function registerStatus(program: Command): void {
             ...(sync.tentativeThrough === null ? [] : [`tentative through block ${sync.tentativeThrough}`]),
             ...(sync.rollbackInProgress === null ? [] : [`rollback of blocks ${sync.rollbackInProgress.from}-${sync.rollbackInProgress.to} unfinished (the next sync finishes it)`]),
           ].join('; ')],
+          ['last rescan', rescan.last === null ? 'never' : `${rescan.last.id} (${rescan.last.trigger}) finished ${rescan.last.finishedAt} in ${rescan.last.seconds.toFixed(2)} s: ${rescan.last.watched} watched, ${rescan.last.changed} changed, ${rescan.last.alerts} alerts; walk ${rescan.last.walk}`],
+          ['next rescan', rescan.running !== null ? `running now (${rescan.running})` : rescan.next === null ? 'not scheduled (EXPOSURE_RESCAN_CRON with exposure worker --queues rescan)' : `${rescan.next} (cron "${rescan.cron}")`],
           ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
           ['redis memory', `${formatBytes(memory.used)}${memory.maxmemory > 0 ? ` of maxmemory ${formatBytes(memory.maxmemory)}` : ''} (policy ${memory.policy ?? '?'})`],
         )

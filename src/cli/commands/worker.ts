@@ -7,13 +7,13 @@ import { createWalkSourceHook, walkSourceConfig } from '../../sources/walk-sourc
 import { runWorkerProcess, type WorkerQueue } from '../../../workers/process.ts'
 import { onDemandDefaults } from '../../walk/on-demand-check.ts'
 
-const QUEUE_NAMES: readonly WorkerQueue[] = ['walk', 'ingest', 'check']
+const QUEUE_NAMES: readonly WorkerQueue[] = ['walk', 'ingest', 'check', 'rescan', 'deliver']
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('run long-lived BullMQ workers: walk jobs (exposure trace), ingest jobs (exposure sync) and check jobs (exposure serve); SIGTERM/SIGINT let running jobs finish')
-    .option('--queues <list>', 'which queues to serve, comma-separated: walk, ingest, check (default walk and ingest; ingest only when a node is configured)')
+    .description('run long-lived BullMQ workers: walk jobs (exposure trace), ingest jobs (exposure sync), check jobs (exposure serve), rescans (on EXPOSURE_RESCAN_CRON, installed as a job scheduler) and webhook deliveries; SIGTERM/SIGINT let running jobs finish')
+    .option('--queues <list>', 'which queues to serve, comma-separated: walk, ingest, check, rescan, deliver (default walk and ingest; ingest only when a node is configured)')
     .option('--concurrency <n>', 'jobs at once per queue (default 2)')
     .option('--rpc-url <url>', 'JSON-RPC endpoint for ingest jobs and lazy rpc walks (default RPC_URL)')
     .option('--lock-duration <ms>', 'how long a walk job stays locked without a heartbeat: a killed worker\'s job is retried after about this long', '10000')
@@ -26,7 +26,7 @@ export function registerWorker(program: Command): void {
       } else {
         const names = flags.queues.split(',').map((q) => q.trim()).filter((q) => q.length > 0)
         const bad = names.find((q) => !(QUEUE_NAMES as readonly string[]).includes(q))
-        if (bad !== undefined || names.length === 0) throw new InputError('INVALID_ARGUMENT', `--queues must list walk, ingest and/or check: ${JSON.stringify(flags.queues)}`, { field: 'queues', value: flags.queues })
+        if (bad !== undefined || names.length === 0) throw new InputError('INVALID_ARGUMENT', `--queues must list walk, ingest, check, rescan and/or deliver: ${JSON.stringify(flags.queues)}`, { field: 'queues', value: flags.queues })
         queues = [...new Set(names)] as WorkerQueue[]
         if (queues.includes('ingest') && options.rpcUrl === '') throw new InputError('INVALID_CONFIG', 'ingest jobs need a node: pass --rpc-url or set RPC_URL', { field: 'rpcUrl' })
       }
@@ -53,6 +53,8 @@ export function registerWorker(program: Command): void {
         walk: { redisUrl: options.redisUrl, prefix: options.prefix, concurrency: options.concurrency, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)), beforeExpand: hook.beforeExpand },
         ingest: { redisUrl: options.redisUrl, prefix: options.prefix, rpcUrl: options.rpcUrl, listedTokens: options.listedTokens, concurrency: options.concurrency, rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs } },
         check: { redisUrl: options.redisUrl, prefix: options.prefix, riskPolicy: options.riskPolicy, sourceConfig: walkSourceConfig(options), defaults: onDemandDefaults(options), ...(flags.concurrency === undefined ? {} : { concurrency: options.concurrency }) },
+        rescan: { options },
+        deliver: { redisUrl: options.redisUrl, prefix: options.prefix, backoffMs: options.webhookBackoffMs, retryForMs: options.webhookRetryForMs, ...(flags.concurrency === undefined ? {} : { concurrency: options.concurrency }) },
         onClose: async () => {
           await hook.close()
           hookRedis.disconnect()

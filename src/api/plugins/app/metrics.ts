@@ -39,6 +39,21 @@ async function metrics(app: FastifyInstance): Promise<void> {
   })
 
   new Gauge({
+    name: 'exposure_webhook_deliveries',
+    help: 'Alert deliveries per webhook endpoint by outcome (delivered, failed: given up after the retry window, dropped), and alerts in the stream',
+    labelNames: ['endpoint', 'outcome'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const stats = await redis.hgetall(store.keys.webhookStats)
+      for (const [field, count] of Object.entries(stats)) {
+        const at = field.lastIndexOf(':')
+        this.set({ endpoint: field.slice(0, at), outcome: field.slice(at + 1) }, Number(count))
+      }
+      this.set({ endpoint: '', outcome: 'alerts' }, await redis.xlen(store.keys.alerts))
+    },
+  })
+  new Gauge({
     name: 'exposure_walk_progress',
     help: 'The latest walk attempt: running (1/0), and per direction its labelled addresses and frontier',
     labelNames: ['measure', 'direction'],

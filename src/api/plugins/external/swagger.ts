@@ -25,6 +25,7 @@ async function docs(app: FastifyInstance): Promise<void> {
         { name: 'screening', description: 'scope screen' },
         { name: 'investigation', description: 'scope investigate' },
         { name: 'admin', description: 'scope admin' },
+        { name: 'watch', description: 'scope screen: watchlists (each key its own) and the alerts rescans raise' },
       ],
     },
     transform: jsonSchemaTransform,
