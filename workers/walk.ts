@@ -9,6 +9,9 @@ import { isGivenUp, isRetryable } from '../src/sources/rpc/client.ts'
 import { isConnectionError, quietRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
+/** How long closing waits for running jobs before it drops the connections. */
+const CLOSE_WAIT_MS = 15_000
+
 /** Most follow-up tokens one job adds; the frontier itself holds the work, tokens only wake workers. */
 const MAX_FOLLOW_UPS = 4
 
@@ -70,9 +73,24 @@ export function startWalkWorker(options: WalkWorkerOptions) {
     if (!isConnectionError(error)) report(error)
   })
 
-  async function close(): Promise<void> {
-    await worker.close()
-    await queue.close()
+  /**
+   * Closes the worker: by default after its running jobs finish, `force` without waiting for them
+   * (a walk that already failed). Either way within CLOSE_WAIT_MS: a job whose keys vanished with
+   * a Redis restarted without persistence never settles in BullMQ (moveToFinished and its retry
+   * fail with "Missing key"), and a plain close would wait for it forever.
+   */
+  async function close({ force = false }: { force?: boolean } = {}): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS)
+      timer.unref()
+    })
+    const closed = (async () => {
+      await worker.close(force)
+      await queue.close()
+    })().catch(() => undefined)
+    await Promise.race([closed, waited])
+    clearTimeout(timer)
     commands.disconnect()
     connection.disconnect()
   }

@@ -106,6 +106,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
   const startedAt = Date.now()
   let started = false
   let workers: ReturnType<typeof startWalkWorker>[] = []
+  let failed = false
   try {
     const cleaned = await cleanUpDeadRun(store, drainJobs)
     if (cleaned !== null) options.onNote?.(`walk ${cleaned} was interrupted (its coordinator is gone); its partial labels were dropped`)
@@ -246,6 +247,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       }
     }
   } catch (error) {
+    failed = true
     if (started) {
       const interrupted = isExposureError(error, 'INTERRUPTED')
       await redis
@@ -256,7 +258,8 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
     }
     throw error
   } finally {
-    await Promise.all(workers.map((w) => w.close()))
+    // A failed walk's jobs are not worth waiting for (their run is dropped).
+    await Promise.all(workers.map((w) => w.close({ force: failed })))
     await queue.close().catch(() => undefined)
     queueConnection.disconnect()
     await lock.release()
