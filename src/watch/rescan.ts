@@ -27,6 +27,8 @@ import { mergeLabels } from '../seeds/labels.ts'
 import { planImport } from '../seeds/seed-set.ts'
 import { etlKindOf } from '../sources/etl.ts'
 import { importEtl } from '../sources/etl-import.ts'
+import { describeRanges, readCoverage, syncKeys, type BlockRange } from '../sources/rpc/ingest.ts'
+import { runSync } from '../sources/rpc/sync.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { createHolder, describeHolder } from '../store/holder.ts'
 import { acquireLock, inspectLock } from '../store/locks.ts'
@@ -61,6 +63,8 @@ export interface RescanSummary {
     seedFiles: { file: string; sha256: string; changed: boolean; version: number | null; added: number; removed: number; updated: number }[]
     labelFiles: { file: string; sha256: string; changed: boolean; labels: number; written: number }[]
     etlFiles: { file: string; sha256: string }[]
+    /** Block ranges read from the node (RPC_URL) for a synced store. */
+    blocks: BlockRange[]
     transfersAdded: number
   }
   walk: { mode: 'incremental' | 'full' | 'skipped'; reason: string | null; runId: string | null; seconds: number; labelled: Record<string, number> | null }
@@ -179,7 +183,7 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
     return value
   }
   const before = await readVersions(store)
-  const read: RescanSummary['read'] = { seedFiles: [], labelFiles: [], etlFiles: [], transfersAdded: 0 }
+  const read: RescanSummary['read'] = { seedFiles: [], labelFiles: [], etlFiles: [], blocks: [], transfersAdded: 0 }
   const imported: string[] = []
 
   // 1. Sources.
@@ -228,7 +232,28 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
         imported.push(`etl ${fresh.map((f) => f.name).join(', ')}: ${summary.transfersAdded} new transfers`)
       }
     }
-    const detail = `${read.seedFiles.filter((f) => f.changed).length}/${read.seedFiles.length} seed files changed, ${read.labelFiles.filter((f) => f.changed).length}/${read.labelFiles.length} label files changed, ${read.etlFiles.length} new etl files (${read.transfersAdded} new transfers)`
+    // New blocks from the node a synced store was read from, up to the finality line (a store that
+    // was never synced is fed by files; a sync without --from-block continues and fills holes).
+    if (options.rpcUrl !== '' && (await readCoverage(redis, syncKeys(keys.prefix))).length > 0) {
+      const transfersBefore = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
+      const synced = await runSync(store, {
+        redisUrl: options.redisUrl,
+        rpcUrl: options.rpcUrl,
+        listedTokens: options.listedTokens,
+        ...(options.confirmationsExplicit ? { confirmations: options.confirmations } : {}),
+        rangeSize: options.syncRangeSize,
+        workers: 2,
+        concurrency: options.concurrency,
+        rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs },
+        ...(run.signal ? { signal: run.signal } : {}),
+        ...(run.onNote ? { onNote: run.onNote } : {}),
+      })
+      read.blocks = synced.read
+      read.transfersAdded += Number((await redis.hget(keys.meta, 'transfers')) ?? 0) - transfersBefore
+      if (synced.read.length > 0) imported.push(`blocks ${describeRanges(synced.read)} from the node (chain ${synced.chain.chainId})`)
+      for (const fork of synced.forks) imported.push(`a fork rolled back and read again: ${JSON.stringify(fork)}`)
+    }
+    const detail = `${read.seedFiles.filter((f) => f.changed).length}/${read.seedFiles.length} seed files changed, ${read.labelFiles.filter((f) => f.changed).length}/${read.labelFiles.length} label files changed, ${read.etlFiles.length} new etl files, ${read.blocks.length === 0 ? 'no new blocks' : `blocks ${describeRanges(read.blocks)}`} (${read.transfersAdded} new transfers)`
     return { value: undefined, detail }
   })
 

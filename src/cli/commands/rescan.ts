@@ -7,7 +7,7 @@ export function registerRescan(program: Command): void {
   program
     .command('rescan')
     .description(
-      'run one rescan now: re-read the configured seed and label files (EXPOSURE_SEED_SOURCES, EXPOSURE_LABEL_SOURCES) and import new etl files (EXPOSURE_ETL_INBOX), ' +
+      'run one rescan now: re-read the configured seed and label files (EXPOSURE_SEED_SOURCES, EXPOSURE_LABEL_SOURCES), import new etl files (EXPOSURE_ETL_INBOX) and, for a store synced from a node (RPC_URL), its new final blocks; ' +
         'update the walk incrementally, answer every watched wallet again and raise an alert for each changed answer. One at a time per store: a second one says so and does nothing.',
     )
     .option('--json', 'print the summary as JSON')
