@@ -84,6 +84,9 @@ describe('exposure rescan on a synced store', () => {
     expect(alert.cause.imported.join('\n')).toContain(`blocks ${moved}`)
     expect(alert.cause.storeVersion.after).toBeGreaterThan(alert.cause.storeVersion.before)
     expect(alert.watchers.refs).toEqual(['deposit-42'])
+    // With a public URL, the tail links each alert to its wallet in the graph view.
+    const linked = JSON.parse((await ok(['alerts', 'tail', '--json'], { EXPOSURE_PUBLIC_URL: 'https://tracer.example/' })).stdout.trim()) as { link: string }
+    expect(linked.link).toBe(`https://tracer.example/#/address/${alert.address}`)
 
     // Nothing new on the node: nothing read, nothing raised.
     const again = json((await ok(['rescan', '--json'])).stdout)

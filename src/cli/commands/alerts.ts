@@ -4,6 +4,7 @@ import { connectRedis } from '../../store/redis.ts'
 import { isCursor, lastAlerts, readAlerts, waitAlerts, type StoredAlert } from '../../watch/alerts.ts'
 import { withContext } from '../context.ts'
 import { printTable } from '../output.ts'
+import { viewLink } from './check.ts'
 
 function describe(a: StoredAlert): string[] {
   const d = (s: { downstream: { hops: number } | null; upstream: { hops: number } | null }) => `${s.downstream?.hops ?? '-'}/${s.upstream?.hops ?? '-'}`
@@ -25,9 +26,11 @@ export function registerAlerts(program: Command): void {
       if (!Number.isInteger(lines) || lines < 0 || lines > 100_000) throw new InputError('INVALID_ARGUMENT', `--lines must be an integer from 0 to 100000: ${JSON.stringify(flags.lines)}`, { field: 'lines', value: flags.lines })
       if (flags.after !== undefined && !isCursor(flags.after)) throw new InputError('INVALID_ARGUMENT', `--after must be a cursor (a stream id like 1764633600000-0): ${JSON.stringify(flags.after)}`, { field: 'after', value: flags.after })
       await withContext(command.optsWithGlobals(), async ({ redis, store, options, signal }) => {
+        // With a public URL (EXPOSURE_PUBLIC_URL), each alert links to its wallet in the graph view.
+        const link = (a: StoredAlert) => (options.publicUrl === '' ? {} : { link: viewLink(options.publicUrl, a.alert.address) })
         const print = (list: StoredAlert[]) => {
-          if (flags.json) for (const a of list) process.stdout.write(`${JSON.stringify(a)}\n`)
-          else if (list.length > 0) printTable(['cursor', 'time', 'address', 'risk', 'hops down/up', 'changed', 'id'], list.map(describe))
+          if (flags.json) for (const a of list) process.stdout.write(`${JSON.stringify({ ...a, ...link(a) })}\n`)
+          else if (list.length > 0) printTable(['cursor', 'time', 'address', 'risk', 'hops down/up', 'changed', 'id', ...(options.publicUrl === '' ? [] : ['graph view'])], list.map((a) => [...describe(a), ...(options.publicUrl === '' ? [] : [link(a).link!])]))
         }
         const first = flags.after !== undefined ? await readAlerts(redis, store.keys, flags.after, Math.max(lines, 1_000)) : await lastAlerts(redis, store.keys, lines)
         print(first)
