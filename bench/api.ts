@@ -43,7 +43,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`)
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
 
 /** A child process that prints `ready` on stderr when it serves; stdout (the JSON log) is dropped. */
-async function startChild(args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
+async function startChild(args: string[], env: Record<string, string | undefined>, ready: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   await new Promise<void>((resolve, reject) => {
@@ -105,7 +105,7 @@ try {
 
   // 2. The servers: the service (store answers, no live source) and the two baselines.
   const [servePort, helloPort, getPort] = await Promise.all([freePort(), freePort(), freePort()])
-  const env = { REDIS_URL: redisServer.url, EXPOSURE_PREFIX: prefix, RPC_URL: '', ETHERSCAN_URL: '', EXPOSURE_CHECK_SOURCE: 'store' }
+  const env = { REDIS_URL: redisServer.url, EXPOSURE_PREFIX: prefix, RPC_URL: undefined, ETHERSCAN_URL: undefined, EXPOSURE_CHECK_SOURCE: 'store' }
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
   children.push(await startChild([...profile, BIN, 'serve', '--port', String(servePort)], env, 'listening on'))
@@ -119,6 +119,13 @@ try {
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
   let next = 0
   const single = await run('single screens of known wallets', {
+    url: `http://127.0.0.1:${servePort}`,
+    connections: CONNECTIONS,
+    requests: [{ method: 'POST', path: '/v1/screen', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ addresses: [known[next++ % known.length]] }) }) }],
+  })
+  // The same wallets again: each answer (with its exposed value, computed when first asked) now
+  // comes from the server's answer cache for this walk and store version.
+  const singleCached = await run('single screens of the same wallets again (answers cached)', {
     url: `http://127.0.0.1:${servePort}`,
     connections: CONNECTIONS,
     requests: [{ method: 'POST', path: '/v1/screen', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ addresses: [known[next++ % known.length]] }) }) }],
@@ -174,7 +181,8 @@ try {
     ['store', `${TRANSFERS.toLocaleString()} transfers, ${ADDRESSES.toLocaleString()} addresses, walk 4 hops both ways; ${known.length.toLocaleString()} known wallets rotated`, '', ''],
     ['Fastify hello-world (baseline)', `${Math.round(rps(hello)).toLocaleString()} req/s, p50/p99 ${lat(hello)}`, '', ''],
     ['one Redis GET per request (baseline)', `${Math.round(rps(get)).toLocaleString()} req/s, p50/p99 ${lat(get)}`, '', ''],
-    ['single screens, 50 connections', `${Math.round(rps(single)).toLocaleString()} req/s, p50/p99 ${lat(single)}`, '≥ 5,000/s, p99 ≤ 15 ms', rps(single) >= 5000 && single.latency.p99 <= 15 ? 'met' : 'MISSED'],
+    ['single screens, 50 connections', `first time per wallet: ${Math.round(rps(single)).toLocaleString()} req/s, p50/p99 ${lat(single)}`, '≥ 5,000/s, p99 ≤ 15 ms', rps(single) >= 5000 && single.latency.p99 <= 15 ? 'met' : 'MISSED'],
+    ['single screens, answers cached',  `${Math.round(rps(singleCached)).toLocaleString()} req/s, p50/p99 ${lat(singleCached)} (the same wallets again)`, '≥ 5,000/s, p99 ≤ 15 ms', rps(singleCached) >= 5000 && singleCached.latency.p99 <= 15 ? 'met' : 'MISSED'],
     ['single screens vs one-GET baseline', `${(share * 100).toFixed(0)} %`, '≥ 35 %', share >= 0.35 ? 'met' : 'MISSED'],
     ['batch of 100, 1 connection', `${rps(batch1).toFixed(0)} req/s (${Math.round(rps(batch1) * 100).toLocaleString()} addresses/s), p50/p99 ${lat(batch1)}`, 'p99 ≤ 25 ms', batch1.latency.p99 <= 25 ? 'met' : 'MISSED'],
     ['batch of 100, 10 connections', `${rps(batch10).toFixed(0)} req/s (${Math.round(rps(batch10) * 100).toLocaleString()} addresses/s), p50/p99 ${lat(batch10)}`, '', ''],
@@ -190,7 +198,7 @@ try {
   await mkdir(new URL('./results/', import.meta.url), { recursive: true })
   await writeFile(
     new URL('./results/api.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), store: { transfers: TRANSFERS, addresses: ADDRESSES, knownWallets: known.length }, seconds: SECONDS, connections: CONNECTIONS, helloWorld: summary(hello), oneRedisGet: summary(get), singleScreens: summary(single), shareOfOneGet: share, batch100: { connections1: summary(batch1), connections10: summary(batch10) }, newWallets: fresh, loadAverage: { before: loadBefore, after: loadAfter }, cores: 2 }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), store: { transfers: TRANSFERS, addresses: ADDRESSES, knownWallets: known.length }, seconds: SECONDS, connections: CONNECTIONS, helloWorld: summary(hello), oneRedisGet: summary(get), singleScreens: summary(single), singleScreensCached: summary(singleCached), shareOfOneGet: share, batch100: { connections1: summary(batch1), connections10: summary(batch10) }, newWallets: fresh, loadAverage: { before: loadBefore, after: loadAfter }, cores: 2 }, null, 2)}\n`,
   )
 } finally {
   for (const child of children) await stopChild(child)
