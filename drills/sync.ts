@@ -16,6 +16,7 @@ import { startPrivateRedis } from '../src/store/private-redis.ts'
 import { startAnvil } from '../test/support/anvil.ts'
 import { buildRandomChain, prng } from '../test/support/chain.ts'
 import { adjacencySnapshot } from '../test/support/store-compare.ts'
+import { dropPrefix } from './lib.ts'
 
 const BIN = fileURLToPath(new URL('../bin/exposure.mjs', import.meta.url))
 
@@ -170,15 +171,6 @@ async function waitForKey(redis: Redis, key: string, timeoutMs: number): Promise
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   return Date.now()
-}
-
-async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000)
-    cursor = next
-    if (keys.length > 0) await redis.unlink(...keys)
-  } while (cursor !== '0')
 }
 
 function lastLine(text: string): string {
