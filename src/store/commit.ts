@@ -97,7 +97,7 @@ export function partitionOfHex(hex: string): number {
 
 export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promise<Holder>, stageResolved: StageResolved) {
   /** Imports this process registered, with the timer that keeps their holder's heartbeat fresh. */
-  const registered = new Map<string, NodeJS.Timeout>()
+  const registered = new Map<string, NodeJS.Timeout | undefined>()
 
   /**
    * Registers an import (once): its record and its place in P:imports. While this process holds
@@ -121,6 +121,14 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     }, 5_000)
     beat.unref()
     registered.set(importId, beat)
+  }
+
+  /**
+   * Stages into an import another process registered and holds (an ingest job's worker): this
+   * process writes staging only, never the import's record or holder.
+   */
+  function adopt(importId: string): void {
+    if (!registered.has(importId)) registered.set(importId, undefined)
   }
 
   function unregister(importId: string): void {
@@ -529,7 +537,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return waiting
   }
 
-  return { register, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal }
+  return { register, adopt, unregister, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal }
 }
 
 export type Imports = ReturnType<typeof createImports>

@@ -153,10 +153,19 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
       keyList.push(keys.stagePartition(importId, p))
       blobs.push(buffer.subarray(starts[p]!, starts[p]! + sizes[p]!))
     }
+    if (big.length > 0) {
+      keyList.push(keys.stageExtra(importId))
+      blobs.push(Buffer.concat(big))
+    }
+    await appendStaged(importId, keyList, blobs)
+  }
+
+  /** Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile (append-many.lua). */
+  async function appendStaged(importId: string, keyList: readonly string[], blobs: readonly Buffer[]): Promise<void> {
     try {
-      await callScript(redis, 'append-many', keyList, blobs)
-      if (big.length > 0) await redis.append(keys.stageExtra(importId), Buffer.concat(big))
+      await callScript(redis, 'append-many', [keys.importRecord(importId), ...keyList], blobs)
     } catch (error) {
+      if (/IMPORT_GONE/.test((error as Error).message)) throw new BaseError('IMPORT_GONE', `import ${importId} was dropped while it was being staged (its command failed or was interrupted): nothing more is staged for it`, { value: importId }, { cause: error })
       throw storeError(error, `staging of import ${importId}`)
     }
   }
@@ -194,11 +203,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     }
     if (parts.length === 0) return
     await imports.register(importId, kindOf(importId), importId)
-    try {
-      await redis.append(keys.stageExtra(importId), Buffer.concat(parts))
-    } catch (error) {
-      throw storeError(error, `staging of import ${importId}`)
-    }
+    await appendStaged(importId, [keys.stageExtra(importId)], [Buffer.concat(parts)])
   }
 
   /**
