@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { mgetBuffers, scanKeyBatches } from './redis.ts'
 import { BaseError, InputError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
 import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
@@ -231,12 +232,8 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
    */
   async function* transfers(): AsyncGenerator<Transfer> {
     const assets = await loadAssets()
-    let cursor = '0'
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', keys.nodePattern, 'COUNT', 1000)
-      cursor = next
-      if (found.length === 0) continue
-      const nodes = await redis.mgetBuffer(...found)
+    for await (const found of scanKeyBatches(redis, keys.nodePattern)) {
+      const nodes = await mgetBuffers(redis, found)
       for (let k = 0; k < found.length; k++) {
         const from = `0x${found[k]!.slice(found[k]!.lastIndexOf(':') + 1)}` as Address
         const { out } = splitNode(nodes[k])
@@ -247,7 +244,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
           yield transfer
         }
       }
-    } while (cursor !== '0')
+    }
   }
 
   /** The exact amount of a transfer whose record holds the 96-bit maximum (P:amounts keeps larger ones). */

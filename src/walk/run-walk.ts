@@ -10,7 +10,7 @@ import { createWalkState, type WalkState } from '../store/walk-state.ts'
 import { addWalkTokens, createWalkQueue, initialJobId, type WalkJobData } from '../queues/walk-queue.ts'
 import type { Address, Direction } from '../types.ts'
 import { startWalkWorker } from '../../workers/walk.ts'
-import { isConnectionError } from '../store/redis.ts'
+import { isConnectionError, scanKeys, unlinkKeys } from '../store/redis.ts'
 import { storeSourceChoice } from '../sources/walk-source.ts'
 import { labelsDigest } from './labels-digest.ts'
 import { walkParams } from './params.ts'
@@ -268,13 +268,10 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
 
 /** Drops the change log of store versions up to the published walk's (no incremental walk needs them). */
 async function pruneChangeLog(redis: Redis, keys: GraphStore['keys'], upTo: number): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:changes:*`, 'COUNT', 1_000)
-    cursor = next
+  await scanKeys(redis, `${keys.prefix}:changes:*`, async (found) => {
     const doomed = found.filter((key) => /:changes:\d+$/.test(key) && Number(key.slice(key.lastIndexOf(':') + 1)) <= upTo)
-    if (doomed.length > 0) await redis.unlink(...doomed)
-  } while (cursor !== '0')
+    if (doomed.length > 0) await unlinkKeys(redis, doomed)
+  })
   const shrinking = (await redis.smembers(keys.shrinkingVersions)).filter((v) => Number(v) <= upTo)
   if (shrinking.length > 0) await redis.srem(keys.shrinkingVersions, ...shrinking)
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { createWalkQueue } from '../../queues/walk-queue.ts'
 import { describeHolder } from '../../store/holder.ts'
 import { formatBytes, memoryInfo } from '../../store/memory.ts'
-import { evictionWarning, quietDuplicate } from '../../store/redis.ts'
+import { evictionWarning, quietDuplicate, scanKeys } from '../../store/redis.ts'
 import { PENDING_TOKEN } from '../../store/tx-index.ts'
 import type { StoreKeys } from '../../store/keys.ts'
 import type { GraphStore } from '../../store/graph-store.ts'
@@ -21,16 +21,13 @@ import { formatCount, printJson, printTable } from '../output.ts'
 async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers: number; blocks: number }> {
   let transfers = 0
   let blocks = 0
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:ptok:*`, 'COUNT', 1000)
-    cursor = next
+  await scanKeys(redis, `${keys.prefix}:ptok:*`, async (found) => {
     for (const key of found) {
       const values = await redis.hvalsBuffer(key)
       blocks += values.length
       for (const v of values) transfers += v.length / PENDING_TOKEN
     }
-  } while (cursor !== '0')
+  })
   return { transfers: Math.round(transfers), blocks }
 }
 

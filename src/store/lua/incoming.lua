@@ -5,6 +5,7 @@
 -- position to the recipient in that asset: one round trip for a batch of an address's in-list.
 -- The node keys are derived from the queries (prefix .. ':n:' .. hex40); they share the store's
 -- hash tag (one cluster slot).
+-- KEYS[1] the store's meta hash: not read; it routes the call to the store's node on a cluster
 -- ARGV[1] store prefix
 -- ARGV[2..] queries as quadruples: sender hex40, recipient hex40, position (block * 65536 + tx
 --           index), asset id (one call serves the in-lists of many addresses)
