@@ -238,7 +238,7 @@ export async function commitImport(store: GraphStore, importId: string, options:
   } catch (error) {
     // Before the commit point nothing reached the store: an interrupted import is dropped, so a
     // Ctrl-C leaves nothing behind; a refused one (memory) stays staged for --resume.
-    if (isExposureError(error, 'INTERRUPTED')) await store.abort(importId).catch(() => undefined)
+    if (isExposureError(error, 'INTERRUPTED') || isExposureError(error, 'FAILED_OVER')) await store.abort(importId).catch(() => undefined)
     throw error
   }
 }

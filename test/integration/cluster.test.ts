@@ -2,12 +2,17 @@
  * The store on a real Redis Cluster (3 masters + 3 replicas started from Debian's redis-server by
  * the harness): the CLI contract — import (plain and through ingest jobs), seeds, labels, trace,
  * a second import and an incremental walk, check, status — gives the same answers on the cluster
- * as on a single server, command for command.
+ * as on a single server, command for command. A master SIGKILLed in the middle of a walk (its
+ * replica promoted): the walk notices the failover, starts again, and publishes answers equal to a
+ * clean run's.
  */
+import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../support/cli.ts'
+import { Cluster } from 'ioredis'
+import slotOf from 'cluster-key-slot'
+import { BIN, runCli } from '../support/cli.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
 import { useRedisAndTempDir } from '../support/harness.ts'
 import { generateEtl } from '../support/random-etl.ts'
@@ -99,4 +104,54 @@ describe('a store on a Redis Cluster', () => {
     }
     expect(await answers('cluster', prefixes.cluster)).toEqual(await answers('server', prefixes.server))
   }, 120_000)
+
+  it('a master SIGKILLed mid-walk: its replica is promoted, the walk starts again, and its answers equal a clean run', async () => {
+    const rows = generateEtl(32, { addresses: 400, transactions: 2500, blocks: 120 })
+    const big = join(h.dir, 'big')
+    await mkdir(big, { recursive: true })
+    await writeFile(join(big, 'transactions.csv'), toCsv(rows.transactions, TX_COLUMNS))
+    await writeFile(join(big, 'traces.csv'), toCsv(rows.traces, TRACE_COLUMNS))
+    const seeds = join(h.dir, 'big-seeds.csv')
+    await writeFile(seeds, `address,label,source\n${rows.seeds.map((a, i) => `${a},seed ${i},failover test`).join('\n')}\n`)
+    const everyone = join(h.dir, 'big-addresses.txt')
+    await writeFile(everyone, [...new Set(rows.transactions.flatMap((t) => [t.from_address, t.to_address]).filter((a) => a))].join('\n') + '\n')
+    const prefixes = { server: testPrefix('clean'), cluster: testPrefix('failover') }
+    for (const target of ['server', 'cluster'] as const) {
+      await on(target, prefixes[target], ['import', big])
+      await on(target, prefixes[target], ['seeds', 'import', seeds])
+    }
+    await on('server', prefixes.server, ['trace'])
+
+    // The master of the store's own slot (walk meta, queues): the hardest one to lose.
+    const client = new Cluster(cluster.nodes.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })))
+    client.on('error', () => undefined)
+    await client.ping()
+    const victim = (client.slots[slotOf(`${prefixes.cluster}:meta`)] ?? [])[0]!
+    expect(cluster.nodes).toContain(victim)
+
+    // A slow walk (small batches, one worker), so that the kill lands in its middle.
+    const trace = spawn(process.execPath, [BIN, '--prefix', prefixes.cluster, 'trace', '--workers', '1', '--concurrency', '1', '--batch-size', '2'], { env: { ...process.env, REDIS_URL: undefined, EXPOSURE_PREFIX: undefined, REDIS_CLUSTER_NODES: cluster.nodes.join(',') } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    trace.stderr!.on('data', (d) => (stderr += d))
+    trace.stdout!.resume()
+    const exited = new Promise<number | null>((resolve) => trace.once('exit', (code) => resolve(code)))
+    // Mid-walk: once the run is running and has labelled some addresses.
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const [runId, status] = await client.hmget(`${prefixes.cluster}:walk:meta`, 'runId', 'status')
+      if (runId !== null && status === 'running' && (await client.hlen(`${prefixes.cluster}:walk:r:${runId}:downstream:labels`).catch(() => 0)) > 10) break
+      expect(Date.now() < deadline && trace.exitCode === null, `the walk did not start, or ended before the kill: ${stderr}`).toBe(true)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    client.disconnect()
+    await cluster.kill(victim)
+    expect(await exited, stderr).toBe(0)
+    expect(stderr).toContain('failed over')
+    await cluster.waitOk()
+    expect(await cluster.masters()).not.toContain(victim)
+    const list = async (target: 'server' | 'cluster') => (JSON.parse(await on(target, prefixes[target], ['check', '--file', everyone, '--json'])) as Record<string, unknown>[]).map(({ walk: _walk, ...rest }) => rest)
+    const clean = await list('server')
+    expect(clean.filter((a) => (a as { downstream: unknown }).downstream !== null).length).toBeGreaterThan(20)
+    expect(await list('cluster')).toEqual(clean)
+  }, 240_000)
 })

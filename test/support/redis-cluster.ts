@@ -129,11 +129,33 @@ export async function startRedisCluster({ masters = 3, replicas = 1 }: { masters
   }
   try {
     await cluster.waitOk()
+    // A replica that has not finished its first sync cannot be promoted: wait for every link.
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      const links = await Promise.all(nodes.map(replicationInfo))
+      if (links.every((text) => text !== null && (text.includes('role:master') || text.includes('master_link_status:up')))) break
+      if (Date.now() > deadline) throw new Error('replicas did not finish their first sync within 20 s')
+      await new Promise((r) => setTimeout(r, 200))
+    }
   } catch (error) {
     await cluster.stop()
     throw error
   }
   return cluster
+}
+
+async function replicationInfo(node: string): Promise<string | null> {
+  const [host, port] = node.split(':')
+  const client = new Redis({ host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 })
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    return String(await client.info('replication'))
+  } catch {
+    return null
+  } finally {
+    client.disconnect()
+  }
 }
 
 async function waitPing(node: string): Promise<void> {
