@@ -202,14 +202,22 @@ try {
   const typedGraph = buildTypedGraph(interned.addresses.length, interned.from, interned.to, interned.pos)
   const typedBuildSeconds = (performance.now() - t) / 1000
   const seedIds = interned.addresses.flatMap((address, i) => (seeds.has(address) ? [i] : []))
+  // Median of three: one run of a few hundred ms swings by 3–10× with the JIT's warm-up and a
+  // major collection of this process' large heap; the limit should not be set by either.
   const typedWalk = (passable: Uint8Array) => {
-    const start = performance.now()
-    const down = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'downstream')
-    const up = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'upstream')
-    const seconds = Math.max((performance.now() - start) / 1000, 1e-4)
+    const runs: number[] = []
+    let down = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'downstream')
+    let up = down
+    for (let r = 0; r < 3; r++) {
+      const start = performance.now()
+      down = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'downstream')
+      up = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'upstream')
+      runs.push(Math.max((performance.now() - start) / 1000, 1e-4))
+    }
+    const seconds = [...runs].sort((a, b) => a - b)[1]!
     const hops = new Map<string, HopsPair>()
     interned.addresses.forEach((address, i) => hops.set(address, { downstream: down.hops[i]! < 0 ? null : down.hops[i]!, upstream: up.hops[i]! < 0 ? null : up.hops[i]! }))
-    return { seconds, hops, labels: down.labels + up.labels, relaxations: down.relaxations + up.relaxations }
+    return { seconds, runs, hops, labels: down.labels + up.labels, relaxations: down.relaxations + up.relaxations }
   }
   t = performance.now()
   const counts = typedCounterparties(typedGraph)
@@ -277,10 +285,10 @@ try {
     ['check with exposed value p50 / p99', `${percentile(valueLatencies, 50).toFixed(3)} / ${percentile(valueLatencies, 99).toFixed(3)} ms (the default answer: value per asset, risk reason)`, 'p99 ≤ 3 ms', percentile(valueLatencies, 99) <= 3 ? 'met' : 'MISSED'],
     ['haircut replay, 100 most exposed', `${taintSeconds.toFixed(2)} s (${((taintSeconds / Math.max(1, mostExposed.length)) * 1000).toFixed(1)} ms each, from Redis)`, '', ''],
     ['replay reference (in process)', `${taintReferenceSeconds.toFixed(2)} s replay + ${taintReferencePrepareSeconds.toFixed(2)} s indexes; ratio ${(taintSeconds / taintReferenceSeconds).toFixed(2)}×; ${taintMismatches.length === 0 ? 'equal' : `${taintMismatches.length} DIFFER`}`, '≤ 3×, equal', taintSeconds <= 3 * taintReferenceSeconds && taintMismatches.length === 0 ? 'met' : 'MISSED'],
-    ['typed-array reference, cap on', `${(typedCapOn.seconds * 1000).toFixed(0)} ms walk + ${typedBuildSeconds.toFixed(2)} s intern/CSR + ${(typedStopSeconds * 1000).toFixed(0)} ms counterparties; ${typedCapOnMismatches.length === 0 ? 'equal to graphology' : `${typedCapOnMismatches.length}+ DIFFER`}`, 'equal', typedCapOnMismatches.length === 0 ? 'met' : 'MISSED'],
+    ['typed-array reference, cap on', `${(typedCapOn.seconds * 1000).toFixed(0)} ms walk (median of 3) + ${typedBuildSeconds.toFixed(2)} s intern/CSR + ${(typedStopSeconds * 1000).toFixed(0)} ms counterparties; ${typedCapOnMismatches.length === 0 ? 'equal to graphology' : `${typedCapOnMismatches.length}+ DIFFER`}`, 'equal', typedCapOnMismatches.length === 0 ? 'met' : 'MISSED'],
     ['walk, cap off (hubs expanded)', `${walkNoCapSeconds.toFixed(2)} s (${reachedNoCap.downstream.toLocaleString()} down + ${reachedNoCap.upstream.toLocaleString()} up labelled)`, '', ''],
     ['graphology reference, cap off', `${referenceNoCapSeconds.toFixed(2)} s walk (${(walkNoCapSeconds / referenceNoCapSeconds).toFixed(2)}× by the queue walk)`, '', ''],
-    ['typed-array reference, cap off', `${(typedNoCap.seconds * 1000).toFixed(0)} ms walk (${typedNoCap.labels.toLocaleString()} labels, ${typedNoCap.relaxations.toLocaleString()} edges scanned)`, '', ''],
+    ['typed-array reference, cap off', `${(typedNoCap.seconds * 1000).toFixed(0)} ms walk, median of ${typedNoCap.runs.map((r) => (r * 1000).toFixed(0)).join(' / ')} (${typedNoCap.labels.toLocaleString()} labels, ${typedNoCap.relaxations.toLocaleString()} edges scanned)`, '', ''],
     ['queue walk vs typed-array, cap off', `${noCapRatio.toFixed(1)}× the time`, '≤ 8×', noCapRatio <= 8 ? 'met' : 'MISSED'],
     ['cap-off answers equal (walk, graphology, typed)', noCapMismatches.length === 0 ? `yes (${referenceNoCap.size.toLocaleString()} addresses × 2 directions)` : `NO: ${noCapMismatches.length}+ differ`, 'yes', noCapMismatches.length === 0 ? 'met' : 'MISSED'],
   ]

@@ -50,14 +50,19 @@ export interface InternedTransfers {
 export function internTransfers(transfers: readonly HopTransfer[], extraAddresses: readonly string[] = []): InternedTransfers {
   const ids = new Map<string, number>()
   const addresses: string[] = []
+  // Looked up as given first: lowercasing allocates a new string per call, which dominated the
+  // build on a million transfers. A mixed-case spelling is kept as an alias of the lowercase id.
   const id = (address: string): number => {
+    let i = ids.get(address)
+    if (i !== undefined) return i
     const a = address.toLowerCase()
-    let i = ids.get(a)
+    i = ids.get(a)
     if (i === undefined) {
       i = addresses.length
       ids.set(a, i)
       addresses.push(a)
     }
+    if (a !== address) ids.set(address, i)
     return i
   }
   for (const a of extraAddresses) id(a)
