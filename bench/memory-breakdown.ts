@@ -182,7 +182,7 @@ function table(header: string[], rows: string[][]): string {
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
 const loadBefore = loadavg()
-const dir = join(tmpdir(), `exposure-bench-memory-${TRANSFERS}-${ADDRESSES}`)
+const dir = join(tmpdir(), `exposure-bench-memory-${TRANSFERS}-${ADDRESSES}-${process.pid}`)
 await rm(dir, { recursive: true, force: true })
 process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
 const graph = await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
