@@ -123,6 +123,33 @@ describe('typed-array reference walk', () => {
     )
   })
 
+  it('equals reference-walk.ts on larger power-law graphs with many equal positions and long label chains', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      let state = seed
+      const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+      const nodes = 1500
+      const transfers: HopTransfer[] = []
+      for (let i = 0; i < 15_000; i++) {
+        const from = Math.floor(nodes * random() ** 2.5)
+        const to = Math.floor(nodes * random() ** 2)
+        // Few blocks and indexes: many transfers share a position, and the input is out of chain order.
+        transfers.push({ from: a(from), to: a(to), block: Math.floor(random() * 60), txIndex: Math.floor(random() * 3) })
+      }
+      const seeds = [a(100), a(700), a(1400)]
+      const counted = transfers.map((t) => ({ ...t, asset: 'ETH', amount: 1n, txHash: '0x', kind: 'tx' as const, order: [0] }))
+      for (const cap of [Infinity, 40]) {
+        const stop = stopNodes(counted, [], [], cap)
+        for (const maxHops of [4, 12]) {
+          const want = referenceHopsFromTransfers(transfers, seeds, stop, maxHops)
+          expectSameHops(typedHopsFromTransfers(transfers, seeds, stop, maxHops), want, { seed, cap, maxHops })
+          // Not a trivial agreement: both directions reach past the first hops.
+          const deepest = Math.max(...[...want.values()].flatMap((p) => [p.downstream ?? 0, p.upstream ?? 0]))
+          expect(deepest).toBeGreaterThanOrEqual(3)
+        }
+      }
+    }
+  })
+
   it('scans each edge at most once per direction', () => {
     const transfers: HopTransfer[] = []
     for (let i = 0; i < 2000; i++) transfers.push({ from: a(1 + (i % 37)), to: a(1 + ((i * 7 + 3) % 41)), block: 2000 - i, txIndex: 0 })
