@@ -208,7 +208,7 @@ try {
   const typedWalk = (passable: Uint8Array) => {
     const runs: number[] = []
     let down = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'downstream')
-    let up = down
+    let up = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'upstream')
     for (let r = 0; r < 3; r++) {
       const start = performance.now()
       down = typedHops(typedGraph, seedIds, passable, MAX_HOPS, 'downstream')
