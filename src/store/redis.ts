@@ -124,6 +124,38 @@ export function bySlot(redis: Redis, keys: readonly string[]): string[][] {
   return [...groups.values()]
 }
 
+/** One master of a cluster as `status` shows it. */
+export interface MasterLayout {
+  node: string
+  keys: number
+  usedMemory: number
+  /** How many of the store's hash tags (global and partitions) hash to slots this master serves. */
+  tags: number
+}
+
+/**
+ * Where a store sits on a cluster: every master's keys, memory and share of the store's hash
+ * tags (`tagKeys`: a key under each tag). null on a single server.
+ */
+export async function clusterLayout(redis: Redis, tagKeys: readonly string[]): Promise<MasterLayout[] | null> {
+  if (!isCluster(redis)) return null
+  const cluster = redis as unknown as Cluster
+  const masters = await masterConnections(redis)
+  const tagsOf = new Map<string, number>()
+  for (const key of tagKeys) {
+    const owner = cluster.slots[slotOf(key)]?.[0]
+    if (owner !== undefined) tagsOf.set(owner, (tagsOf.get(owner) ?? 0) + 1)
+  }
+  return Promise.all(
+    masters.map(async (node) => {
+      const { host, port } = (node as unknown as { options: { host: string; port: number } }).options
+      const name = `${host}:${port}`
+      const [keys, memory] = await Promise.all([node.dbsize(), node.info('memory')])
+      return { node: name, keys, usedMemory: Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? 0), tags: tagsOf.get(name) ?? 0 }
+    }),
+  )
+}
+
 /** MGET of keys of any slots (one MGET per slot on a cluster), values in the keys' order. */
 export async function mgetBuffers(redis: Redis, keys: readonly string[]): Promise<(Buffer | null)[]> {
   if (keys.length === 0) return []

@@ -89,7 +89,8 @@ describe('a store on a Redis Cluster', () => {
     expect(results.cluster[0]!.length).toBeGreaterThan(50)
     expect(results.cluster[0]!.some((a) => (a as { downstream: unknown }).downstream !== null)).toBe(true)
     expect(results.cluster).toEqual(results.server)
-    const status = JSON.parse(await on('cluster', prefixes.cluster, ['status', '--json'])) as { store: { transfers: number } }
+    const status = JSON.parse(await on('cluster', prefixes.cluster, ['status', '--json'])) as { store: { transfers: number }; redis: { masters?: { node: string; keys: number; tags: number }[] } }
+    expect(status.redis.masters?.map((m) => m.node).sort()).toEqual(await cluster.masters())
     const single = JSON.parse(await on('server', prefixes.server, ['status', '--json'])) as { store: { transfers: number } }
     expect(status.store.transfers).toBe(single.store.transfers)
   }, 180_000)
