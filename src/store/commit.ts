@@ -32,8 +32,9 @@ import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts
 import { callScript } from './scripts.ts'
 import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingTokens, mergeTxEntries, type PendingToken } from './tx-index.ts'
 
-/** Staging partitions per import (by the address's first byte). */
-export const PARTITIONS = 256
+/** Staging partitions per import (by the address's first byte): the store's partitions (partitions.ts). */
+export { PARTITIONS, partitionOfHex } from './partitions.ts'
+import { PARTITIONS } from './partitions.ts'
 /** Addresses merged per journal part. */
 const CHUNK = 1_000
 export const ENTRY_OUT = 0
@@ -90,10 +91,6 @@ export interface CommitResult {
 
 /** What a commit turns resolved token transfers into (graph-store.ts stages them). */
 export type StageResolved = (importId: string, tokens: readonly (PendingToken & { blockNumber: number; transactionIndex: number })[]) => Promise<void>
-
-export function partitionOfHex(hex: string): number {
-  return Number.parseInt(hex.slice(0, 2), 16)
-}
 
 export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promise<Holder>, stageResolved: StageResolved) {
   /** Imports this process registered, with the timer that keeps their holder's heartbeat fresh. */
@@ -393,7 +390,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
     let done = 0
     for (const part of parts) {
-      await callScript(redis, 'apply-journal', [part], [keys.prefix, 2 ** BLOCK_BUCKET_BITS])
+      await callScript(redis, 'apply-journal', [part], [keys.prefix, 2 ** BLOCK_BUCKET_BITS, keys.partitionName])
       onProgress?.({ phase: 'apply', done: ++done, total: parts.length })
       if (done === Math.ceil(parts.length / 2)) failpoint('commit:half-applied')
     }

@@ -294,17 +294,23 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
   }
 
   /**
-   * Refuses to write into a store of another record format (keys.ts STORE_FORMAT): its records
-   * would not de-duplicate against new ones. An empty store takes the current format.
+   * Refuses a store of another format (keys.ts STORE_FORMAT). Older stores keep their nodes and
+   * labels under other key names than this version reads (format 3 partitioned them), so reading
+   * one would find nothing and answer "not exposed": refused for reading too. An empty store
+   * takes the current format.
    */
-  async function assertWritableFormat(): Promise<void> {
+  async function assertFormat(): Promise<void> {
     const [format, transfers] = await redis.hmget(keys.meta, 'format', 'transfers')
-    if (Number(transfers ?? 0) > 0 && Number(format ?? 1) !== STORE_FORMAT) {
-      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by an earlier version of exposure-tracer (record format ${format ?? 1}, this version writes ${STORE_FORMAT}: trace sub-indices now follow trace order); it can be read but not written: import into a new store (--prefix) and walk there`, { field: 'prefix', value: keys.prefix })
+    const found = Number(format ?? 1)
+    if (Number(transfers ?? 0) > 0 && found !== STORE_FORMAT) {
+      const why = found < STORE_FORMAT
+        ? `store format ${format ?? 1}, this version reads and writes ${STORE_FORMAT}: per-address keys are now partitioned over 256 hash tags`
+        : `store format ${format}, this version reads and writes ${STORE_FORMAT}`
+      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by ${found < STORE_FORMAT ? 'an earlier' : 'another'} version of exposure-tracer (${why}); it can be neither read nor written: re-import into a new store (--prefix) and walk there`, { field: 'prefix', value: keys.prefix })
     }
   }
 
-  return { redis, keys, holder, imports, assertWritableFormat, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
+  return { redis, keys, holder, imports, assertFormat, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
 }
 
 function extraEntry(type: number, payload: Buffer): Buffer {

@@ -12,6 +12,7 @@
 import { isExposureError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
+import { mgetBufferByPartition } from './partitions.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, splitNode } from './records.ts'
 
 const CHUNK = 500
@@ -36,7 +37,7 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
     const unique = [...new Set(addresses)]
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK)
-      const replies = await redis.mgetBuffer(...chunk.map((a) => keys.node(a)))
+      const replies = await mgetBufferByPartition(redis, (h) => keys.node(`0x${h}`), chunk.map((a) => a.slice(2)))
       const fields: (string | Buffer)[] = []
       chunk.forEach((a, index) => {
         const old = replies[index] ?? null

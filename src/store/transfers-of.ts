@@ -8,6 +8,7 @@
  */
 import type { Address, Asset, Transfer } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
+import { mgetBufferByPartition } from './partitions.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord } from './records.ts'
 import { callScriptBuffer } from './scripts.ts'
 
@@ -37,7 +38,7 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
   const queries: { sender: string; recipient: Address; position: number; assetId: number }[] = []
   for (let i = 0; i < addresses.length; i += NODES) {
     const chunk = addresses.slice(i, i + NODES)
-    const nodes = await store.redis.mgetBuffer(...chunk.map((a) => store.keys.node(a)))
+    const nodes = await mgetBufferByPartition(store.redis, (h) => store.keys.node(`0x${h}`), chunk.map((a) => a.slice(2)))
     chunk.forEach((address, k) => {
       const result: NodeTransfers = { outgoing: [], incoming: [] }
       out.set(address, result)
@@ -62,7 +63,7 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
   }
   for (let i = 0; i < queries.length; i += BATCH) {
     const batch = queries.slice(i, i + BATCH)
-    const args: (string | number)[] = [store.keys.prefix]
+    const args: (string | number)[] = [store.keys.partitionName]
     for (const q of batch) args.push(q.sender, q.recipient.slice(2), q.position, q.assetId)
     const replies = (await callScriptBuffer(store.redis, 'incoming', [], args)) as Buffer[][]
     batch.forEach((q, k) => {

@@ -117,7 +117,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
   async function answerOnce(address: Address): Promise<CheckResult> {
     let reply: unknown[]
     try {
-      reply = (await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.prefix])) as unknown[]
+      reply = (await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.partitionName])) as unknown[]
     } catch (error) {
       throw new BaseError('INTERNAL', `cannot answer for ${address}: ${(error as Error).message}`, { value: address }, { cause: error })
     }

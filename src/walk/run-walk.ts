@@ -15,7 +15,7 @@ import { storeSourceChoice } from '../sources/walk-source.ts'
 import { labelsDigest } from './labels-digest.ts'
 import { walkParams } from './params.ts'
 import type { BeforeExpand } from './walk-job.ts'
-import { cleanUpDeadRun, dropRun, readPublished, type WalkBasis } from './walk-runs.ts'
+import { cleanUpDeadRun, clearWalkGuards, dropRun, freeRunKeys, readPublished, setWalkGuards, type WalkBasis } from './walk-runs.ts'
 
 /** Where a walk reads expanded addresses' transfers, and the blocks its answers cover. */
 export interface WalkSourceChoice {
@@ -149,6 +149,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
       sourceMethod: source.method,
       sourceCoverage: source.coverage ?? '',
     })
+    setWalkGuards(start, keys, runId)
     if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
     const stops = await labelStops(redis, keys.labels, options.stopCategories)
     for (let i = 0; i < stops.length; i += 10_000) start.sadd(keys.walkRunStops(runId), ...stops.slice(i, i + 10_000))
@@ -184,9 +185,10 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
         for (const direction of options.directions) {
           labelled[direction] = await state.labelCount(direction)
-          const pending = await state.pending(direction)
-          frontier += pending.frontier
-          claims += pending.claims
+          const counts = await state.partitionCounts(direction)
+          for (const n of counts.frontier) frontier += n
+          for (const n of counts.claims) claims += n
+          await state.repairActive(direction, counts.frontier)
         }
       } catch (error) {
         // Redis restarting (with its data) is ridden out; the process-wide outage guard ends the
@@ -215,6 +217,9 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         let previousRunId: string
         failpoint('walk:before-publish')
         try {
+          // No job runs now (busy 0, nothing claimed): from here on no job may write into this
+          // run, which is about to become the published walk.
+          await clearWalkGuards(redis, keys, runId)
           previousRunId = (await publish(redis, keys, runId, storeId ?? '', finishedAt, source.name !== 'store' || options.beforeExpand !== undefined, {
             directions: options.directions.join(','),
             params: JSON.stringify(params),
@@ -236,6 +241,9 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
           if (/WALK_STOPPED/.test(message)) throw new BaseError('WALK_FAILED', `walk ${runId} was stopped by another process before it could be published`, { value: runId }, { cause: error })
           throw error
         }
+        // The run's empty frontiers and claims, and the replaced run's labels, partition by partition.
+        await freeRunKeys(redis, keys, runId, { labels: false })
+        if (previousRunId !== '' && previousRunId !== runId) await freeRunKeys(redis, keys, previousRunId, { labels: true })
         await pruneChangeLog(redis, keys, Number((await redis.hget(keys.walkCurrent, 'storeVersion')) ?? 0))
         return { runId, seconds: (Date.now() - startedAt) / 1000, labelled, seeds: seeds.length, previousRunId }
       }

@@ -41,9 +41,9 @@ export async function describeCounterparties(store: GraphStore, runId: string, w
   const out: Map<string, Counterparty>[] = [new Map(), new Map()]
   for (let i = 0; i < wanted.length; i += CHUNK) {
     const chunk = wanted.slice(i, i + CHUNK)
-    const args: string[] = [keys.prefix]
+    const args: string[] = [keys.partitionName, runId]
     for (const w of chunk) args.push(w.direction === 'downstream' ? 'd' : 'u', w.hex)
-    const reply = (await callScript(redis, 'counterparties', [keys.walkLabels(runId, 'downstream'), keys.walkLabels(runId, 'upstream'), keys.seeds, keys.labels], args)) as (string | number | null)[]
+    const reply = (await callScript(redis, 'counterparties', [keys.seeds, keys.labels], args)) as (string | number | null)[]
     chunk.forEach((w, j) => {
       const [labels, seed, service, count] = reply.slice(4 * j, 4 * j + 4) as [string | null, number, string | null, number]
       const category = service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null

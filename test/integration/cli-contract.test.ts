@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.ts'
 import { freePort, startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+import { storeGlobs } from '../../src/store/partitions.ts'
 
 /**
  * The CLI contract on the shared etl sample (a copy in fixtures/etl-sample): import, seeds import,
@@ -29,7 +30,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
-const storeKeys = async (prefix: string) => (await redis.keys(`${prefix}*`)).sort()
+const storeKeys = async (prefix: string) => (await Promise.all(storeGlobs(prefix).map((g) => redis.keys(g)))).flat().sort()
 
 describe('exposure CLI on the etl sample', () => {
   it('reproduces expected.json with check --json, with valid paths, and re-import changes nothing', async () => {

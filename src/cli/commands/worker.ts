@@ -38,6 +38,7 @@ export function registerWorker(program: Command): void {
       try {
         const warning = await refuseEviction(probe, options.allowEviction)
         if (warning) process.stderr.write(`${warning}\n`)
+        await createGraphStore(probe, options.prefix).assertFormat()
       } catch (error) {
         probe.disconnect()
         throw error

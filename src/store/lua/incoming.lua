@@ -3,14 +3,14 @@
 -- everything an in-record holds (two equal internal calls of one transaction) share one in-record.
 -- For each query (sender, position, asset) returns every out-record of the sender at that
 -- position to the recipient in that asset: one round trip for a batch of an address's in-list.
--- The node keys are derived from the queries (prefix .. ':n:' .. hex40); they share the store's
--- hash tag (one cluster slot).
--- ARGV[1] store prefix
+-- The node keys are derived from the queries ('{' .. name .. ':p' .. first two hex digits ..
+-- '}:n:' .. hex40): the senders' partitions, so a batch may cross slots (not Redis Cluster-ready).
+-- ARGV[1] the store's partition name (the prefix without braces)
 -- ARGV[2..] queries as quadruples: sender hex40, recipient hex40, position (block * 65536 + tx
 --           index), asset id (one call serves the in-lists of many addresses)
 -- Returns one list of 74-byte out-records per query.
 local HEADER, OUT = 8, 74
-local prefix = ARGV[1]
+local name = ARGV[1]
 local bytes = {}
 local function toBytes(hex)
   local b = bytes[hex]
@@ -27,7 +27,7 @@ end
 
 local replies = {}
 for q = 2, #ARGV, 4 do
-  local key = prefix .. ':n:' .. ARGV[q]
+  local key = '{' .. name .. ':p' .. string.sub(ARGV[q], 1, 2) .. '}:n:' .. ARGV[q]
   local recipient = toBytes(ARGV[q + 1])
   local want = tonumber(ARGV[q + 2])
   local asset = tonumber(ARGV[q + 3])

@@ -76,8 +76,13 @@ async function services(app: FastifyInstance, opts: ServiceOptions): Promise<voi
   defineScripts(redis)
   defineScreenScripts(redis)
   await redis.connect()
-  const queueConnection = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 })
   const store = createGraphStore(redis, options.prefix, { actor: 'exposure serve' })
+  // An older store's nodes and labels are under other key names: every answer would be "not exposed".
+  await store.assertFormat().catch((error: unknown) => {
+    redis.disconnect()
+    throw error
+  })
+  const queueConnection = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 })
   const checkQueue = createCheckQueue(queueConnection, store.keys.queuePrefix)
   const checkEvents = createCheckEvents(quietRedis(options.redisUrl, { maxRetriesPerRequest: null }), store.keys.queuePrefix)
   const queues = {
