@@ -45,7 +45,7 @@ export function startWalkWorker(options: WalkWorkerOptions) {
     const state = createWalkState(commands, store.keys, data.runId)
     try {
       const result = await runWalkJob(state, store.loadAssets, data, job.id ?? job.name, options.beforeExpand, { recover: job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0 })
-      const { frontier } = await state.pending(data.direction)
+      const frontier = await state.frontierHint(data.direction, 8)
       const followUps = Math.min(MAX_FOLLOW_UPS, Math.ceil(frontier / data.batchSize))
       await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))
       return result

@@ -212,12 +212,24 @@ export function createWalkState(redis: Redis, keys: StoreKeys, runId: string) {
     return { changed, queued }
   }
 
-  /** Sizes of each partition's frontier and claims in a direction (one pipeline). */
-  async function partitionCounts(direction: Direction): Promise<{ frontier: number[]; claims: number[] }> {
+  /** Sizes of each partition's frontier, claims and labels in a direction (one pipeline). */
+  async function partitionCounts(direction: Direction): Promise<{ frontier: number[]; claims: number[]; labelled: number }> {
     const pipeline = redis.pipeline()
-    for (const p of all) pipeline.zcard(keys.walkFrontier(runId, direction, p)).hlen(keys.walkClaims(runId, direction, p))
+    for (const p of all) pipeline.zcard(keys.walkFrontier(runId, direction, p)).hlen(keys.walkClaims(runId, direction, p)).hlen(keys.walkLabels(runId, direction, p))
     const replies = (await execOrThrow(pipeline)) as number[]
-    return { frontier: all.map((p) => replies[2 * p]!), claims: all.map((p) => replies[2 * p + 1]!) }
+    return { frontier: all.map((p) => replies[3 * p]!), claims: all.map((p) => replies[3 * p + 1]!), labelled: sum(all.map((p) => replies[3 * p + 2]!)) }
+  }
+
+  /**
+   * A cheap lower bound of the frontier for follow-up tokens: the sizes of the first few active
+   * partitions' frontiers, at least 1 while any partition is active.
+   */
+  async function frontierHint(direction: Direction, peek: number): Promise<number> {
+    const active = await redis.zrange(keys.walkActive(runId, direction), 0, peek - 1)
+    if (active.length === 0) return 0
+    const pipeline = redis.pipeline()
+    for (const p of active) pipeline.zcard(keys.walkFrontier(runId, direction, Number(p)))
+    return Math.max(1, sum((await execOrThrow(pipeline)) as number[]))
   }
 
   async function pending(direction: Direction): Promise<{ frontier: number; claims: number }> {
@@ -305,7 +317,7 @@ export function createWalkState(redis: Redis, keys: StoreKeys, runId: string) {
     }
   }
 
-  return { runId, reset, copyLabelsFrom, claim, release, describe, adjacency, relax, pending, partitionCounts, repairActive, reclaimOrphans, labelsOf, labelCount, enqueue, scanLabels, pipeline: () => redis.pipeline(), pipeScript }
+  return { runId, reset, copyLabelsFrom, claim, release, describe, adjacency, relax, pending, partitionCounts, frontierHint, repairActive, reclaimOrphans, labelsOf, labelCount, enqueue, scanLabels, pipeline: () => redis.pipeline(), pipeScript }
 }
 
 function parseClaim([joined]: [string, number]): string[] {

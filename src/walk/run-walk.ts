@@ -80,6 +80,8 @@ export interface WalkSummary {
 }
 
 const POLL_MS = 25
+/** How often a busy walk's coordinator sums the partitions' sizes. */
+const COUNT_MS = 250
 const LOCK_MS = 15_000
 
 /**
@@ -168,6 +170,10 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
     }
 
     let watchdogTokens = 0
+    let lastCounted = 0
+    const lastLabelled = { downstream: 0, upstream: 0 } as Record<Direction, number>
+    const lastFrontier = { downstream: 0, upstream: 0 } as Record<Direction, number>
+    const lastClaims = { downstream: 0, upstream: 0 } as Record<Direction, number>
     let lastChange = Date.now()
     let lastSignature = ''
     for (;;) {
@@ -183,12 +189,23 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         if (storeIdNow2 !== storeId) throw new BaseError('STORE_VANISHED', `the store vanished during walk ${runId} (Redis restarted without persistence, or the store was flushed): the walk cannot complete; import and walk again`, { value: keys.prefix })
         if (meta[0] !== runId || meta[1] !== 'running') throw new BaseError('WALK_FAILED', `walk ${runId} was replaced or stopped by another process (the walk meta now says ${meta[0] ?? 'nothing'}: ${meta[1] ?? 'no status'})`, { value: runId })
         counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
+        // The partitions' sizes (768 commands a direction): every poll once the queue is idle (the
+        // walk may be complete), otherwise a few times a second for progress and repairs.
+        const idle = busyOf(counts) === 0
+        if (idle || Date.now() - lastCounted >= COUNT_MS) {
+          lastCounted = Date.now()
+          for (const direction of options.directions) {
+            const sizes = await state.partitionCounts(direction)
+            lastLabelled[direction] = sizes.labelled
+            lastFrontier[direction] = sum(sizes.frontier)
+            lastClaims[direction] = sum(sizes.claims)
+            await state.repairActive(direction, sizes.frontier)
+          }
+        }
         for (const direction of options.directions) {
-          labelled[direction] = await state.labelCount(direction)
-          const counts = await state.partitionCounts(direction)
-          for (const n of counts.frontier) frontier += n
-          for (const n of counts.claims) claims += n
-          await state.repairActive(direction, counts.frontier)
+          labelled[direction] = lastLabelled[direction]
+          frontier += lastFrontier[direction]
+          claims += lastClaims[direction]
         }
       } catch (error) {
         // Redis restarting (with its data) is ridden out; the process-wide outage guard ends the
@@ -200,7 +217,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         const [job] = await queue.getFailed(0, 0)
         throw new BaseError('WALK_FAILED', `walk job failed for good: ${job?.failedReason ?? 'unknown reason'}`, { value: job?.id ?? '' })
       }
-      const busy = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) + (counts['waiting-children'] ?? 0)
+      const busy = busyOf(counts)
       options.onProgress?.({ labelled, frontier, active: counts.active ?? 0 })
       const signature = `${JSON.stringify(labelled)}/${frontier}/${claims}/${busy}`
       if (signature !== lastSignature) {
@@ -323,6 +340,14 @@ async function whyIdle(queue: ReturnType<typeof createWalkQueue>, busy: number, 
   const [active] = await queue.getActive(0, 0).catch(() => [])
   if (active) return `a job has been running without progress (${active.id}); a source may be stalled (frontier ${frontier}, ${workers >= 0 ? `${workers} workers` : 'workers unknown'})`
   return `${busy} jobs queued, frontier ${frontier}, ${workers >= 0 ? `${workers} workers` : 'workers unknown'}`
+}
+
+function busyOf(counts: Record<string, number>): number {
+  return (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) + (counts['waiting-children'] ?? 0)
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0)
 }
 
 function sleep(ms: number): Promise<void> {
