@@ -165,6 +165,25 @@ describe('exposure CLI on the etl sample', () => {
     expect(await storeKeys(prefix)).toEqual([`${prefix}:assets`])
   })
 
+  it('refuses a store of an older format for reading and writing (exit 2, naming it and what to do), writes nothing', async () => {
+    // A format-2 store: its nodes under the prefix's own tag, where this version never looks.
+    const prefix = testPrefix('old')
+    const address = '0xa797bedfcb1f5c3fa3ea78d86520caa3c9d737a4'
+    await redis.hset(`${prefix}:meta`, { format: '2', transfers: '10', addresses: '4', version: '1', storeId: 'abc' })
+    await redis.set(`${prefix}:n:${address.slice(2)}`, 'old node')
+    const before = await storeKeys(prefix)
+    const g = ['--redis-url', server.url, '--prefix', prefix]
+    for (const args of [['check', '--json', address], ['import', SAMPLE], ['trace', '--hops', '2'], ['status'], ['serve', '--port', '0', '--no-workers']]) {
+      const result = await runCli([...g, ...args])
+      expect(result.code, `${args[0]}: ${result.stderr}`).toBe(2)
+      expect(result.stdout, args[0]).toBe('')
+      expect(result.stderr, args[0]).toContain(prefix)
+      expect(result.stderr, args[0]).toMatch(/store format 2, this version reads and writes 3/)
+      expect(result.stderr, args[0]).toMatch(/re-import into a new store \(--prefix\)/)
+    }
+    expect(await storeKeys(prefix)).toEqual(before)
+  })
+
   it('rejects invalid addresses in check with exit 2 and no output', async () => {
     const g = ['--redis-url', server.url, '--prefix', testPrefix('addr')]
     const good = '0xa797bedfcb1f5c3fa3ea78d86520caa3c9d737a4'
