@@ -30,7 +30,7 @@ export interface PartitionClaim {
 }
 
 /** Active partitions a claim looks at per round trip. */
-const ACTIVE_PEEK = 32
+const ACTIVE_PEEK = 64
 
 /**
  * One walk run's state in Redis: its hop labels, frontiers and claims, each per partition
@@ -102,30 +102,55 @@ export function createWalkState(redis: Redis, keys: StoreKeys, runId: string) {
       }
       if (got > 0) return out
     }
+    // Round trips per round, not per partition: the sizes of the next active partitions, the
+    // claims planned from them, then the active set's updates.
     const tried = new Set<number>()
+    const active = keys.walkActive(runId, direction)
     while (got < count) {
-      const peek = await redis.zrange(keys.walkActive(runId, direction), 0, ACTIVE_PEEK - 1)
-      const fresh = peek.map(Number).filter((p) => !tried.has(p))
+      const fresh = (await redis.zrange(active, 0, ACTIVE_PEEK - 1)).map(Number).filter((p) => !tried.has(p))
       if (fresh.length === 0) break
-      for (const p of fresh) {
-        if (got >= count) break
+      const sizing = redis.pipeline()
+      for (const p of fresh) sizing.zcard(keys.walkFrontier(runId, direction, p))
+      const sizes = (await execOrThrow(sizing)) as number[]
+      const plan: [partition: number, take: number][] = []
+      const empty: number[] = []
+      let want = count - got
+      fresh.forEach((p, i) => {
+        if (want <= 0) return
         tried.add(p)
-        const reply = (await callScript(redis, 'claim', claimKeys(direction, p), [jobId, count - got, runId])) as [string, number] | number
+        if (sizes[i] === 0) return void empty.push(p)
+        const take = Math.min(sizes[i]!, want)
+        plan.push([p, take])
+        want -= take
+      })
+      const claiming = redis.pipeline()
+      for (const [p, take] of plan) pipeScript(claiming, 'claim', claimKeys(direction, p), [jobId, take, runId])
+      const replies = plan.length === 0 ? [] : ((await execOrThrow(claiming)) as ([string, number] | number)[])
+      const ranks: (string | number)[] = []
+      for (const [i, reply] of replies.entries()) {
         if (reply === -1) return null
         const [joined, least] = reply as [string, number]
+        const p = plan[i]![0]
         const hexes = joined === '' ? [] : joined.split(',')
         if (hexes.length > 0) out.push({ partition: p, hexes })
         got += hexes.length
-        if (least >= 0) {
-          // Re-rank the partition by what is left on it (a hint: a relax meanwhile may lower it again).
-          await redis.zadd(keys.walkActive(runId, direction), 'XX', least, p)
-        } else {
-          // Empty: leave the active set, then look again, in this order, so that a relax that queued
-          // into the partition between the claim and the ZREM is never lost.
-          await redis.zrem(keys.walkActive(runId, direction), p)
-          if ((await redis.zcard(keys.walkFrontier(runId, direction, p))) > 0) await redis.zadd(keys.walkActive(runId, direction), 'LT', 0, p)
-        }
+        if (least >= 0) ranks.push(least, p)
+        else empty.push(p)
       }
+      if (ranks.length === 0 && empty.length === 0) continue
+      // Re-rank partitions by what is left on them (a hint: a relax meanwhile may lower it
+      // again). Empty ones leave the active set and are then looked at again, in this order,
+      // so that a relax that queued into one between its claim and the ZREM is never lost.
+      const update = redis.pipeline()
+      if (ranks.length > 0) update.zadd(active, 'XX', ...ranks)
+      for (const p of empty) update.zrem(active, p).zrange(keys.walkFrontier(runId, direction, p), 0, 0, 'WITHSCORES')
+      const updated = await execOrThrow(update)
+      const back: (string | number)[] = []
+      empty.forEach((p, i) => {
+        const first = updated[(ranks.length > 0 ? 1 : 0) + 2 * i + 1] as string[]
+        if (first.length > 0) back.push(Number(first[1]), p)
+      })
+      if (back.length > 0) await redis.zadd(active, 'LT', ...back)
     }
     return out
   }
