@@ -1,9 +1,11 @@
 /**
- * Walk runs and the published walk. Every walk writes its labels under its own run id
- * (keys.ts: P:walk:r:<run>:…); answers come from the published run (P:walk:current) until a new
- * run completes and is published in one atomic step (store/lua/publish-walk.lua), which also
- * frees the previous run. A run that fails, is interrupted, or whose coordinator died leaves the
- * published walk as it was; its own keys and queued jobs are dropped.
+ * Walk runs and the published walk. Every walk writes its labels under its own run id, in each
+ * address's partition (keys.ts: Q:walk:r:<run>:…); answers come from the published run
+ * (P:walk:current) until a new run completes and is published in one atomic step
+ * (store/lua/publish-walk.lua: the switch of P:walk:current); the previous run's per-partition
+ * keys are freed right after, partition by partition (a crash in between leaves them behind, never
+ * a mix). A run that fails, is interrupted, or whose coordinator died leaves the published walk as
+ * it was; its own keys, its partitions' guards and its queued jobs are dropped.
  *
  * The published walk carries its basis: the store (id, version), the seed set's version, the
  * labels' version and digest, the parameters and the source with its block range. Answers compare
