@@ -36,7 +36,8 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
  *   Q:journal:<id>:<q>.<k>  hash    what the commit writes into partition Q's node strings (field → value; '' deletes),
  *                                   applied after the commit point, so each partition's commit work is in one slot
- *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: tx index, block times, amounts; rollbacks' r.…, b.…)
+ *                                   (imports: <q>.<chunk>; rollbacks: <q>.r<chunk>)
+ *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: tx index, block times, amounts; rollbacks' b.…)
  *   P:journal:<id>:parts    list    the keys of all the import's journal parts
  *   P:lock:write            string  held by whoever writes the graph (a commit, a rollback): store/locks.ts
  * Walks (walk/walk-runs.ts): each run writes its own labels; readers use the published one
