@@ -7,7 +7,11 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  * partition tags instead (store/partitions.ts), so that a Redis Cluster spreads the graph over its
  * masters: with the prefix's name (the prefix without braces, `exposure`), partition p (the
  * address's first byte) is `{exposure:p3f}` for p = 0x3f, written Q below. Every per-address key
- * of an address sits under its partition's tag; walk scripts (relax, claim) touch one partition.
+ * of an address sits under its partition's tag; walk scripts (relax, claim) touch one partition,
+ * and so does applying a node journal part. Still crossing partitions (legal on one server, not
+ * yet on a Redis Cluster): answer.lua's witness path, incoming.lua, counterparties.lua, staging's
+ * append-many.lua (one batch into many partitions) and the MULTIs that list journal parts in
+ * P:journal:<id>:parts or set every partition's walk guard with P:walk:meta.
  *
  * The graph
  *   Q:n:<hex40>             string  an address's node: header, sorted out-records, sorted in-records (records.ts)

@@ -12,9 +12,9 @@ export function partitionOfHex(hex: string): number {
   return (hexDigit(hex.charCodeAt(0)) << 4) | hexDigit(hex.charCodeAt(1))
 }
 
-/** '0'-'9', 'a'-'f' (addresses are lowercase inside the library). */
+/** '0'-'9', 'a'-'f' (addresses are lowercase inside the library; 'A'-'F' never reach a key). */
 function hexDigit(code: number): number {
-  return code <= 57 ? code - 48 : code - 87
+  return code <= 57 ? code - 48 : (code | 0x20) - 87
 }
 
 /**
