@@ -186,6 +186,45 @@ export const OUTAGE_GRACE_MS = 8_000
  * rule (`maxRetriesPerRequest: null`): once up, a worker rides out Redis restarts.
  */
 export async function connectRedis(url: string, { forWorker = false }: { forWorker?: boolean } = {}): Promise<Redis> {
+  if (isClusterUrl(url)) return connectCluster(url, forWorker)
+  return connectOnce(url, forWorker)
+}
+
+/** How long connecting to a cluster may take: long enough to ride out a master's failover. */
+const CLUSTER_CONNECT_BUDGET_MS = 20_000
+/** One attempt: ioredis' Cluster#connect can stay pending for good when a node dies during it. */
+const CLUSTER_ATTEMPT_MS = 5_000
+
+/**
+ * Connects to a cluster, retrying whole attempts: a master that dies while the client discovers
+ * the slots can leave that attempt pending forever, and its replica is promoted a few seconds later.
+ */
+async function connectCluster(url: string, forWorker: boolean): Promise<Redis> {
+  const startedAt = Date.now()
+  let lastError: unknown
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined
+    const attempt = connectOnce(url, forWorker)
+    try {
+      return await Promise.race([
+        attempt,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new BaseError('STORE_UNAVAILABLE', `the Redis Cluster at ${redactUrl(url)} did not answer within ${CLUSTER_ATTEMPT_MS / 1000} s`)), CLUSTER_ATTEMPT_MS)
+        }),
+      ])
+    } catch (error) {
+      lastError = error
+      // A late success of the abandoned attempt must not leave a connection open.
+      attempt.then((redis) => redis.disconnect(), () => undefined)
+      if (Date.now() - startedAt + CLUSTER_ATTEMPT_MS > CLUSTER_CONNECT_BUDGET_MS) throw lastError
+      await new Promise((r) => setTimeout(r, 250))
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+async function connectOnce(url: string, forWorker: boolean): Promise<Redis> {
   const startedAt = Date.now()
   let lastError: unknown
   const db = isClusterUrl(url) ? 0 : databaseOf(url)
