@@ -11,8 +11,14 @@ import type { Address } from './types.ts'
  * ponder's buildOptions). Nothing else in the code reads `process.env`.
  */
 export interface Options {
-  /** Redis URL of the graph store and queues. Default `redis://127.0.0.1:6379`. */
+  /**
+   * Redis URL of the graph store and queues. Default `redis://127.0.0.1:6379`. With a cluster
+   * (`redisCluster`) it is `redis-cluster://host:port,host:port…`, which every connection
+   * (store/redis.ts) opens as an ioredis Cluster.
+   */
   redisUrl: string
+  /** Seed nodes of a Redis Cluster (`host:port,host:port…`); '' for a single server. Default ''. */
+  redisCluster: string
   /** Key prefix of the store, always inside a hash tag so one Redis Cluster slot holds it all. Default `{exposure}`. */
   prefix: string
   /** Longest path the walk follows, 0 to {@link MAX_HOPS_LIMIT}. Default 4. */
@@ -118,6 +124,7 @@ export const HOPS_HELP = `longest path to follow, 0 to ${MAX_HOPS_LIMIT} (defaul
 
 const ENV_KEYS: Record<ConfigKey, string> = {
   redisUrl: 'REDIS_URL',
+  redisCluster: 'REDIS_CLUSTER_NODES',
   prefix: 'EXPOSURE_PREFIX',
   maxHops: 'EXPOSURE_MAX_HOPS',
   stopCategories: 'EXPOSURE_STOP_CATEGORIES',
@@ -161,6 +168,7 @@ export const CONFIG_ENV_KEYS: Readonly<Record<ConfigKey, string>> = ENV_KEYS
 /** The command-line flags that set an option (where one does), for messages. */
 const FLAG_NAMES: Partial<Record<ConfigKey, string>> = {
   redisUrl: '--redis-url',
+  redisCluster: '--redis-cluster',
   prefix: '--prefix',
   maxHops: '--hops',
   workers: '--workers',
@@ -202,6 +210,7 @@ const schema = z.object({
     const problem = redisUrlProblem(url)
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
   }),
+  redisCluster: z.union([z.literal(''), z.string().regex(/^\s*[^\s,:]+:\d{1,5}\s*(?:,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'must list the cluster\'s nodes as host:port, comma-separated (any of them; the rest are discovered)')]),
   prefix: z.string().min(1).regex(/^[^\s]+$/, 'must not contain spaces'),
   maxHops: int(0, MAX_HOPS_LIMIT),
   stopCategories: list.superRefine((categories, ctx) => {
@@ -254,6 +263,7 @@ const schema = z.object({
 
 const DEFAULTS: Record<ConfigKey, string> = {
   redisUrl: 'redis://127.0.0.1:6379',
+  redisCluster: '',
   prefix: '{exposure}',
   maxHops: '4',
   stopCategories: DEFAULT_STOP_CATEGORIES.join(','),
@@ -322,12 +332,18 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
       problems.push({ key, text: `${key} (${where(key)}: ${JSON.stringify(raw[key])}): ${issue.message}` })
     }
   }
+  // One store location: a cluster's nodes or a server's URL, never both (which one would the
+  // operator expect to be written?).
+  if (parsed.success && parsed.data.redisCluster !== '' && origin.redisUrl !== 'default') {
+    problems.push({ key: 'redisCluster', text: `redisCluster (${where('redisCluster')}) and redisUrl (${where('redisUrl')}) are both set: give the cluster's nodes or one server's URL` })
+  }
   if (problems.length > 0 || !parsed.success) {
     throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.map((p) => p.text).join('; ')}`, { field: problems.map((p) => p.key).join(',') })
   }
   const value = parsed.data
   const options: Options = {
-    redisUrl: value.redisUrl,
+    redisUrl: value.redisCluster === '' ? value.redisUrl : `redis-cluster://${value.redisCluster.split(',').map((n) => n.trim()).join(',')}`,
+    redisCluster: value.redisCluster,
     prefix: withHashTag(value.prefix),
     maxHops: value.maxHops,
     stopCategories: value.stopCategories.length === 1 && value.stopCategories[0] === 'none' ? [] : value.stopCategories,

@@ -20,7 +20,11 @@ export type ErrorCode =
   | 'STORE_BUSY'
   /** The store changed under an operation in a way it cannot continue from (Redis lost its data). */
   | 'STORE_VANISHED'
+  /** A Redis Cluster master failed over during an operation: writes it made may be lost, so it was not completed. */
+  | 'FAILED_OVER'
   | 'WALK_FAILED'
+  /** An import was dropped (its command failed or was interrupted) while an ingest job was still staging into it. */
+  | 'IMPORT_GONE'
   | 'WALK_BUSY'
   /** No complete walk is published: an answer would be unknown, which must never read as 'none'. */
   | 'NO_WALK'

@@ -1,7 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
 import { createGraphStore } from '../src/store/graph-store.ts'
 import { QUEUES } from '../src/queues/names.ts'
-import type { IngestJobData } from '../src/queues/ingest-queue.ts'
+import type { EtlIngestJobData, IngestJobData } from '../src/queues/ingest-queue.ts'
+import { runEtlIngestJob, type EtlIngestResult } from '../src/sources/etl-ingest.ts'
 import { createRpcClient, isRetryable, type RpcClientOptions } from '../src/sources/rpc/client.ts'
 import { detectCapabilities, type RpcCapabilities } from '../src/sources/rpc/capabilities.ts'
 import { createChainGuard } from '../src/sources/rpc/chain.ts'
@@ -20,6 +21,8 @@ export interface IngestWorkerOptions {
   concurrency?: number
   /** Transport options of the node client (timeouts, retries, concurrency). */
   rpc?: Omit<RpcClientOptions, 'url'>
+  /** Lock duration of etl ingest jobs (exposure worker --lock-duration). */
+  lockDuration?: number
 }
 
 /**
@@ -78,4 +81,51 @@ export function startIngestWorker(options: IngestWorkerOptions) {
   }
 
   return { worker, client, close }
+}
+
+export interface EtlIngestWorkerOptions {
+  redisUrl: string
+  prefix: string
+  /** Jobs (file groups) at once. Default 1: one job keeps a core busy parsing. */
+  concurrency?: number
+  /** BullMQ lock duration (ms): how soon a killed worker's job is run again elsewhere. Default 30 s. */
+  lockDuration?: number
+}
+
+/**
+ * A BullMQ worker for etl ingest jobs (`exposure import --ingest-workers N`): each job stages
+ * some etl files into an import that the importing command holds and commits. Thin: the work is
+ * runEtlIngestJob. A job whose worker died is run again after the lock duration; what the dead
+ * one staged is de-duplicated at commit.
+ */
+export function startEtlIngestWorker(options: EtlIngestWorkerOptions) {
+  const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
+  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const store = createGraphStore(commands, options.prefix, { actor: 'etl ingest worker' })
+  const report = createErrorReporter('etl ingest worker')
+  const lockDuration = options.lockDuration ?? 30_000
+  const worker = new Worker<EtlIngestJobData, EtlIngestResult>(
+    QUEUES.etlIngest,
+    async (job) => {
+      let last = 0
+      return runEtlIngestJob(store, job.data, (bytes) => {
+        // Progress for the importing command's bar, a few times a second at most.
+        if (Date.now() - last < 250) return
+        last = Date.now()
+        job.updateProgress(bytes).catch(() => undefined)
+      })
+    },
+    { connection, prefix: store.keys.queuePrefix, concurrency: options.concurrency ?? 1, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)) },
+  )
+  worker.on('error', (error) => {
+    if (!isConnectionError(error)) report(error)
+  })
+
+  async function close(force = false): Promise<void> {
+    await worker.close(force).catch(() => undefined)
+    commands.disconnect()
+    connection.disconnect()
+  }
+
+  return { worker, close }
 }

@@ -1,5 +1,5 @@
 import { startCheckWorker, type CheckWorkerOptions } from './check.ts'
-import { startIngestWorker, type IngestWorkerOptions } from './ingest.ts'
+import { startEtlIngestWorker, startIngestWorker, type IngestWorkerOptions } from './ingest.ts'
 import { startWalkWorker, type WalkWorkerOptions } from './walk.ts'
 import { startDeliverWorker, type DeliverWorkerOptions } from './deliver.ts'
 import { startRescanWorker, type RescanWorkerOptions } from './rescan.ts'
@@ -33,8 +33,16 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   }
   if (options.queues.includes('ingest')) {
     if (!options.ingest) throw new Error('ingest worker options missing')
-    const w = startIngestWorker(options.ingest)
-    started.push({ name: 'ingest', close: w.close, ready: () => w.worker.waitUntilReady() })
+    // etl files need no node; sync's block ranges do.
+    const etl = startEtlIngestWorker({ redisUrl: options.ingest.redisUrl, prefix: options.ingest.prefix, ...(options.ingest.lockDuration === undefined ? {} : { lockDuration: options.ingest.lockDuration }) })
+    const rpc = options.ingest.rpcUrl === '' ? null : startIngestWorker(options.ingest)
+    started.push({
+      name: 'ingest',
+      close: async () => {
+        await Promise.all([etl.close(), rpc?.close()])
+      },
+      ready: () => Promise.all([etl.worker.waitUntilReady(), rpc?.worker.waitUntilReady()]),
+    })
   }
   if (options.queues.includes('check')) {
     if (!options.check) throw new Error('check worker options missing')
@@ -69,7 +77,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   })
   await Promise.race([Promise.all(started.map((s) => s.ready())), stopped])
   for (const s of started) {
-    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : s.name === 'check' ? `concurrency ${options.check?.concurrency ?? 4}` : s.name === 'rescan' ? scheduleNote : s.name === 'deliver' ? `concurrency ${options.deliver?.concurrency ?? 32}` : `concurrency ${options.ingest?.concurrency ?? 2}, node ${safeOrigin(options.ingest?.rpcUrl ?? '')}`
+    const detail = s.name === 'walk' ? `concurrency ${options.walk.concurrency ?? 2}` : s.name === 'check' ? `concurrency ${options.check?.concurrency ?? 4}` : s.name === 'rescan' ? scheduleNote : s.name === 'deliver' ? `concurrency ${options.deliver?.concurrency ?? 32}` : options.ingest?.rpcUrl ? `etl files, and block ranges with concurrency ${options.ingest.concurrency ?? 2} from node ${safeOrigin(options.ingest.rpcUrl)}` : 'etl files only: no node configured for sync\'s block ranges'
     console.error(`${s.name} worker ready (prefix ${options.walk.prefix}, ${detail})`)
   }
   await stopped

@@ -7,6 +7,7 @@ import { handleInterruption } from './signals.ts'
 /** Global flags every command accepts. */
 export interface GlobalFlags {
   redisUrl?: string
+  redisCluster?: string
   prefix?: string
   allowEviction?: boolean
 }

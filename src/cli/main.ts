@@ -31,6 +31,7 @@ export function createProgram(): Command {
   const program = new Command('exposure')
     .description('How close does a wallet sit to Lazarus Group funds? Time-respecting hop exposure on Ethereum.')
     .option('--redis-url <url>', 'Redis of the graph store and queues (default REDIS_URL or redis://127.0.0.1:6379)')
+    .option('--redis-cluster <nodes>', 'a Redis Cluster instead: some of its nodes as host:port, comma-separated (default REDIS_CLUSTER_NODES)')
     .option('--prefix <prefix>', 'key prefix of the store, kept in a hash tag (default EXPOSURE_PREFIX or {exposure})')
     .option('--allow-eviction', "write even when Redis' maxmemory-policy may evict keys (default EXPOSURE_ALLOW_EVICTION, else refused)")
     .showHelpAfterError()

@@ -2,9 +2,10 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
 import { EVENTS_MAX_LEN, QUEUES } from './names.ts'
 
 /**
- * An ingest job: "read blocks [from, to] from the node and write them as final". Idempotent (the
- * store de-duplicates at commit), so a retried or duplicated job changes nothing. The node's URL
- * is not in the job (it may carry an API key): each worker has its own configuration.
+ * An ingest job of `exposure sync`: "read blocks [from, to] from the node and write them as
+ * final". Idempotent (the store de-duplicates at commit), so a retried or duplicated job changes
+ * nothing. The node's URL is not in the job (it may carry an API key): each worker has its own
+ * configuration.
  */
 export interface IngestJobData {
   source: 'rpc'
@@ -16,6 +17,23 @@ export interface IngestJobData {
    * its own EXPOSURE_ASSETS says. Absent in older jobs: the worker's own configuration is used.
    */
   listedTokens?: string[]
+}
+
+/**
+ * An etl ingest job of `exposure import --ingest-workers N` (its own queue, QUEUES.etlIngest, so
+ * that a sync waiting for its ranges never waits for an import's files): "read these etl files and stage their
+ * rows into import `importId`" (sources/etl-ingest.ts). The coordinator commits the import once
+ * every job is done; staging the same rows twice (a job retried after its worker died) changes
+ * nothing at commit. Paths are absolute and must name the same files on every worker host.
+ */
+export interface EtlIngestJobData {
+  source: 'etl'
+  importId: string
+  /** Position of the job in its import (its id's suffix). */
+  part: number
+  files: { file: string; kind: 'transactions' | 'traces' | 'token_transfers' | 'receipts'; size: number }[]
+  listedTokens: string[]
+  skipInvalid: boolean
 }
 
 export const INGEST_JOB_OPTIONS: JobsOptions = {
@@ -53,4 +71,22 @@ export async function addIngestJobs(queue: Queue<IngestJobData>, jobs: readonly 
   for (let i = 0; i < jobs.length; i += 500) {
     await queue.addBulk(jobs.slice(i, i + 500).map((data) => ({ name: `${data.source}-range`, data, opts: { ...INGEST_JOB_OPTIONS, jobId: ingestJobId(data) } })))
   }
+}
+
+export const ETL_INGEST_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3_600 },
+  removeOnFail: { count: 1000 },
+}
+
+export function createEtlIngestQueue(connection: ConnectionOptions, prefix: string): Queue<EtlIngestJobData> {
+  const queue = new Queue<EtlIngestJobData>(QUEUES.etlIngest, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } })
+  queue.on('error', () => undefined)
+  return queue
+}
+
+/** Deterministic, without ':' (BullMQ forbids it in custom ids). */
+export function etlIngestJobId(importId: string, part: number): string {
+  return `etl-${importId}-${part}`
 }

@@ -4,6 +4,8 @@ export const QUEUES = {
   walk: 'walk',
   /** Reads a block range from a node into the store (`exposure sync`). */
   ingest: 'ingest',
+  /** Reads etl files into an import's staging area (`exposure import --ingest-workers N`). */
+  etlIngest: 'ingest-etl',
   /** Screens one submitted wallet that the store cannot answer exactly yet (on-demand search, `exposure serve`). */
   check: 'check',
   /** Runs one rescan (src/watch/rescan.ts); a job scheduler adds them on EXPOSURE_RESCAN_CRON. */

@@ -39,6 +39,8 @@ export interface ImportSummary {
   /** The first malformed rows, when `skipInvalid` (the count is in skipped.invalid). */
   invalid: InputError[]
   seconds: number
+  /** Of which reading and staging the files (the part ingest workers share out); the rest is the commit. */
+  readSeconds: number
 }
 
 export interface ImportProgress {
@@ -93,16 +95,55 @@ export async function resolveEtlFiles(paths: readonly string[]): Promise<{ file:
 export async function importEtl(store: GraphStore, paths: readonly string[], options: ImportOptions): Promise<ImportSummary> {
   const startedAt = Date.now()
   const files = await resolveEtlFiles(paths)
-  const listed = new Set<string>(options.listedTokens)
   const assetIds = await store.internAssets([ETH, ...options.listedTokens] as Asset[])
   const importId = `etl${randomBytes(5).toString('hex')}`
   await store.beginImport(importId, 'etl', describeFiles(files.map((f) => f.file)))
+  let read: StagedFiles
+  try {
+    const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
+    read = await stageEtlFiles(store, importId, files, assetIds, {
+      ...options,
+      onBytes: (done, transfers, file) => options.onProgress?.({ phase: 'read', file, done, total: totalBytes, transfers }),
+    })
+    // Every file read: from here the import can be resumed (exposure import --resume) if this process dies.
+    await store.imports.setState(importId, 'staged')
+  } catch (error) {
+    await store.abort(importId).catch(() => undefined)
+    throw error
+  }
+  failpoint('import:staged')
+  const readAt = Date.now()
+  const committed = await commitImport(store, importId, options, read.transfers)
+  return summarize(importId, read.files, read.invalid, committed, startedAt, readAt)
+}
+
+/** What reading a set of etl files staged. */
+export interface StagedFiles {
+  files: FileSummary[]
+  transfers: number
+  /** The first malformed rows, when `skipInvalid`. */
+  invalid: InputError[]
+}
+
+export interface StageFilesOptions extends Pick<ImportOptions, 'listedTokens' | 'skipInvalid' | 'signal'> {
+  /** Bytes read so far over all the files, and transfers counted. */
+  onBytes?: (bytes: number, transfers: number, file: string) => void
+}
+
+/**
+ * Reads etl files in order and stages their rows into import `importId` (the files of one import
+ * command, or of one ingest job: etl-ingest.ts). Staging twice what was staged once changes
+ * nothing at commit (records, transaction entries and waiting token transfers are de-duplicated),
+ * so a retried ingest job is harmless. A malformed row throws (file:line, field) unless
+ * `skipInvalid`; the caller drops the import.
+ */
+export async function stageEtlFiles(store: GraphStore, importId: string, files: readonly { file: string; kind: EtlKind; size: number }[], assetIds: ReadonlyMap<Asset, number>, options: StageFilesOptions): Promise<StagedFiles> {
+  const listed = new Set<string>(options.listedTokens)
   const txIndexByHash = new TxIndexTable()
   const receiptStatus = new Map<string, string>()
   const blockTimes = new Map<number, number>()
   const invalid: InputError[] = []
   const summaries: FileSummary[] = []
-  const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
   let bytesBefore = 0
   let transfersCounted = 0
   // One batch is staged while the next is parsed: Redis and the parser work on different cores.
@@ -119,7 +160,7 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
         onInvalid: (error) => {
           if (invalid.length < 20) invalid.push(error)
         },
-        onBytes: (bytes) => options.onProgress?.({ phase: 'read', file, done: bytesBefore + bytes, total: totalBytes, transfers: transfersCounted }),
+        onBytes: (bytes) => options.onBytes?.(bytesBefore + bytes, transfersCounted, file),
       })
       for await (const batch of reader) {
         if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `import interrupted while reading ${file}: nothing of it reached the store`, { file })
@@ -154,17 +195,16 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
     }
     await staging
     if (blockTimes.size > 0) await store.stageJoin(importId, { blockTimes })
-    // Every file read: from here the import can be resumed (exposure import --resume) if this process dies.
-    await store.imports.setState(importId, 'staged')
   } catch (error) {
     await staging.catch(() => undefined)
-    await store.abort(importId).catch(() => undefined)
     throw error
   }
-  failpoint('import:staged')
-  const committed = await commitImport(store, importId, options, transfersCounted)
+  return { files: summaries, transfers: transfersCounted, invalid }
+}
+
+/** The import's summary once committed: token transfers that were waiting are counted where they ended up. */
+export function summarize(importId: string, summaries: FileSummary[], invalid: InputError[], committed: CommitResult, startedAt: number, readAt: number): ImportSummary {
   for (const s of summaries) {
-    // Token transfers that were waiting are counted where they ended up.
     if (s.kind === 'token_transfers' && s.skipped['unknown-transaction'] !== undefined) {
       const still = Math.min(s.skipped['unknown-transaction'], committed.tokensPending)
       if (still === 0) delete s.skipped['unknown-transaction']
@@ -175,7 +215,7 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
     importId,
     files: summaries,
     rows: summaries.reduce((sum, s) => sum + s.rows, 0),
-    transfersCounted,
+    transfersCounted: summaries.reduce((sum, s) => sum + s.transfers, 0),
     transfersAdded: committed.transfersAfter - committed.transfersBefore,
     addresses: committed.addresses,
     changed: committed.changed,
@@ -184,10 +224,11 @@ export async function importEtl(store: GraphStore, paths: readonly string[], opt
     tokensAmbiguous: committed.tokensAmbiguous,
     invalid,
     seconds: (Date.now() - startedAt) / 1000,
+    readSeconds: (readAt - startedAt) / 1000,
   }
 }
 
-async function commitImport(store: GraphStore, importId: string, options: Pick<ImportOptions, 'onProgress' | 'signal' | 'onWait'>, transfers: number): Promise<CommitResult> {
+export async function commitImport(store: GraphStore, importId: string, options: Pick<ImportOptions, 'onProgress' | 'signal' | 'onWait'>, transfers: number): Promise<CommitResult> {
   try {
     return await store.commit(importId, {
       onProgress: (p) => options.onProgress?.({ phase: p.phase, done: p.done, total: p.total, transfers }),
@@ -197,7 +238,7 @@ async function commitImport(store: GraphStore, importId: string, options: Pick<I
   } catch (error) {
     // Before the commit point nothing reached the store: an interrupted import is dropped, so a
     // Ctrl-C leaves nothing behind; a refused one (memory) stays staged for --resume.
-    if (isExposureError(error, 'INTERRUPTED')) await store.abort(importId).catch(() => undefined)
+    if (isExposureError(error, 'INTERRUPTED') || isExposureError(error, 'FAILED_OVER')) await store.abort(importId).catch(() => undefined)
     throw error
   }
 }
@@ -227,7 +268,7 @@ export async function finishStagedImport(store: GraphStore, action: 'resume' | '
   return { importId: chosen, result: await commitImport(store, chosen, options, 0) }
 }
 
-function describeFiles(files: readonly string[]): string {
+export function describeFiles(files: readonly string[]): string {
   const names = files.map((f) => basename(f))
   return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`
 }

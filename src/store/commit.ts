@@ -29,6 +29,7 @@ import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
 import { failpoint } from '../failpoints.ts'
 import { checkHeadroom } from './memory.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
+import { clusterEpoch, failedOver, replicate } from './durability.ts'
 import { callScript } from './scripts.ts'
 import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingTokens, mergeTxEntries, type PendingToken } from './tx-index.ts'
 
@@ -94,7 +95,7 @@ export type StageResolved = (importId: string, tokens: readonly (PendingToken & 
 
 export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promise<Holder>, stageResolved: StageResolved) {
   /** Imports this process registered, with the timer that keeps their holder's heartbeat fresh. */
-  const registered = new Map<string, NodeJS.Timeout>()
+  const registered = new Map<string, NodeJS.Timeout | undefined>()
 
   /**
    * Registers an import (once): its record and its place in P:imports. While this process holds
@@ -109,6 +110,9 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     const write = redis.multi()
     write.hsetnx(keys.importRecord(importId), 'state', 'staging')
     write.hset(keys.importRecord(importId), { kind, detail, holder: JSON.stringify(self), created: String(created) })
+    // The cluster's epoch as staging began: a failover after it may have cut the staging (durability.ts).
+    const epoch = await clusterEpoch(redis)
+    if (epoch !== null) write.hsetnx(keys.importRecord(importId), 'epoch', epoch)
     write.zadd(keys.imports, 'NX', created, importId)
     await execChecked(write)
     const beat = setInterval(() => {
@@ -118,6 +122,14 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     }, 5_000)
     beat.unref()
     registered.set(importId, beat)
+  }
+
+  /**
+   * Stages into an import another process registered and holds (an ingest job's worker): this
+   * process writes staging only, never the import's record or holder.
+   */
+  function adopt(importId: string): void {
+    if (!registered.has(importId)) registered.set(importId, undefined)
   }
 
   function unregister(importId: string): void {
@@ -381,7 +393,15 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       point.hsetnx(keys.meta, 'storeId', randomId())
       point.hsetnx(keys.meta, 'format', String(STORE_FORMAT))
     }
+    // On a cluster: the journal must survive a failover before the commit point names it, and the
+    // staging it came from must not have been cut by one (durability.ts).
+    await replicate(redis, keys.durabilityKeys)
+    const epoch = await redis.hget(keys.importRecord(importId), 'epoch')
+    if (await failedOver(redis, epoch)) {
+      throw new BaseError('FAILED_OVER', `a Redis master failed over while import ${importId} was being staged: writes of its staging may be lost, so nothing of it was committed; run the import again`, { value: importId })
+    }
     await execChecked(point)
+    await replicate(redis, keys.durabilityKeys)
     failpoint('commit:point')
     await finishCommitted(importId, onProgress)
   }
@@ -413,6 +433,8 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   /** Finishes an import past its commit point (the caller holds the writer lock). */
   async function finishCommitted(importId: string, onProgress?: (p: CommitProgress) => void): Promise<void> {
     await applyJournal(importId, onProgress)
+    // The applied journal must survive a failover before the journal is dropped.
+    await replicate(redis, keys.durabilityKeys)
     await finish(importId)
   }
 
@@ -526,7 +548,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return waiting
   }
 
-  return { register, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal }
+  return { register, adopt, unregister, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal }
 }
 
 export type Imports = ReturnType<typeof createImports>

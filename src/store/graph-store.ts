@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { mgetBuffers, scanKeyBatches } from './redis.ts'
 import { BaseError, InputError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
 import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
@@ -153,10 +154,19 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
       keyList.push(keys.stagePartition(importId, p))
       blobs.push(buffer.subarray(starts[p]!, starts[p]! + sizes[p]!))
     }
+    if (big.length > 0) {
+      keyList.push(keys.stageExtra(importId))
+      blobs.push(Buffer.concat(big))
+    }
+    await appendStaged(importId, keyList, blobs)
+  }
+
+  /** Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile (append-many.lua). */
+  async function appendStaged(importId: string, keyList: readonly string[], blobs: readonly Buffer[]): Promise<void> {
     try {
-      await callScript(redis, 'append-many', keyList, blobs)
-      if (big.length > 0) await redis.append(keys.stageExtra(importId), Buffer.concat(big))
+      await callScript(redis, 'append-many', [keys.importRecord(importId), ...keyList], blobs)
     } catch (error) {
+      if (/IMPORT_GONE/.test((error as Error).message)) throw new BaseError('IMPORT_GONE', `import ${importId} was dropped while it was being staged (its command failed or was interrupted): nothing more is staged for it`, { value: importId }, { cause: error })
       throw storeError(error, `staging of import ${importId}`)
     }
   }
@@ -194,11 +204,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     }
     if (parts.length === 0) return
     await imports.register(importId, kindOf(importId), importId)
-    try {
-      await redis.append(keys.stageExtra(importId), Buffer.concat(parts))
-    } catch (error) {
-      throw storeError(error, `staging of import ${importId}`)
-    }
+    await appendStaged(importId, [keys.stageExtra(importId)], [Buffer.concat(parts)])
   }
 
   /**
@@ -226,12 +232,8 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
    */
   async function* transfers(): AsyncGenerator<Transfer> {
     const assets = await loadAssets()
-    let cursor = '0'
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', keys.nodePattern, 'COUNT', 1000)
-      cursor = next
-      if (found.length === 0) continue
-      const nodes = await redis.mgetBuffer(...found)
+    for await (const found of scanKeyBatches(redis, keys.nodePattern)) {
+      const nodes = await mgetBuffers(redis, found)
       for (let k = 0; k < found.length; k++) {
         const from = `0x${found[k]!.slice(found[k]!.lastIndexOf(':') + 1)}` as Address
         const { out } = splitNode(nodes[k])
@@ -242,7 +244,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
           yield transfer
         }
       }
-    } while (cursor !== '0')
+    }
   }
 
   /** The exact amount of a transfer whose record holds the 96-bit maximum (P:amounts keeps larger ones). */

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
+import { isCluster } from './redis.ts'
 
 export interface Holder {
   /** Random per process and purpose: what a lock's owner compares. */
@@ -45,10 +46,14 @@ export function defaultActor(): string {
 /** Describes this process as a holder; asks Redis for the connection's client id. */
 export async function createHolder(redis: Redis, what: string): Promise<Holder> {
   let clientId: number | null = null
-  try {
-    clientId = Number(await redis.client('ID'))
-  } catch {
-    clientId = null
+  // On a cluster a client id is one node's, and another command may ask another node: there the
+  // process (same host) or the heartbeat tells whether a holder lives.
+  if (!isCluster(redis)) {
+    try {
+      clientId = Number(await redis.client('ID'))
+    } catch {
+      clientId = null
+    }
   }
   return { token: randomBytes(8).toString('hex'), pid: process.pid, host: HOST, clientId, what, since: new Date().toISOString(), heartbeat: Date.now() }
 }

@@ -93,6 +93,7 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   P:webhooks:failed       list    JSON {endpoint, alert, at, reason} of alerts given up on (newest first, capped)
  *   P:wh:q:<ep>:<hex40>     list    alert ids queued for one endpoint and address, oldest first (delivered in order)
  *   P:cases                 hash    case id → JSON Case (graph/cases.ts): a saved graph view (nodes, positions, notes, filters)
+ *   P:durable               string  a time stamp written before WAIT (store/durability.ts), expires after an hour
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -162,6 +163,11 @@ export interface StoreKeys {
   /** Alert ids waiting for one endpoint and address, oldest first. */
   webhookQueue(endpointId: string, address: Address): string
   cases: string
+  /**
+   * One key under every hash tag the store uses (P:durable): writing them puts this client's
+   * replication offset past everything written before on every master (store/durability.ts).
+   */
+  durabilityKeys: readonly string[]
 }
 
 /**
@@ -243,5 +249,6 @@ export function storeKeys(prefix: string): StoreKeys {
     webhookDone: `${prefix}:webhooks:done`,
     webhookQueue: (ep, a) => `${prefix}:wh:q:${ep}:${hex(a)}`,
     cases: `${prefix}:cases`,
+    durabilityKeys: [`${prefix}:durable`],
   }
 }

@@ -91,7 +91,7 @@ function handle(redis: Redis, key: string, holder: Holder, ttlMs: number): LockH
     try {
       // After a Redis restart the connection has a new id: keep the lock's record of it current.
       try {
-        holder.clientId = Number(await redis.client('ID'))
+        if (holder.clientId !== null) holder.clientId = Number(await redis.client('ID'))
       } catch {
         // CLIENT not allowed: the heartbeat and the pid decide.
       }

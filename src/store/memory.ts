@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis'
 import { BaseError, isExposureError } from '../errors.ts'
+import { masterConnections } from './redis.ts'
 
 export interface MemoryInfo {
   used: number
@@ -13,7 +14,21 @@ export interface MemoryInfo {
 }
 
 export async function memoryInfo(redis: Redis): Promise<MemoryInfo> {
-  const info = await redis.info('memory')
+  const masters = await Promise.all((await masterConnections(redis)).map(nodeMemory))
+  if (masters.length === 1) return masters[0]!
+  // A cluster: the store spreads over its masters by slot, so a write has as much room as the
+  // fullest master has times their number (every master needs its share of it).
+  const limited = masters.every((m) => m.maxmemory > 0)
+  const tightest = masters.reduce((a, b) => (b.maxmemory - b.used < a.maxmemory - a.used ? b : a))
+  return {
+    used: limited ? tightest.used * masters.length : masters.reduce((sum, m) => sum + m.used, 0),
+    maxmemory: limited ? tightest.maxmemory * masters.length : 0,
+    policy: masters.find((m) => m.policy !== 'noeviction')?.policy ?? masters[0]!.policy,
+  }
+}
+
+async function nodeMemory(node: Redis): Promise<MemoryInfo> {
+  const info = await node.info('memory')
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
   return { used: Number(field('used_memory') ?? 0), maxmemory: Number(field('maxmemory') ?? 0), policy: field('maxmemory_policy') ?? null }
 }

@@ -11,10 +11,169 @@
  *   once that Redis is gone and once that it is back, and rides the outage out as BullMQ does;
  * - writes to a Redis whose maxmemory-policy may evict keys are refused unless allowed.
  */
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import slotOf from 'cluster-key-slot'
 import { BaseError, InputError } from '../errors.ts'
 
 export type { Redis }
+
+/**
+ * A Redis Cluster travels through the code as a URL of its own scheme (config.ts builds it from
+ * --redis-cluster / REDIS_CLUSTER_NODES), so every place that opens a connection from the
+ * configured URL opens a Cluster without knowing it. The store's keys carry hash tags, so each
+ * script and transaction stays in one slot (keys.ts).
+ */
+export const CLUSTER_SCHEME = 'redis-cluster://'
+
+export function isClusterUrl(url: string): boolean {
+  return url.startsWith(CLUSTER_SCHEME)
+}
+
+/** The seed nodes of a cluster URL. */
+export function clusterNodesOf(url: string): { host: string; port: number }[] {
+  return url
+    .slice(CLUSTER_SCHEME.length)
+    .split(',')
+    .map((node) => {
+      const at = node.lastIndexOf(':')
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) }
+    })
+}
+
+/** True for a connection opened on a cluster URL. */
+export function isCluster(redis: Redis): boolean {
+  return (redis as unknown as { isCluster?: boolean }).isCluster === true
+}
+
+/**
+ * Opens a connection on a URL: a server, or a cluster whose client routes each command by its
+ * key's slot and follows MOVED/ASK through failovers. The Cluster is handed around as a Redis:
+ * the commands this code uses have the same shape on both.
+ */
+function openConnection(url: string, options: RedisOptions): Redis {
+  if (!isClusterUrl(url)) return new Redis(url, options)
+  const { lazyConnect, enableOfflineQueue, retryStrategy, ...redisOptions } = options
+  const cluster = new Cluster(clusterNodesOf(url), {
+    lazyConnect: lazyConnect ?? false,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    redisOptions,
+    ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
+    // A master lost: its replica is promoted after the node timeout; ride that out.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 64,
+    slotsRefreshTimeout: 2_000,
+  })
+  return cluster as unknown as Redis
+}
+
+/** The connections to every master: one for a server, each master's for a cluster (SCAN, INFO and CONFIG are per node). */
+export async function masterConnections(redis: Redis): Promise<Redis[]> {
+  if (!isCluster(redis)) return [redis]
+  const cluster = redis as unknown as Cluster
+  // Before the first slot map arrives the cluster knows no masters: an empty list would read as
+  // "no keys" (a silently empty answer). Wait for it.
+  if (cluster.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BaseError('STORE_UNAVAILABLE', 'the Redis Cluster did not become ready within 10 s')), 10_000)
+      cluster.once('ready', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+  const masters = cluster.nodes('master') as unknown as Redis[]
+  if (masters.length === 0) throw new BaseError('STORE_UNAVAILABLE', 'the Redis Cluster has no reachable master')
+  return masters
+}
+
+/**
+ * Every key matching `pattern`, in batches (SCAN on every master of a cluster: a key lives on the
+ * master of its slot).
+ */
+export async function* scanKeyBatches(redis: Redis, pattern: string, count = 1_000): AsyncGenerator<string[]> {
+  for (const node of await masterConnections(redis)) {
+    let cursor = '0'
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count)
+      cursor = next
+      if (found.length > 0) yield found
+    } while (cursor !== '0')
+  }
+}
+
+/** {@link scanKeyBatches} with a callback (awaited per batch). */
+export async function scanKeys(redis: Redis, pattern: string, onBatch: (keys: string[]) => unknown, count = 1_000): Promise<void> {
+  for await (const batch of scanKeyBatches(redis, pattern, count)) await onBatch(batch)
+}
+
+/**
+ * Keys grouped by their cluster slot, in first-seen order (on a server: one group). A multi-key
+ * command must name keys of one slot on a cluster.
+ */
+export function bySlot(redis: Redis, keys: readonly string[]): string[][] {
+  if (!isCluster(redis)) return [keys.slice()]
+  const groups = new Map<number, string[]>()
+  for (const key of keys) {
+    const slot = slotOf(key)
+    let group = groups.get(slot)
+    if (!group) groups.set(slot, (group = []))
+    group.push(key)
+  }
+  return [...groups.values()]
+}
+
+/** One master of a cluster as `status` shows it. */
+export interface MasterLayout {
+  node: string
+  keys: number
+  usedMemory: number
+  /** How many of the store's hash tags (global and partitions) hash to slots this master serves. */
+  tags: number
+}
+
+/**
+ * Where a store sits on a cluster: every master's keys, memory and share of the store's hash
+ * tags (`tagKeys`: a key under each tag). null on a single server.
+ */
+export async function clusterLayout(redis: Redis, tagKeys: readonly string[]): Promise<MasterLayout[] | null> {
+  if (!isCluster(redis)) return null
+  const cluster = redis as unknown as Cluster
+  const masters = await masterConnections(redis)
+  const tagsOf = new Map<string, number>()
+  for (const key of tagKeys) {
+    const owner = cluster.slots[slotOf(key)]?.[0]
+    if (owner !== undefined) tagsOf.set(owner, (tagsOf.get(owner) ?? 0) + 1)
+  }
+  return Promise.all(
+    masters.map(async (node) => {
+      const { host, port } = (node as unknown as { options: { host: string; port: number } }).options
+      const name = `${host}:${port}`
+      const [keys, memory] = await Promise.all([node.dbsize(), node.info('memory')])
+      return { node: name, keys, usedMemory: Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? 0), tags: tagsOf.get(name) ?? 0 }
+    }),
+  )
+}
+
+/** MGET of keys of any slots (one MGET per slot on a cluster), values in the keys' order. */
+export async function mgetBuffers(redis: Redis, keys: readonly string[]): Promise<(Buffer | null)[]> {
+  if (keys.length === 0) return []
+  if (!isCluster(redis)) return redis.mgetBuffer(...keys)
+  const values = new Map<string, Buffer | null>()
+  await Promise.all(
+    bySlot(redis, keys).map(async (group) => {
+      const replies = await redis.mgetBuffer(...group)
+      group.forEach((key, i) => values.set(key, replies[i] ?? null))
+    }),
+  )
+  return keys.map((key) => values.get(key) ?? null)
+}
+
+/** UNLINK of keys of any slots. */
+export async function unlinkKeys(redis: Redis, keys: readonly string[]): Promise<void> {
+  for (const group of bySlot(redis, keys)) for (let i = 0; i < group.length; i += 500) await redis.unlink(...group.slice(i, i + 500))
+}
 
 /** How long we try to reach Redis before saying so (the contract: a clear message within 5 s). */
 const CONNECT_BUDGET_MS = 3_000
@@ -29,7 +188,7 @@ export const OUTAGE_GRACE_MS = 8_000
 export async function connectRedis(url: string, { forWorker = false }: { forWorker?: boolean } = {}): Promise<Redis> {
   const startedAt = Date.now()
   let lastError: unknown
-  const db = databaseOf(url)
+  const db = isClusterUrl(url) ? 0 : databaseOf(url)
   const options: RedisOptions = {
     lazyConnect: true,
     connectTimeout: CONNECT_BUDGET_MS,
@@ -42,7 +201,7 @@ export async function connectRedis(url: string, { forWorker = false }: { forWork
     },
   }
   let connected = false
-  const redis = new Redis(url, options)
+  const redis = openConnection(url, options)
   redis.on('error', (error) => {
     lastError = error
   })
@@ -87,14 +246,17 @@ export function redisOptionsFor(url: string): { url: string; options: RedisOptio
 
 /** A new connection (for BullMQ or a worker) that never prints its own error events. */
 export function quietRedis(url: string, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, options)
+  const redis = openConnection(url, options)
   redis.on('error', () => undefined)
   return redis
 }
 
 /** The same for a duplicate of an existing connection. */
 export function quietDuplicate(redis: Redis, options: RedisOptions = {}): Redis {
-  const copy = redis.duplicate(options)
+  // Cluster#duplicate takes (startup nodes, cluster options): its node options sit in redisOptions.
+  const copy = isCluster(redis)
+    ? ((redis as unknown as Cluster).duplicate([], { redisOptions: { ...(redis as unknown as Cluster).options.redisOptions, ...options } }) as unknown as Redis)
+    : redis.duplicate(options)
   copy.on('error', () => undefined)
   return copy
 }
@@ -164,8 +326,14 @@ export function guardOutage(redis: Redis, url: string, handlers: { graceMs?: num
 /** The Redis server's maxmemory-policy, or null when CONFIG is not allowed (managed Redis). */
 export async function evictionPolicy(redis: Redis): Promise<string | null> {
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[]
-    return reply[1] ?? null
+    // A cluster: the first master whose policy may evict (every master holds part of the store).
+    let policy: string | null = null
+    for (const node of await masterConnections(redis)) {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as string[]
+      policy = reply[1] ?? policy
+      if (policy !== null && policy !== 'noeviction') return policy
+    }
+    return policy
   } catch {
     return null
   }

@@ -65,7 +65,9 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
     const batch = queries.slice(i, i + BATCH)
     const args: (string | number)[] = [store.keys.partitionName]
     for (const q of batch) args.push(q.sender, q.recipient.slice(2), q.position, q.assetId)
-    const replies = (await callScriptBuffer(store.redis, 'incoming', [], args)) as Buffer[][]
+    // KEYS[1] names no key the script reads: it routes the call to the node of the store's slot
+    // (a cluster sends a script without keys to any node, where the store's keys are not local).
+    const replies = (await callScriptBuffer(store.redis, 'incoming', [store.keys.meta], args)) as Buffer[][]
     batch.forEach((q, k) => {
       const list = out.get(q.recipient)!.incoming
       for (const record of replies[k] ?? []) list.push(toTransfer(`0x${q.sender}`, record, 0, assets))

@@ -5,12 +5,13 @@ import type { GraphStore } from '../store/graph-store.ts'
 import { describeHolder } from '../store/holder.ts'
 import { acquireLock } from '../store/locks.ts'
 import { callScript } from '../store/scripts.ts'
+import { clusterEpoch, failedOver, replicate } from '../store/durability.ts'
 import { failpoint } from '../failpoints.ts'
 import { createWalkState, type WalkState } from '../store/walk-state.ts'
 import { addWalkTokens, createWalkQueue, initialJobId, type WalkJobData } from '../queues/walk-queue.ts'
 import type { Address, Direction } from '../types.ts'
 import { startWalkWorker } from '../../workers/walk.ts'
-import { isConnectionError } from '../store/redis.ts'
+import { isConnectionError, quietDuplicate, scanKeys, unlinkKeys } from '../store/redis.ts'
 import { storeSourceChoice } from '../sources/walk-source.ts'
 import { labelsDigest } from './labels-digest.ts'
 import { walkParams } from './params.ts'
@@ -93,12 +94,27 @@ const LOCK_MS = 15_000
  * interrupted one (signal) is recorded as such. Either way the published walk stays as it was.
  */
 export async function runWalk(store: GraphStore, options: WalkOptions): Promise<WalkSummary> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runWalkOnce(store, options)
+    } catch (error) {
+      if (!isExposureError(error, 'FAILED_OVER') || attempt >= MAX_FAILOVER_RESTARTS) throw error
+      options.onNote?.(`${error.shortMessage}; the walk starts again (the published walk is unchanged)`)
+    }
+  }
+}
+
+/** How often a walk starts again after failovers before it gives up. */
+const MAX_FAILOVER_RESTARTS = 3
+/** How often the coordinator asks a cluster whether it failed over (ms). */
+const EPOCH_CHECK_MS = 1_000
+
+async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<WalkSummary> {
   const redis: Redis = store.redis
   const keys = store.keys
   const holder = await store.holder()
   const lock = await acquireLock(redis, keys.walkLock, holder, { ttlMs: LOCK_MS, busyCode: 'WALK_BUSY', purpose: `a walk on store ${keys.prefix}` })
-  const queueConnection = redis.duplicate({ maxRetriesPerRequest: null })
-  queueConnection.on('error', () => undefined)
+  const queueConnection = quietDuplicate(redis, { maxRetriesPerRequest: null })
   const queue = createWalkQueue(queueConnection, keys.queuePrefix)
   const drainJobs = async () => {
     await queue.drain(true)
@@ -155,6 +171,14 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
     if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
     const stops = await labelStops(redis, keys.labels, options.stopCategories)
     for (let i = 0; i < stops.length; i += 10_000) start.sadd(keys.walkRunStops(runId), ...stops.slice(i, i + 10_000))
+    // A failover cuts what the walk wrote since the replica last caught up: read the cluster's
+    // epoch now, and watch it (durability.ts).
+    const epoch = await clusterEpoch(redis)
+    let epochCheckedAt = Date.now()
+    const assertNoFailover = async () => {
+      epochCheckedAt = Date.now()
+      if (await failedOver(redis, epoch)) throw new BaseError('FAILED_OVER', `a Redis master failed over during walk ${runId}: labels it wrote may be lost`, { value: runId })
+    }
     await start.exec()
     started = true
     const published = await readPublished(redis, keys)
@@ -188,6 +212,7 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         const [meta, storeIdNow2] = await Promise.all([redis.hmget(keys.walkMeta, 'runId', 'status'), redis.hget(keys.meta, 'storeId')])
         if (storeIdNow2 !== storeId) throw new BaseError('STORE_VANISHED', `the store vanished during walk ${runId} (Redis restarted without persistence, or the store was flushed): the walk cannot complete; import and walk again`, { value: keys.prefix })
         if (meta[0] !== runId || meta[1] !== 'running') throw new BaseError('WALK_FAILED', `walk ${runId} was replaced or stopped by another process (the walk meta now says ${meta[0] ?? 'nothing'}: ${meta[1] ?? 'no status'})`, { value: runId })
+        if (Date.now() - epochCheckedAt > EPOCH_CHECK_MS) await assertNoFailover()
         counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
         // The partitions' sizes (768 commands a direction): every poll once the queue is idle (the
         // walk may be complete), otherwise a few times a second for progress and repairs.
@@ -233,6 +258,9 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
         const dustIds = assets.flatMap((asset, id) => (options.dust[asset] === undefined ? [] : [`${id}=${amountHex(options.dust[asset]!)}`])).join(',')
         let previousRunId: string
         failpoint('walk:before-publish')
+        // Every label durable before the run is published, and none cut by a failover (durability.ts).
+        await replicate(redis, keys.durabilityKeys)
+        await assertNoFailover()
         try {
           // No job runs now (busy 0, nothing claimed): from here on no job may write into this
           // run, which is about to become the published walk.
@@ -293,13 +321,10 @@ export async function runWalk(store: GraphStore, options: WalkOptions): Promise<
 
 /** Drops the change log of store versions up to the published walk's (no incremental walk needs them). */
 async function pruneChangeLog(redis: Redis, keys: GraphStore['keys'], upTo: number): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:changes:*`, 'COUNT', 1_000)
-    cursor = next
+  await scanKeys(redis, `${keys.prefix}:changes:*`, async (found) => {
     const doomed = found.filter((key) => /:changes:\d+$/.test(key) && Number(key.slice(key.lastIndexOf(':') + 1)) <= upTo)
-    if (doomed.length > 0) await redis.unlink(...doomed)
-  } while (cursor !== '0')
+    if (doomed.length > 0) await unlinkKeys(redis, doomed)
+  })
   const shrinking = (await redis.smembers(keys.shrinkingVersions)).filter((v) => Number(v) <= upTo)
   if (shrinking.length > 0) await redis.srem(keys.shrinkingVersions, ...shrinking)
 }

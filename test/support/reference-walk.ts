@@ -304,9 +304,10 @@ export function buildTransferGraph(transfers: readonly HopTransfer[], extraAddre
 
 /**
  * The layered programme of the file comment, over all edges per layer (Bellman-Ford style).
- * Returns hops per node index, -1 for none within maxHops.
+ * Returns hops per node index, -1 for none within maxHops. Exported so that the benchmark can time
+ * the walk on a graph built once, apart from the build.
  */
-function hopsOnGraph(
+export function hopsOnGraph(
   graph: TransferGraph,
   seeds: ReadonlySet<string>,
   stopSet: ReadonlySet<string>,

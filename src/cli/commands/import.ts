@@ -2,8 +2,16 @@ import type { Command } from 'commander'
 import { InputError } from '../../errors.ts'
 import { describeHolder } from '../../store/holder.ts'
 import { finishStagedImport, importEtl, type ImportProgress } from '../../sources/etl-import.ts'
+import { importEtlAsJobs } from '../../sources/etl-ingest.ts'
+import { createEtlIngestQueue } from '../../queues/ingest-queue.ts'
+import { quietRedis } from '../../store/redis.ts'
+import { startEtlIngestWorker } from '../../../workers/ingest.ts'
+import { countFlag } from './sync.ts'
 import { withContext, type Context } from '../context.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'
+
+/** In-process ingest workers at most: each is a parser and a Redis connection. */
+const MAX_IMPORT_WORKERS = 32
 
 const PHASES: Record<ImportProgress['phase'], string> = { read: 'reading  ', prepare: 'merging  ', apply: 'writing  ' }
 
@@ -28,12 +36,15 @@ export function registerImport(program: Command): void {
     .option('--skip-invalid', 'count malformed rows and go on, instead of rejecting the import')
     .option('--resume [id]', 'commit an import that was interrupted after reading all its files (status lists them)')
     .option('--abort [id]', 'drop an import that was interrupted before its commit')
+    .option('--ingest-workers <n>', `read the files as BullMQ ingest jobs (one per file; receipts with the transactions) with n workers in this process, 0 to ${MAX_IMPORT_WORKERS}; with 0, \`exposure worker --queues ingest\` processes on any host that sees the same paths run them. Still one commit, all or nothing`)
     .option('--json', 'print the summary as JSON')
-    .action(async (paths: string[], flags: { skipInvalid?: boolean; json?: boolean; resume?: string | boolean; abort?: string | boolean }, command: Command) => {
+    .action(async (paths: string[], flags: { skipInvalid?: boolean; json?: boolean; resume?: string | boolean; abort?: string | boolean; ingestWorkers?: string }, command: Command) => {
       const finishing = flags.resume !== undefined ? 'resume' : flags.abort !== undefined ? 'abort' : null
       if (finishing !== null && paths.length > 0) throw new InputError('INVALID_ARGUMENT', `--${finishing} takes no files (it finishes an earlier import)`, { field: finishing, value: paths.join(' ') })
       if (flags.resume !== undefined && flags.abort !== undefined) throw new InputError('INVALID_ARGUMENT', '--resume and --abort exclude each other', { field: 'resume' })
       if (finishing === null && paths.length === 0) throw new InputError('INVALID_ARGUMENT', 'missing etl files or folders to import (or --resume / --abort)', { field: 'paths' })
+      const ingestWorkers = countFlag('ingest-workers', flags.ingestWorkers, 'ingest workers', MAX_IMPORT_WORKERS)
+      if (finishing !== null && ingestWorkers !== undefined) throw new InputError('INVALID_ARGUMENT', `--ingest-workers reads files; --${finishing} reads none`, { field: 'ingest-workers', value: String(flags.ingestWorkers) })
       await withContext(command.optsWithGlobals(), async (ctx) => {
         const bar = progressBar('{phase} |{bar}| {percentage}% | {transfers} transfers')
         if (finishing !== null) {
@@ -43,11 +54,25 @@ export function registerImport(program: Command): void {
           process.stdout.write(result === null ? `dropped import ${importId}: nothing of it is in the store\n` : `committed import ${importId}: ${formatCount(result.transfersAfter - result.transfersBefore)} new transfers, ${formatCount(result.addresses)} addresses changed\n`)
           return
         }
-        const summary = await importEtl(ctx.store, paths, {
-          listedTokens: ctx.options.listedTokens,
-          skipInvalid: flags.skipInvalid ?? false,
-          ...commitHooks(ctx, bar),
-        }).finally(() => bar.stop())
+        const importOptions = { listedTokens: ctx.options.listedTokens, skipInvalid: flags.skipInvalid ?? false, ...commitHooks(ctx, bar) }
+        let summary: Awaited<ReturnType<typeof importEtl>>
+        if (ingestWorkers === undefined) summary = await importEtl(ctx.store, paths, importOptions).finally(() => bar.stop())
+        else {
+          const { redisUrl, prefix } = ctx.options
+          const connection = quietRedis(redisUrl, { maxRetriesPerRequest: null })
+          const queue = createEtlIngestQueue(connection, ctx.store.keys.queuePrefix)
+          try {
+            summary = await importEtlAsJobs(ctx.store, paths, {
+              ...importOptions,
+              queue,
+              startWorkers: () => Array.from({ length: ingestWorkers }, () => startEtlIngestWorker({ redisUrl, prefix })),
+              onNoWorker: (jobs) => ctx.note(`waiting: no worker serves the etl ingest queue of store ${prefix} (${jobs} jobs queued); start one with 'exposure worker --queues ingest' on a host that sees the same paths, or run import with --ingest-workers 1 or more`),
+            }).finally(() => bar.stop())
+          } finally {
+            await queue.close().catch(() => undefined)
+            connection.disconnect()
+          }
+        }
         for (const error of summary.invalid) ctx.note(`skipped: ${error.message}`)
         if (summary.tokensPending > 0) ctx.note(`note: ${formatCount(summary.tokensPending)} token transfers wait for their transactions (not in this import nor in the store yet); they join when a later import brings them`)
         if (summary.tokensAmbiguous > 0) ctx.note(`warning: ${formatCount(summary.tokensAmbiguous)} token transfers name a transaction whose hash prefix is not unique in its block; they were not counted`)

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { createWalkQueue } from '../../queues/walk-queue.ts'
 import { describeHolder } from '../../store/holder.ts'
 import { formatBytes, memoryInfo } from '../../store/memory.ts'
-import { evictionWarning, quietDuplicate } from '../../store/redis.ts'
+import { clusterLayout, evictionWarning, quietDuplicate, scanKeys } from '../../store/redis.ts'
 import { PENDING_TOKEN } from '../../store/tx-index.ts'
 import type { StoreKeys } from '../../store/keys.ts'
 import type { GraphStore } from '../../store/graph-store.ts'
@@ -21,16 +21,13 @@ import { formatCount, printJson, printTable } from '../output.ts'
 async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers: number; blocks: number }> {
   let transfers = 0
   let blocks = 0
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:ptok:*`, 'COUNT', 1000)
-    cursor = next
+  await scanKeys(redis, `${keys.prefix}:ptok:*`, async (found) => {
     for (const key of found) {
       const values = await redis.hvalsBuffer(key)
       blocks += values.length
       for (const v of values) transfers += v.length / PENDING_TOKEN
     }
-  } while (cursor !== '0')
+  })
   return { transfers: Math.round(transfers), blocks }
 }
 
@@ -69,6 +66,7 @@ export async function collectStatus({ store, redis, options }: { store: GraphSto
   await queue.close()
   await queue.disconnect()
   const memory = await memoryInfo(redis)
+  const masters = await clusterLayout(redis, store.keys.durabilityKeys)
   const warning = await evictionWarning(redis)
   const published = walks.published
   const latest = walks.latest
@@ -102,10 +100,10 @@ export async function collectStatus({ store, redis, options }: { store: GraphSto
     imports: imports.map((i) => ({ id: i.id, kind: i.kind, state: i.state, detail: i.detail, holder: i.holder === null ? null : describeHolder(i.holder), alive: i.alive, bytes: i.bytes, created: new Date(i.created).toISOString() })),
     jobs,
     sync,
-    redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning },
+    redis: { usedMemory: memory.used, maxmemory: memory.maxmemory, maxmemoryPolicy: memory.policy, warning, ...(masters === null ? {} : { masters }) },
     rescan,
   }
-  return { status, rescan, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage }
+  return { status, rescan, stats, walks, imports, pending, jobs, memory, masters, warning, sync, walkCoverage }
 }
 
 export function registerStatus(program: Command): void {
@@ -116,7 +114,7 @@ export function registerStatus(program: Command): void {
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withContext(command.optsWithGlobals(), async (ctx) => {
         const { store } = ctx
-        const { status, rescan, stats, walks, imports, pending, jobs, memory, warning, sync, walkCoverage } = await collectStatus(ctx)
+        const { status, rescan, stats, walks, imports, pending, jobs, memory, masters, warning, sync, walkCoverage } = await collectStatus(ctx)
         const published = walks.published
         const latest = walks.latest
         if (flags.json) return printJson(status)
@@ -150,6 +148,7 @@ export function registerStatus(program: Command): void {
           ['next rescan', rescan.running !== null ? `running now (${rescan.running})` : rescan.next === null ? 'not scheduled (EXPOSURE_RESCAN_CRON with exposure worker --queues rescan)' : `${rescan.next} (cron "${rescan.cron}")`],
           ['walk jobs', Object.entries(jobs).map(([k, v]) => `${k} ${v}`).join(', ')],
           ['redis memory', `${formatBytes(memory.used)}${memory.maxmemory > 0 ? ` of maxmemory ${formatBytes(memory.maxmemory)}` : ''} (policy ${memory.policy ?? '?'})`],
+          ...(masters === null ? [] : masters.map((m): [string, string] => [`master ${m.node}`, `${formatCount(m.keys)} keys, ${formatBytes(m.usedMemory)}, ${m.tags} of the store's ${store.keys.durabilityKeys.length} hash tags`])),
         )
         printTable(['store', store.keys.prefix], rows)
         if (warning) process.stderr.write(`${warning}\n`)

@@ -12,11 +12,11 @@ const QUEUE_NAMES: readonly WorkerQueue[] = ['walk', 'ingest', 'check', 'rescan'
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('run long-lived BullMQ workers: walk jobs (exposure trace), ingest jobs (exposure sync), check jobs (exposure serve), rescans (on EXPOSURE_RESCAN_CRON, installed as a job scheduler) and webhook deliveries; SIGTERM/SIGINT let running jobs finish')
-    .option('--queues <list>', 'which queues to serve, comma-separated: walk, ingest, check, rescan, deliver (default walk and ingest; ingest only when a node is configured)')
+    .description('run long-lived BullMQ workers: walk jobs (exposure trace), ingest jobs (exposure sync, exposure import --ingest-workers), check jobs (exposure serve), rescans (on EXPOSURE_RESCAN_CRON, installed as a job scheduler) and webhook deliveries; SIGTERM/SIGINT let running jobs finish')
+    .option('--queues <list>', 'which queues to serve, comma-separated: walk, ingest, check, rescan, deliver (default walk, and ingest when a node is configured; --queues ingest without a node serves etl files only)')
     .option('--concurrency <n>', 'jobs at once per queue (default 2)')
     .option('--rpc-url <url>', 'JSON-RPC endpoint for ingest jobs and lazy rpc walks (default RPC_URL)')
-    .option('--lock-duration <ms>', 'how long a walk job stays locked without a heartbeat: a killed worker\'s job is retried after about this long', '10000')
+    .option('--lock-duration <ms>', 'how long a walk or etl ingest job stays locked without a heartbeat: a killed worker\'s job is retried after about this long', '10000')
     .action(async (flags: { queues?: string; concurrency?: string; rpcUrl?: string; lockDuration: string }, command: Command) => {
       const options = buildOptions({ ...command.optsWithGlobals(), concurrency: flags.concurrency, rpcUrl: flags.rpcUrl }, process.env)
       let queues: WorkerQueue[]
@@ -28,7 +28,7 @@ export function registerWorker(program: Command): void {
         const bad = names.find((q) => !(QUEUE_NAMES as readonly string[]).includes(q))
         if (bad !== undefined || names.length === 0) throw new InputError('INVALID_ARGUMENT', `--queues must list walk, ingest, check, rescan and/or deliver: ${JSON.stringify(flags.queues)}`, { field: 'queues', value: flags.queues })
         queues = [...new Set(names)] as WorkerQueue[]
-        if (queues.includes('ingest') && options.rpcUrl === '') throw new InputError('INVALID_CONFIG', 'ingest jobs need a node: pass --rpc-url or set RPC_URL', { field: 'rpcUrl' })
+        if (queues.includes('ingest') && options.rpcUrl === '') process.stderr.write("note: no node configured (RPC_URL / --rpc-url): serving etl ingest jobs (exposure import --ingest-workers) only, not sync's block ranges\n")
       }
       const lockDuration = Number(flags.lockDuration)
       if (!Number.isInteger(lockDuration) || lockDuration < 500) throw new InputError('INVALID_ARGUMENT', `--lock-duration must be an integer number of milliseconds ≥ 500: ${JSON.stringify(flags.lockDuration)}`, { field: 'lock-duration', value: flags.lockDuration })
@@ -52,7 +52,7 @@ export function registerWorker(program: Command): void {
       await runWorkerProcess({
         queues,
         walk: { redisUrl: options.redisUrl, prefix: options.prefix, concurrency: options.concurrency, lockDuration, stalledInterval: Math.max(250, Math.floor(lockDuration / 2)), beforeExpand: hook.beforeExpand },
-        ingest: { redisUrl: options.redisUrl, prefix: options.prefix, rpcUrl: options.rpcUrl, listedTokens: options.listedTokens, concurrency: options.concurrency, rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs } },
+        ingest: { redisUrl: options.redisUrl, prefix: options.prefix, rpcUrl: options.rpcUrl, lockDuration, listedTokens: options.listedTokens, concurrency: options.concurrency, rpc: { concurrency: options.rpcConcurrency, deadlineMs: options.rpcDeadlineMs } },
         check: { redisUrl: options.redisUrl, prefix: options.prefix, riskPolicy: options.riskPolicy, sourceConfig: walkSourceConfig(options), defaults: onDemandDefaults(options), ...(flags.concurrency === undefined ? {} : { concurrency: options.concurrency }) },
         rescan: { options },
         deliver: { redisUrl: options.redisUrl, prefix: options.prefix, backoffMs: options.webhookBackoffMs, retryForMs: options.webhookRetryForMs, ...(flags.concurrency === undefined ? {} : { concurrency: options.concurrency }) },

@@ -13,6 +13,7 @@
  * parents, tentative marks and the record go. The next sync finishes a recorded rollback first.
  */
 import type { GraphStore } from '../../store/graph-store.ts'
+import { mgetBuffers, scanKeyBatches } from '../../store/redis.ts'
 import { rollbackBlocks } from '../../store/rollback.ts'
 import { IN_SIZE, OUT_SIZE, splitNode } from '../../store/records.ts'
 import type { Address } from '../../types.ts'
@@ -150,17 +151,13 @@ export async function finishRecordedRollback(ctx: Pick<ForkContext, 'store' | 'k
 /** Every address holding a record (out or in) of a block in [from, to]: a scan of the store's nodes. */
 export async function addressesWithBlocks(store: GraphStore, from: number, to: number): Promise<Address[]> {
   const found: Address[] = []
-  let cursor = '0'
-  do {
-    const [next, keys] = await store.redis.scan(cursor, 'MATCH', store.keys.nodePattern, 'COUNT', 1000)
-    cursor = next
-    if (keys.length === 0) continue
-    const nodes = await store.redis.mgetBuffer(...keys)
+  for await (const keys of scanKeyBatches(store.redis, store.keys.nodePattern)) {
+    const nodes = await mgetBuffers(store.redis, keys)
     keys.forEach((key, i) => {
       const { out, in: inn } = splitNode(nodes[i] ?? null)
       if (holdsBlock(out, OUT_SIZE, from, to) || holdsBlock(inn, IN_SIZE, from, to)) found.push(`0x${key.slice(key.lastIndexOf(':') + 1)}` as Address)
     })
-  } while (cursor !== '0')
+  }
   return found
 }
 

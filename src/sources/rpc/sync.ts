@@ -26,6 +26,7 @@ import { describeHolder } from '../../store/holder.ts'
 import { acquireLock } from '../../store/locks.ts'
 import { addIngestJobs, createIngestQueue, splitRange, type IngestJobData } from '../../queues/ingest-queue.ts'
 import type { Address } from '../../types.ts'
+import { quietDuplicate } from '../../store/redis.ts'
 import { startIngestWorker } from '../../../workers/ingest.ts'
 import { createRpcClient, isRetryable, type RpcClient, type RpcClientOptions, type RpcStats } from './client.ts'
 import { detectCapabilities, type RpcCapabilities } from './capabilities.ts'
@@ -167,8 +168,7 @@ export async function runSync(store: GraphStore, options: SyncOptions): Promise<
     purpose: `syncing store ${prefix}`,
     wait: { onWait: (h) => note(`waiting for ${describeHolder(h)} to finish syncing store ${prefix}`), ...(signal ? { signal } : {}) },
   })
-  const queueConnection = redis.duplicate({ maxRetriesPerRequest: null })
-  queueConnection.on('error', () => undefined)
+  const queueConnection = quietDuplicate(redis, { maxRetriesPerRequest: null })
   const queue = createIngestQueue(queueConnection, store.keys.queuePrefix)
   let workers: ReturnType<typeof startIngestWorker>[] = []
   const closedStats: RpcStats[] = []

@@ -1,9 +1,14 @@
--- Appends one blob to each key: a whole staging batch in one round trip (APPEND has no
--- multi-key form).
--- KEYS[i] staging key
--- ARGV[i] bytes to append to KEYS[i]
+-- Appends one blob to each staging key of an import: a whole staging batch in one round trip
+-- (APPEND has no multi-key form). Refused once the import's record is gone (the import was
+-- dropped: an ingest job still running on another host must not leave staging keys behind).
+-- KEYS[1] the import's record (P:import:<id>)
+-- KEYS[i + 1] staging key
+-- ARGV[i] bytes to append to KEYS[i + 1]
 -- Returns the number of keys written.
-for i = 1, #KEYS do
-  redis.call('APPEND', KEYS[i], ARGV[i])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('IMPORT_GONE the import was dropped: nothing more is staged for it')
 end
-return #KEYS
+for i = 2, #KEYS do
+  redis.call('APPEND', KEYS[i], ARGV[i - 1])
+end
+return #KEYS - 1

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench:ingest`: imports that scale out (issue 11). The bench graph of `npm run bench`
+ * (seeded power-law, 1,000,000 transfers over 200,000 addresses by default), written as etl
+ * exports are, in files of 100,000 rows (transactions_000.csv …, token transfers apart), is
+ * imported into a fresh private redis-server four ways in one run: the plain in-process import,
+ * then through ingest jobs (`import --ingest-workers 0`, one job per file) run by 1, 2 and 4
+ * `exposure worker --queues ingest` processes (on this host: they share its cores with Redis and
+ * the committing command, so the speed-up is bounded by the cores here). Every store is compared
+ * with the plain import's (node strings, byte for byte). Prints a table and writes
+ * bench/results/ingest.json.
+ *
+ * Scale with BENCH_TRANSFERS / BENCH_ADDRESSES.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import Table from 'cli-table3'
+import { createGraphStore } from '../src/store/graph-store.ts'
+import { startPrivateRedis } from '../src/store/private-redis.ts'
+import { connectRedis } from '../src/store/redis.ts'
+import { importEtl } from '../src/sources/etl-import.ts'
+import { DEFAULT_LISTED_TOKENS } from '../src/sources/assets.ts'
+import { generatePowerLawGraph } from './power-law-graph.ts'
+
+const execFileAsync = promisify(execFile)
+const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)
+const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
+const ROWS_PER_FILE = 100_000
+const BIN = fileURLToPath(new URL('../bin/exposure.mjs', import.meta.url))
+
+/** Splits one etl CSV into files of ROWS_PER_FILE rows, each with the header, as ethereum-etl's exports come. */
+async function split(file: string, stem: string, dir: string): Promise<void> {
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity })
+  let header = ''
+  let out: ReturnType<typeof createWriteStream> | null = null
+  let rows = 0
+  let part = 0
+  for await (const line of lines) {
+    if (header === '') {
+      header = line
+      continue
+    }
+    if (out === null || rows === ROWS_PER_FILE) {
+      out?.end()
+      out = createWriteStream(join(dir, `${stem}_${String(part++).padStart(3, '0')}.csv`))
+      out.write(`${header}\n`)
+      rows = 0
+    }
+    out.write(`${line}\n`)
+    rows++
+  }
+  out?.end()
+  await unlink(file)
+}
+
+/** A digest of every node string of a store (names without the prefix, sorted), computed in Redis. */
+const DIGEST_SCRIPT = `
+local keys, cursor = {}, '0'
+repeat
+  local reply = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 10000)
+  cursor = reply[1]
+  for _, k in ipairs(reply[2]) do keys[#keys + 1] = k end
+until cursor == '0'
+table.sort(keys)
+local parts = {}
+for i, k in ipairs(keys) do
+  local name = string.sub(k, string.find(k, ':n:', 1, true), -1)
+  parts[#parts + 1] = redis.sha1hex(name .. redis.call('GET', k))
+end
+return redis.sha1hex(table.concat(parts))
+`
+
+/** Starts `exposure worker --queues ingest` and resolves when it is ready. */
+function startWorkerProcess(prefix: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, '--prefix', prefix, 'worker', '--queues', 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      stderr += d
+      if (stderr.includes('ingest worker ready')) resolve(child)
+    })
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${stderr}`)))
+  })
+}
+
+const dir = join(tmpdir(), `exposure-bench-ingest-${TRANSFERS}-${ADDRESSES}`)
+await rm(dir, { recursive: true, force: true })
+process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
+await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
+await split(join(dir, 'transactions.csv'), 'transactions', dir)
+await split(join(dir, 'token_transfers.csv'), 'token_transfers', dir)
+const files = (await readdir(dir)).length
+const loadBefore = loadavg()
+
+const server = await startPrivateRedis()
+const redis = await connectRedis(server.url)
+interface Row {
+  mode: string
+  seconds: number
+  readSeconds: number
+  rate: number
+  equal: boolean | null
+}
+const rows: Row[] = []
+try {
+  // The reference: the plain import in this process.
+  const store = createGraphStore(redis, '{plain}')
+  let t = performance.now()
+  const plain = await importEtl(store, [dir], { listedTokens: DEFAULT_LISTED_TOKENS })
+  let seconds = (performance.now() - t) / 1000
+  rows.push({ mode: 'plain import (one process)', seconds, readSeconds: plain.readSeconds, rate: plain.transfersAdded / seconds, equal: null })
+  const digestOf = async (prefix: string) => (await redis.eval(DIGEST_SCRIPT, 0, `${prefix}:n:*`)) as string
+  const reference = await digestOf('{plain}')
+  await redis.flushall()
+  for (const workers of [1, 2, 4]) {
+    // As an operator scales out: `exposure worker --queues ingest` processes (here on this host)
+    // run the jobs; the import command only queues them and commits.
+    const prefix = `{jobs${workers}}`
+    const env = { ...process.env, REDIS_URL: server.url, EXPOSURE_PREFIX: undefined, RPC_URL: undefined } as NodeJS.ProcessEnv
+    const processes = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(prefix, env)))
+    try {
+      t = performance.now()
+      const { stdout } = await execFileAsync(process.execPath, [BIN, '--prefix', prefix, 'import', dir, '--ingest-workers', '0', '--json'], { env, maxBuffer: 64 * 1024 * 1024 })
+      seconds = (performance.now() - t) / 1000
+      const summary = JSON.parse(stdout) as { transfersAdded: number; readSeconds: number }
+      const equal = (await digestOf(prefix)) === reference && summary.transfersAdded === plain.transfersAdded
+      rows.push({ mode: `ingest jobs, ${workers} worker process${workers > 1 ? 'es' : ''}`, seconds, readSeconds: summary.readSeconds, rate: summary.transfersAdded / seconds, equal })
+    } finally {
+      for (const child of processes) child.kill('SIGTERM')
+      await Promise.all(processes.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
+    }
+    await redis.flushall()
+  }
+} finally {
+  redis.disconnect()
+  await server.stop()
+  await rm(dir, { recursive: true, force: true })
+}
+const loadAfter = loadavg()
+
+const table = new Table({ head: ['import', 'seconds (reading + commit)', 'transfers/s', 'vs plain', 'store equal to plain'], style: { head: [], border: [] } })
+for (const r of rows) table.push([r.mode, `${r.seconds.toFixed(1)} (${r.readSeconds.toFixed(1)} + ${(r.seconds - r.readSeconds).toFixed(1)})`, Math.round(r.rate).toLocaleString('en-US'), `${(r.rate / rows[0]!.rate).toFixed(2)}×`, r.equal === null ? '(reference)' : r.equal ? 'yes' : 'NO'])
+table.push(['input', `${TRANSFERS.toLocaleString('en-US')} transfers, ${ADDRESSES.toLocaleString('en-US')} addresses, ${files} files`, '', '', ''])
+table.push(['machine', `${cpus().length} cores; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`, '', '', ''])
+process.stdout.write(`${table.toString()}\n`)
+await mkdir(new URL('./results/', import.meta.url), { recursive: true })
+await writeFile(new URL('./results/ingest.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), transfers: TRANSFERS, addresses: ADDRESSES, files, cores: cpus().length, loadBefore, loadAfter, rows }, null, 2))
+if (rows.some((r) => r.equal === false)) process.exitCode = 1
+

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench:sizing`: the README's "Sizing" table, derived from the latest measurements so
+ * that no number in it is typed by hand. Reads bench/results/walk.json (`npm run bench`: import
+ * rate, walk time, labelled addresses) and bench/results/memory.json (`npm run bench:memory`:
+ * bytes per transfer and per address by key family) and prints markdown.
+ *
+ * Extrapolation (printed with the table): memory = transfers × B/transfer + addresses × B/address,
+ * with the bench graph's transfers per address; masters = memory / 64 GiB usable; import hours at
+ * the measured single-importer rate; walk time linear in labelled addresses, with the bench's
+ * labelled share of addresses.
+ */
+import { readFile } from 'node:fs/promises'
+
+interface Family {
+  name: string
+  bytes: number
+}
+interface MemoryResult {
+  date: string
+  loadAverage: { before: number[]; after: number[] }
+  graph: { transfers: number; addresses: number }
+  walk: { labelled: { downstream: number; upstream: number } }
+  usedMemory: { empty: number; afterImport: number; afterWalk: number }
+  mainDictBytes: { afterWalk: number }
+  families: { afterWalk: Family[] }
+  nodeStrings: { keys: number; outRecords: number; inRecords: number; payload: number; usage: number; recordBytes: number }
+}
+interface WalkResult {
+  date: string
+  loadAverage?: { before: number[]; after: number[] }
+  graph: { transfers: number; addresses: number; maxHops: number; counterpartyCap: number }
+  import: { transfersPerSecond: number; transfers: number }
+  walk: { seconds: number; workers: number; labelled: { downstream: number; upstream: number } }
+  capOff?: { walkSeconds: number; labelled: { downstream: number; upstream: number }; typedWalkSeconds: number }
+}
+
+const read = async <T>(name: string): Promise<T> => JSON.parse(await readFile(new URL(`./results/${name}`, import.meta.url), 'utf8')) as T
+const memory = await read<MemoryResult>('memory.json')
+const walk = await read<WalkResult>('walk.json')
+
+const GiB = 2 ** 30
+const MASTER_USABLE = 64 * GiB
+const T0 = memory.graph.transfers
+const A0 = memory.graph.addresses
+const perAddress = T0 / A0
+
+// What grows with transfers: the records and the per-transaction/per-block indexes. Everything
+// else in the node strings (header, SDS, rounding, key name, robj, dict entry) and the main dict's
+// buckets is paid per key, so per address; walk labels are per labelled address.
+const family = (prefix: string) => memory.families.afterWalk.filter((f) => f.name.startsWith(prefix)).reduce((s, f) => s + f.bytes, 0)
+const nodes = family('node strings')
+const records = memory.nodeStrings.recordBytes
+const transferBytes = records + family('tx index') + family('block times') + family('pending tokens')
+const labels = family('walk labels')
+const addressBytes = nodes - records + memory.mainDictBytes.afterWalk
+const measuredTotal = memory.usedMemory.afterWalk - memory.usedMemory.empty
+// used_memory also holds what no key's MEMORY USAGE shows (client buffers, BullMQ's small keys, Lua
+// caches, dict rehash tables): spread per transfer, so the model adds back up to the measured total.
+const rest = measuredTotal - transferBytes - addressBytes - labels
+const bT = (transferBytes + rest) / T0
+const bA = addressBytes / A0
+const labelledShare = (memory.walk.labelled.downstream + memory.walk.labelled.upstream) / A0
+const bLabel = labels / (memory.walk.labelled.downstream + memory.walk.labelled.upstream)
+
+const importRate = walk.import.transfersPerSecond
+const walkLabelled = walk.walk.labelled.downstream + walk.walk.labelled.upstream
+const walkSecondsPerLabel = walk.walk.seconds / walkLabelled
+const capOffSecondsPerLabel = walk.capOff ? walk.capOff.walkSeconds / (walk.capOff.labelled.downstream + walk.capOff.labelled.upstream) : null
+const walkLabelledShare = walkLabelled / walk.graph.addresses
+const capOffLabelledShare = walk.capOff ? (walk.capOff.labelled.downstream + walk.capOff.labelled.upstream) / walk.graph.addresses : null
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const bytes = (n: number) => (n >= 1024 * GiB ? `${fmt(n / (1024 * GiB), 1)} TiB` : n >= GiB ? `${fmt(n / GiB, 1)} GiB` : `${fmt(n / 2 ** 20, 0)} MiB`)
+const duration = (seconds: number) => (seconds >= 86400 * 2 ? `${fmt(seconds / 86400, 1)} d` : seconds >= 3600 ? `${fmt(seconds / 3600, 1)} h` : `${fmt(seconds / 60, 1)} min`)
+const load = (l?: { before: number[] }) => (l ? l.before.map((x) => x.toFixed(2)).join(' / ') : 'not recorded')
+
+const out: string[] = []
+out.push(`Measured here (2 shared cores, Redis 7.0, one hash tag; \`npm run bench:memory\` ${memory.date.slice(0, 16)}Z, load average ${load(memory.loadAverage)} before; \`npm run bench\` ${walk.date.slice(0, 16)}Z, load average ${load(walk.loadAverage)} before):`)
+out.push('')
+out.push(`- bench graph: ${fmt(T0)} transfers over ${fmt(A0)} addresses (${perAddress.toFixed(2)} transfers per address)`)
+out.push(`- Redis memory: ${fmt(measuredTotal / T0, 1)} B per transfer in all after the walk (${fmt((memory.usedMemory.afterImport - memory.usedMemory.empty) / T0, 1)} B for the graph alone), split as`)
+out.push(`  **${fmt(bT, 1)} B per transfer** (records ${fmt(records / T0, 1)} B, tx index and block times ${fmt((transferBytes - records) / T0, 1)} B, unattributed ${fmt(rest / T0, 1)} B)`)
+out.push(`  + **${fmt(bA, 1)} B per address** (node string overhead: header, SDS, allocator rounding, key name, robj, dict entry and bucket)`)
+out.push(`  + ${fmt(bLabel, 1)} B per label of the published walk (one address in one direction; ${fmt(labelledShare * 100, 1)} labels per 100 addresses here)`)
+out.push(`- import: ${fmt(importRate)} transfers/s, one importer process`)
+out.push(`- walk (${walk.graph.maxHops} hops, both directions, ${walk.walk.workers} workers): ${walk.walk.seconds.toFixed(2)} s for ${fmt(walkLabelled)} labels (cap ${walk.graph.counterpartyCap})${walk.capOff ? `; ${walk.capOff.walkSeconds.toFixed(2)} s for ${fmt(walk.capOff.labelled.downstream + walk.capOff.labelled.upstream)} labels with the cap off` : ''}`)
+out.push('')
+out.push(`| transfers | addresses | Redis memory | + during a re-walk | masters (64 GiB usable) | with one replica each | import, one importer | walk, cap ${walk.graph.counterpartyCap} |${walk.capOff ? ' walk, cap off |' : ''}`)
+out.push(`|---:|---:|---:|---:|---:|---:|---:|---:|${walk.capOff ? '---:|' : ''}`)
+for (const T of [10e6, 100e6, 1e9, 10e9]) {
+  const A = T / perAddress
+  const labelBytes = A * labelledShare * bLabel
+  const mem = T * bT + A * bA + labelBytes
+  const masters = Math.ceil((mem + labelBytes) / MASTER_USABLE)
+  const name = T >= 1e9 ? `${T / 1e9} B` : `${T / 1e6} M`
+  out.push(
+    `| ${name} | ${fmt(A / 1e6, 0)} M | ${bytes(mem)} | ${bytes(labelBytes)} | ${masters} | ${masters} + ${masters} replica${masters === 1 ? '' : 's'}, ${bytes(2 * masters * MASTER_USABLE)} RAM | ${duration(T / importRate)} | ${duration(walkSecondsPerLabel * A * walkLabelledShare)} |${capOffSecondsPerLabel !== null && capOffLabelledShare !== null ? ` ${duration(capOffSecondsPerLabel * A * capOffLabelledShare)} |` : ''}`,
+  )
+}
+// Today every key of a store shares one hash tag, so the store lives on one master whatever the
+// cluster: that master's 64 GiB bound the graph until the partitioned layout spreads it.
+const peakPerTransfer = bT + (bA + 2 * labelledShare * bLabel) / perAddress
+out.push('')
+out.push(`Today a store keeps every key under one hash tag, so on a Redis Cluster (\`--redis-cluster\`) it lives on one master: at the peak above, one 64 GiB master holds about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers. The masters column is what the data needs once the partitioned layout (per-address keys spread over 256 hash tags: built and recorded on branch \`partition\`, not applied yet, see issue 11) lets a cluster spread it.`)
+out.push('')
+out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters = that peak / 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate (ingest workers share out the reading, \`npm run bench:ingest\`, but the commit stays one step under the writer lock); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
+console.log(out.join('\n'))

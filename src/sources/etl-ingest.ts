@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import type { Job, Queue } from 'bullmq'
+import { BaseError, InputError, isExposureError, type ErrorCode, type ErrorDetails } from '../errors.ts'
+import { failpoint } from '../failpoints.ts'
+import type { GraphStore } from '../store/graph-store.ts'
+import { etlIngestJobId, ETL_INGEST_JOB_OPTIONS, type EtlIngestJobData } from '../queues/ingest-queue.ts'
+import { ETH, type Asset } from '../types.ts'
+import type { EtlKind } from './etl.ts'
+import { commitImport, describeFiles, resolveEtlFiles, stageEtlFiles, summarize, type FileSummary, type ImportOptions, type ImportSummary } from './etl-import.ts'
+
+/**
+ * Imports that scale out: `exposure import --ingest-workers N` splits an etl import into ingest
+ * jobs (files) that any `exposure worker --queues ingest` on any host runs, each staging its rows
+ * into the same import; the command commits once when every job is done. All or nothing as a
+ * plain import: a bad row in any file drops the whole import (exit 2, naming file:line and field).
+ *
+ * Why whole files: ethereum-etl exports come split by block range (transactions_00000000_00099999.csv
+ * …), so files are the natural unit; a gzip member cannot be entered in the middle anyway.
+ */
+
+/** What a job answers: its files' summaries, or the bad row that refuses the import. */
+export type EtlIngestResult =
+  | { ok: true; files: FileSummary[]; transfers: number; invalid: SerializedError[]; host: string }
+  | { ok: false; error: SerializedError; host: string }
+  | { gone: true }
+
+interface SerializedError {
+  code: ErrorCode
+  message: string
+  details: ErrorDetails
+}
+
+/**
+ * Groups an import's files into jobs. Transactions without a receipt_status column take their
+ * status from receipts files read before them in the same process (receipts do not wait in the
+ * store as token transfers do), so when there are receipts, they and every transactions file form
+ * one job; every other file is a job of its own. Token transfers whose transaction another job
+ * reads wait in the import's staging and are joined at commit, as across import commands.
+ */
+export function planEtlJobs(files: readonly { file: string; kind: EtlKind; size: number }[]): { file: string; kind: EtlKind; size: number }[][] {
+  const hasReceipts = files.some((f) => f.kind === 'receipts')
+  const jobs: { file: string; kind: EtlKind; size: number }[][] = []
+  const joined = files.filter((f) => hasReceipts && (f.kind === 'receipts' || f.kind === 'transactions'))
+  if (joined.length > 0) jobs.push(joined)
+  for (const f of files) if (!joined.includes(f)) jobs.push([f])
+  return jobs
+}
+
+/**
+ * Runs one etl ingest job (the processor `exposure worker` wires to BullMQ): stages its files into
+ * the import, which another process holds and will commit. Bad input is answered, not thrown, so
+ * that it is not retried and the coordinator can name it; faults are thrown (BullMQ retries).
+ */
+export async function runEtlIngestJob(store: GraphStore, data: EtlIngestJobData, onBytes?: (bytes: number) => void): Promise<EtlIngestResult> {
+  const host = hostname()
+  if ((await store.redis.exists(store.keys.importRecord(data.importId))) === 0) return { gone: true }
+  store.imports.adopt(data.importId)
+  try {
+    const assetIds = await store.internAssets([ETH, ...data.listedTokens] as Asset[])
+    const read = await stageEtlFiles(store, data.importId, data.files, assetIds, {
+      listedTokens: data.listedTokens as ImportOptions['listedTokens'],
+      skipInvalid: data.skipInvalid,
+      onBytes: (bytes) => onBytes?.(bytes),
+    })
+    failpoint('ingest:staged')
+    return { ok: true, files: read.files, transfers: read.transfers, invalid: read.invalid.map(serialize), host }
+  } catch (error) {
+    if (isExposureError(error, 'IMPORT_GONE')) return { gone: true }
+    if (isExposureError(error) && error.isBadInput) return { ok: false, error: serialize(error), host }
+    throw error
+  } finally {
+    store.imports.unregister(data.importId)
+  }
+}
+
+export interface DistributedImportOptions extends ImportOptions {
+  /** The queue the jobs go to (createEtlIngestQueue on the store's queue prefix). */
+  queue: Queue<EtlIngestJobData>
+  /** Starts the in-process workers (0 or more) and answers how to close them. */
+  startWorkers: () => { close(force: boolean): Promise<void> }[]
+  /** Called when no worker has served the queue for a few seconds (say how to start one). */
+  onNoWorker?: (jobs: number) => void
+}
+
+const POLL_MS = 200
+const NO_WORKER_NOTE_MS = 3_000
+
+/**
+ * Imports etl files through ingest jobs: registers the import (this process holds it), queues one
+ * job per file group, waits for them, then commits once. On bad input, a job failing for good, or
+ * Ctrl-C, the queued jobs are withdrawn and the import is dropped: jobs still running elsewhere
+ * find it gone at their next batch (append-many.lua) and stage nothing more.
+ */
+export async function importEtlAsJobs(store: GraphStore, paths: readonly string[], options: DistributedImportOptions): Promise<ImportSummary> {
+  const startedAt = Date.now()
+  const files = (await resolveEtlFiles(paths)).map((f) => ({ ...f, file: resolve(f.file) }))
+  await store.internAssets([ETH, ...options.listedTokens] as Asset[])
+  const importId = `etl${randomBytes(5).toString('hex')}`
+  await store.beginImport(importId, 'etl', describeFiles(files.map((f) => f.file)))
+  const groups = planEtlJobs(files)
+  const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
+  const jobIds = groups.map((_, part) => etlIngestJobId(importId, part))
+  const workers = options.startWorkers()
+  let failed = false
+  try {
+    await options.queue.addBulk(
+      groups.map((group, part) => ({
+        name: 'etl-files',
+        data: { source: 'etl' as const, importId, part, files: group as EtlIngestJobData['files'], listedTokens: [...options.listedTokens], skipInvalid: options.skipInvalid ?? false },
+        opts: { ...ETL_INGEST_JOB_OPTIONS, jobId: jobIds[part]! },
+      })),
+    )
+    const results = await waitForJobs(options, jobIds, totalBytes)
+    const readAt = Date.now()
+    await store.imports.setState(importId, 'staged')
+    failpoint('import:staged')
+    const fileSummaries: FileSummary[] = []
+    const invalid: InputError[] = []
+    for (const result of results) {
+      fileSummaries.push(...result.files)
+      for (const e of result.invalid) if (invalid.length < 20) invalid.push(new InputError(e.code, e.message, e.details))
+    }
+    // In the order a plain import reads them (resolveEtlFiles), whichever job read them.
+    const order = new Map(files.map((f, i) => [f.file, i]))
+    fileSummaries.sort((a, b) => order.get(a.file)! - order.get(b.file)!)
+    const transfers = results.reduce((sum, r) => sum + r.transfers, 0)
+    const committed = await commitImport(store, importId, options, transfers)
+    // Their results are in the summary now.
+    await withdraw(options.queue, jobIds)
+    const waitingBefore = fileSummaries.map((f) => f.skipped['unknown-transaction'] ?? 0)
+    const summary = summarize(importId, fileSummaries, invalid, committed, startedAt, readAt)
+    // A token transfer whose transaction another job of this import read was joined at commit; a
+    // plain import joins it while reading and counts it as a transfer of its file: so here too.
+    let joined = 0
+    fileSummaries.forEach((f, i) => {
+      const n = waitingBefore[i]! - (f.skipped['unknown-transaction'] ?? 0)
+      f.transfers += n
+      joined += n
+    })
+    return { ...summary, transfersCounted: summary.transfersCounted + joined, tokensResolved: Math.max(0, summary.tokensResolved - joined) }
+  } catch (error) {
+    failed = true
+    const state = await store.redis.hget(store.keys.importRecord(importId), 'state').catch(() => null)
+    if (state !== 'committing') {
+      await withdraw(options.queue, jobIds)
+      await store.abort(importId).catch(() => undefined)
+    }
+    throw error
+  } finally {
+    await Promise.all(workers.map((w) => w.close(failed).catch(() => undefined)))
+  }
+}
+
+/** Waits for every job; answers their results in job order, or throws what refuses the import. */
+async function waitForJobs(options: DistributedImportOptions, jobIds: readonly string[], totalBytes: number): Promise<Extract<EtlIngestResult, { ok: true }>[]> {
+  const { queue } = options
+  let servedAt = Date.now()
+  let lastWorkerCheck = 0
+  let told = false
+  for (;;) {
+    if (options.signal?.aborted) throw new BaseError('INTERRUPTED', 'import interrupted while its files were being read: nothing of it reached the store')
+    const jobs = await Promise.all(jobIds.map((id) => queue.getJob(id)))
+    const states = await Promise.all(jobs.map((job) => job?.getState() ?? 'missing'))
+    let bytes = 0
+    const done: Extract<EtlIngestResult, { ok: true }>[] = []
+    for (let i = 0; i < jobIds.length; i++) {
+      const job = jobs[i] as Job<EtlIngestJobData, EtlIngestResult> | undefined
+      const state = states[i]
+      if (job === undefined || state === 'missing' || state === 'unknown') throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} vanished from the queue (removed by hand, or Redis lost its data)`, { value: jobIds[i]! })
+      if (state === 'failed') throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} (${job.data.files.map((f) => f.file).join(', ')}) failed for good: ${job.failedReason ?? 'unknown reason'}`, { value: jobIds[i]! })
+      if (state === 'completed') {
+        // The job was read before it completed: read it again for its result.
+        const result = job.returnvalue ?? ((await queue.getJob(jobIds[i]!)) as Job<EtlIngestJobData, EtlIngestResult> | undefined)?.returnvalue
+        if (result === undefined || result === null) continue
+        if ('gone' in result) throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} found its import gone`, { value: jobIds[i]! })
+        if (!result.ok) throw new InputError(result.error.code, result.error.message, result.error.details)
+        done.push(result)
+        bytes += job.data.files.reduce((sum, f) => sum + f.size, 0)
+      } else if (typeof job.progress === 'number') bytes += job.progress
+    }
+    options.onProgress?.({ phase: 'read', done: bytes, total: totalBytes, transfers: done.reduce((sum, r) => sum + r.transfers, 0) })
+    if (done.length === jobIds.length) return done
+    // A job a dead worker held stays 'active' until a live worker's stalled check takes it back:
+    // ask whether anyone serves the queue, not whether jobs move.
+    if (!told && Date.now() - lastWorkerCheck > 1_000) {
+      lastWorkerCheck = Date.now()
+      if ((await queue.getWorkersCount().catch(() => -1)) !== 0) servedAt = Date.now()
+      else if (Date.now() - servedAt > NO_WORKER_NOTE_MS) {
+        told = true
+        options.onNoWorker?.(jobIds.length - done.length)
+      }
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS))
+  }
+}
+
+/** Removes the jobs not yet taken (and finished ones); running ones end at their next batch (the import is gone). */
+async function withdraw(queue: Queue<EtlIngestJobData>, jobIds: readonly string[]): Promise<void> {
+  await Promise.all(jobIds.map((id) => queue.remove(id).catch(() => 0)))
+}
+
+function serialize(error: BaseError): SerializedError {
+  return { code: error.code, message: error.shortMessage, details: error.details }
+}

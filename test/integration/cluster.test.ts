@@ -1,0 +1,158 @@
+/**
+ * The store on a real Redis Cluster (3 masters + 3 replicas started from Debian's redis-server by
+ * the harness): the CLI contract — import (plain and through ingest jobs), seeds, labels, trace,
+ * a second import and an incremental walk, check, status — gives the same answers on the cluster
+ * as on a single server, command for command. A master SIGKILLed in the middle of a walk (its
+ * replica promoted): the walk notices the failover, starts again, and publishes answers equal to a
+ * clean run's.
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Cluster } from 'ioredis'
+import slotOf from 'cluster-key-slot'
+import { BIN, runCli } from '../support/cli.ts'
+import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
+import { useRedisAndTempDir } from '../support/harness.ts'
+import { generateEtl } from '../support/random-etl.ts'
+import { startRedisCluster, type TestCluster } from '../support/redis-cluster.ts'
+import { testPrefix } from '../support/redis-server.ts'
+
+const h = useRedisAndTempDir('cluster')
+let cluster: TestCluster
+let first: string
+let second: string
+let seedsFile: string
+let labelsFile: string
+let addressesFile: string
+
+beforeAll(async () => {
+  cluster = await startRedisCluster()
+  const rows = generateEtl(31, { addresses: 60, transactions: 200, blocks: 40 })
+  // Two imports: the first half of the blocks, then the rest (with the token transfers and traces).
+  const cut = rows.transactions[Math.floor(rows.transactions.length / 2)]!.block_number
+  first = join(h.dir, 'first')
+  second = join(h.dir, 'second')
+  await mkdir(first, { recursive: true })
+  await mkdir(second, { recursive: true })
+  await writeFile(join(first, 'transactions.csv'), toCsv(rows.transactions.filter((t) => Number(t.block_number) < Number(cut)), TX_COLUMNS))
+  await writeFile(join(second, 'transactions.csv'), toCsv(rows.transactions.filter((t) => Number(t.block_number) >= Number(cut)), TX_COLUMNS))
+  await writeFile(join(second, 'traces.csv'), toCsv(rows.traces, TRACE_COLUMNS))
+  await writeFile(join(second, 'token_transfers.csv'), toCsv(rows.tokenTransfers, TOKEN_COLUMNS))
+  seedsFile = join(h.dir, 'seeds.csv')
+  await writeFile(seedsFile, `address,label,source\n${rows.seeds.map((s, i) => `${s},seed ${i},cluster test`).join('\n')}\n`)
+  labelsFile = join(h.dir, 'labels.csv')
+  await writeFile(labelsFile, `address,label,category\n${rows.labels.filter((l) => l.category !== 'individual').map((l) => `${l.address},${l.label},${l.category}`).join('\n')}\n`)
+  const addresses = new Set<string>()
+  for (const t of rows.transactions) for (const a of [t.from_address, t.to_address]) if (a) addresses.add(a)
+  addressesFile = join(h.dir, 'addresses.txt')
+  await writeFile(addressesFile, [...addresses].join('\n') + '\n')
+}, 60_000)
+
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+/** Runs a command on the single server or on the cluster; fails the test on a non-zero exit. */
+async function on(target: 'server' | 'cluster', prefix: string, args: string[]): Promise<string> {
+  const env = target === 'server' ? { REDIS_URL: h.server.url } : { REDIS_CLUSTER_NODES: cluster.nodes.join(',') }
+  const result = await runCli(['--prefix', prefix, ...args], env)
+  expect(result.code, `${target}: exposure ${args.join(' ')}\n${result.stderr}`).toBe(0)
+  return result.stdout
+}
+
+/** check --json of every address, without what names the run (ids and times differ by design). */
+async function answers(target: 'server' | 'cluster', prefix: string): Promise<unknown[]> {
+  const list = JSON.parse(await on(target, prefix, ['check', '--file', addressesFile, '--json'])) as Record<string, unknown>[]
+  return list.map(({ walk: _walk, ...rest }) => rest)
+}
+
+describe('a store on a Redis Cluster', () => {
+  it('answers as on a single server: import, seeds, labels, trace, a second import, an incremental walk, check', async () => {
+    const prefixes = { server: testPrefix('one'), cluster: testPrefix('many') }
+    const steps: string[][] = [
+      ['import', first],
+      ['seeds', 'import', seedsFile],
+      ['labels', 'import', labelsFile],
+      ['trace'],
+    ]
+    const results: Record<'server' | 'cluster', unknown[][]> = { server: [], cluster: [] }
+    for (const target of ['server', 'cluster'] as const) {
+      for (const step of steps) await on(target, prefixes[target], step)
+      results[target].push(await answers(target, prefixes[target]))
+      await on(target, prefixes[target], ['import', second])
+      const trace = await on(target, prefixes[target], ['trace'])
+      expect(trace).toMatch(/incremental|full/)
+      results[target].push(await answers(target, prefixes[target]))
+    }
+    expect(results.cluster[0]!.length).toBeGreaterThan(50)
+    expect(results.cluster[0]!.some((a) => (a as { downstream: unknown }).downstream !== null)).toBe(true)
+    expect(results.cluster).toEqual(results.server)
+    const status = JSON.parse(await on('cluster', prefixes.cluster, ['status', '--json'])) as { store: { transfers: number }; redis: { masters?: { node: string; keys: number; tags: number }[] } }
+    expect(status.redis.masters?.map((m) => m.node).sort()).toEqual(await cluster.masters())
+    const single = JSON.parse(await on('server', prefixes.server, ['status', '--json'])) as { store: { transfers: number } }
+    expect(status.store.transfers).toBe(single.store.transfers)
+  }, 180_000)
+
+  it('imports through ingest jobs on the cluster as a plain import does on one server', async () => {
+    const prefixes = { server: testPrefix('plain'), cluster: testPrefix('jobs') }
+    await on('server', prefixes.server, ['import', first, second])
+    await on('cluster', prefixes.cluster, ['import', first, second, '--ingest-workers', '2'])
+    for (const target of ['server', 'cluster'] as const) {
+      await on(target, prefixes[target], ['seeds', 'import', seedsFile])
+      await on(target, prefixes[target], ['trace'])
+    }
+    expect(await answers('cluster', prefixes.cluster)).toEqual(await answers('server', prefixes.server))
+  }, 120_000)
+
+  it('a master SIGKILLed mid-walk: its replica is promoted, the walk starts again, and its answers equal a clean run', async () => {
+    const rows = generateEtl(32, { addresses: 400, transactions: 2500, blocks: 120 })
+    const big = join(h.dir, 'big')
+    await mkdir(big, { recursive: true })
+    await writeFile(join(big, 'transactions.csv'), toCsv(rows.transactions, TX_COLUMNS))
+    await writeFile(join(big, 'traces.csv'), toCsv(rows.traces, TRACE_COLUMNS))
+    const seeds = join(h.dir, 'big-seeds.csv')
+    await writeFile(seeds, `address,label,source\n${rows.seeds.map((a, i) => `${a},seed ${i},failover test`).join('\n')}\n`)
+    const everyone = join(h.dir, 'big-addresses.txt')
+    await writeFile(everyone, [...new Set(rows.transactions.flatMap((t) => [t.from_address, t.to_address]).filter((a) => a))].join('\n') + '\n')
+    const prefixes = { server: testPrefix('clean'), cluster: testPrefix('failover') }
+    for (const target of ['server', 'cluster'] as const) {
+      await on(target, prefixes[target], ['import', big])
+      await on(target, prefixes[target], ['seeds', 'import', seeds])
+    }
+    await on('server', prefixes.server, ['trace'])
+
+    // The master of the store's own slot (walk meta, queues): the hardest one to lose.
+    const client = new Cluster(cluster.nodes.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })))
+    client.on('error', () => undefined)
+    await client.ping()
+    const victim = (client.slots[slotOf(`${prefixes.cluster}:meta`)] ?? [])[0]!
+    expect(cluster.nodes).toContain(victim)
+
+    // A slow walk (small batches, one worker), so that the kill lands in its middle.
+    const trace = spawn(process.execPath, [BIN, '--prefix', prefixes.cluster, 'trace', '--workers', '1', '--concurrency', '1', '--batch-size', '2'], { env: { ...process.env, REDIS_URL: undefined, EXPOSURE_PREFIX: undefined, REDIS_CLUSTER_NODES: cluster.nodes.join(',') } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    trace.stderr!.on('data', (d) => (stderr += d))
+    trace.stdout!.resume()
+    const exited = new Promise<number | null>((resolve) => trace.once('exit', (code) => resolve(code)))
+    // Mid-walk: once the run is running and has labelled some addresses.
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const [runId, status] = await client.hmget(`${prefixes.cluster}:walk:meta`, 'runId', 'status')
+      if (runId !== null && status === 'running' && (await client.hlen(`${prefixes.cluster}:walk:r:${runId}:downstream:labels`).catch(() => 0)) > 10) break
+      expect(Date.now() < deadline && trace.exitCode === null, `the walk did not start, or ended before the kill: ${stderr}`).toBe(true)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    client.disconnect()
+    await cluster.kill(victim)
+    expect(await exited, stderr).toBe(0)
+    expect(stderr).toContain('failed over')
+    await cluster.waitOk()
+    expect(await cluster.masters()).not.toContain(victim)
+    const list = async (target: 'server' | 'cluster') => (JSON.parse(await on(target, prefixes[target], ['check', '--file', everyone, '--json'])) as Record<string, unknown>[]).map(({ walk: _walk, ...rest }) => rest)
+    const clean = await list('server')
+    expect(clean.filter((a) => (a as { downstream: unknown }).downstream !== null).length).toBeGreaterThan(20)
+    expect(await list('cluster')).toEqual(clean)
+  }, 240_000)
+})

@@ -1,0 +1,168 @@
+/**
+ * Imports that scale out (`exposure import --ingest-workers N`): the files become BullMQ ingest
+ * jobs that in-process workers or `exposure worker --queues ingest` processes run, and the import
+ * is still committed once. Real CLI processes, a private redis-server: the store equals a plain
+ * import's byte for byte, including token transfers whose transactions another job read; a worker
+ * SIGKILLed after staging a job has that job run again elsewhere and the store is still equal; a
+ * bad row in any file refuses the whole import (exit 2, file:line) and leaves nothing behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { BIN, runCli } from '../support/cli.ts'
+import { useRedisAndTempDir } from '../support/harness.ts'
+import { generateEtl } from '../support/random-etl.ts'
+import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
+import { testPrefix } from '../support/redis-server.ts'
+import { adjacencySnapshot } from '../support/store-compare.ts'
+
+const h = useRedisAndTempDir('import-jobs')
+let folder: string
+let plainPrefix: string
+let plain: { transfersCounted: number; transfersAdded: number; rows: number; tokensPending: number; files: { file: string; rows: number; transfers: number }[] }
+
+/** A store's content apart from its queues and its own ids: nodes, tx index, block times, counters. */
+async function content(prefix: string): Promise<Record<string, unknown>> {
+  const nodes = await adjacencySnapshot(h.redis, prefix)
+  const txi = await h.redis.keys(`${prefix}:txi:*`)
+  const txIndex: Record<string, Record<string, string>> = {}
+  for (const key of txi.sort()) txIndex[key.slice(prefix.length)] = await h.redis.hgetall(key)
+  const [transfers, addresses] = await h.redis.hmget(`${prefix}:meta`, 'transfers', 'addresses')
+  return { nodes: Object.fromEntries(nodes), txIndex, blockTimes: await h.redis.hgetall(`${prefix}:blocktime`), transfers, addresses, ptok: (await h.redis.keys(`${prefix}:ptok:*`)).length }
+}
+
+/** No staging, journal, import record or queued job left of any import. */
+async function leftovers(prefix: string): Promise<string[]> {
+  const keys = await h.redis.keys(`${prefix}:*`)
+  return keys.filter((k) => /:(stage|journal|import):/.test(k) || /:q:ingest-etl:etl-/.test(k)).concat((await h.redis.zcard(`${prefix}:imports`)) > 0 ? ['imports'] : [])
+}
+
+beforeAll(async () => {
+  // Token transfers in files of their own (without transaction_index in etl's format), so that
+  // they join transactions another job reads; one file gzipped.
+  const rows = generateEtl(11, { addresses: 50, transactions: 150, blocks: 40 })
+  folder = join(h.dir, 'split')
+  await mkdir(folder, { recursive: true })
+  const half = Math.floor(rows.transactions.length / 2)
+  const tokenHalf = Math.floor(rows.tokenTransfers.length / 2)
+  await writeFile(join(folder, 'transactions_a.csv'), toCsv(rows.transactions.slice(0, half), TX_COLUMNS))
+  await writeFile(join(folder, 'transactions_b.csv.gz'), gzipSync(toCsv(rows.transactions.slice(half), TX_COLUMNS)))
+  await writeFile(join(folder, 'traces.csv'), toCsv(rows.traces, TRACE_COLUMNS))
+  await writeFile(join(folder, 'token_transfers_a.csv'), toCsv(rows.tokenTransfers.slice(0, tokenHalf), TOKEN_COLUMNS))
+  await writeFile(join(folder, 'token_transfers_b.csv'), toCsv(rows.tokenTransfers.slice(tokenHalf), TOKEN_COLUMNS))
+  expect(rows.tokenTransfers.length).toBeGreaterThan(4)
+  plainPrefix = testPrefix('plain')
+  const result = await runCli(['--prefix', plainPrefix, 'import', folder, '--json'], { REDIS_URL: h.server.url })
+  expect(result.code, result.stderr).toBe(0)
+  plain = JSON.parse(result.stdout)
+  expect(plain.transfersAdded).toBeGreaterThan(100)
+}, 60_000)
+
+function startWorker(prefix: string, env: Record<string, string> = {}): { child: ChildProcess; stderr: () => string; ready: Promise<void>; exited: Promise<{ code: number | null; signal: string | null }> } {
+  const child = spawn(process.execPath, [BIN, '--prefix', prefix, 'worker', '--queues', 'ingest', '--lock-duration', '1000'], { env: { ...process.env, REDIS_URL: h.server.url, EXPOSURE_PREFIX: undefined, RPC_URL: undefined, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (d) => (stderr += d))
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker not ready: ${stderr}`)), 20_000)
+    child.stderr!.on('data', () => {
+      if (stderr.includes('ingest worker ready')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
+  return { child, stderr: () => stderr, ready, exited }
+}
+
+function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const tick = setInterval(() => {
+      if (predicate()) {
+        clearInterval(tick)
+        resolve()
+      } else if (Date.now() - started > ms) {
+        clearInterval(tick)
+        reject(new Error(`timed out waiting for ${what}`))
+      }
+    }, 50)
+  })
+}
+
+describe('exposure import --ingest-workers', () => {
+  it('in-process ingest workers give the store and the summary a plain import gives', async () => {
+    const prefix = testPrefix('jobs')
+    const result = await runCli(['--prefix', prefix, 'import', folder, '--ingest-workers', '2', '--json'], { REDIS_URL: h.server.url })
+    expect(result.code, result.stderr).toBe(0)
+    const summary = JSON.parse(result.stdout)
+    expect(await content(prefix)).toEqual(await content(plainPrefix))
+    for (const field of ['rows', 'transfersCounted', 'transfersAdded', 'tokensPending', 'addresses'] as const) expect(summary[field], field).toBe((plain as Record<string, unknown>)[field])
+    expect(summary.files.map((f: { rows: number; transfers: number }) => [f.rows, f.transfers])).toEqual(plain.files.map((f) => [f.rows, f.transfers]))
+    expect(await leftovers(prefix)).toEqual([])
+    // Again: nothing new, nothing written.
+    const again = await runCli(['--prefix', prefix, 'import', folder, '--ingest-workers', '1', '--json'], { REDIS_URL: h.server.url })
+    expect(again.code, again.stderr).toBe(0)
+    expect(JSON.parse(again.stdout).changed).toBe(false)
+  }, 60_000)
+
+  it('a worker SIGKILLed after staging a job: with no worker left the import says so, and another worker runs the job again; the store equals a plain import', async () => {
+    const prefix = testPrefix('killed')
+    const doomed = startWorker(prefix, { EXPOSURE_FAILPOINT: 'ingest:staged' })
+    await doomed.ready
+    const importer = spawn(process.execPath, [BIN, '--prefix', prefix, 'import', folder, '--ingest-workers', '0', '--json'], { env: { ...process.env, REDIS_URL: h.server.url, EXPOSURE_PREFIX: undefined } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    importer.stdout!.on('data', (d) => (stdout += d))
+    importer.stderr!.on('data', (d) => (stderr += d))
+    const done = new Promise<number | null>((resolve) => importer.once('exit', (code) => resolve(code)))
+    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' })
+    expect(doomed.stderr()).toContain('failpoint ingest:staged')
+    await until(() => stderr.includes('no worker serves the etl ingest queue'), 20_000, `the no-worker note (stderr: ${stderr})`)
+    const rescuer = startWorker(prefix)
+    try {
+      expect(await done, stderr).toBe(0)
+    } finally {
+      rescuer.child.kill('SIGTERM')
+      await rescuer.exited
+    }
+    const summary = JSON.parse(stdout)
+    expect(summary.transfersAdded).toBe(plain.transfersAdded)
+    expect(await content(prefix)).toEqual(await content(plainPrefix))
+    expect(await leftovers(prefix)).toEqual([])
+  }, 90_000)
+
+  it('a bad row in one file refuses the whole import: exit 2 naming file:line and field, nothing reaches the store', async () => {
+    const bad = join(h.dir, 'bad')
+    await mkdir(bad, { recursive: true })
+    const rows = generateEtl(12, { addresses: 30, transactions: 60, blocks: 20 })
+    await writeFile(join(bad, 'transactions.csv'), toCsv(rows.transactions, TX_COLUMNS))
+    await writeFile(join(bad, 'traces.csv'), toCsv(rows.traces, TRACE_COLUMNS))
+    const tokens = rows.tokenTransfers.map((r) => ({ ...r }))
+    tokens[Math.min(2, tokens.length - 1)]!.value = '12abc'
+    await writeFile(join(bad, 'token_transfers.csv'), toCsv(tokens, TOKEN_COLUMNS))
+    const prefix = testPrefix('bad')
+    const result = await runCli(['--prefix', prefix, 'import', bad, '--ingest-workers', '2'], { REDIS_URL: h.server.url })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(new RegExp(`token_transfers\\.csv:${Math.min(2, tokens.length - 1) + 2}\\b`))
+    expect(result.stderr).toContain('value')
+    // Jobs still running when the import was dropped stop at their next batch.
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect(await h.redis.exists(`${prefix}:meta`)).toBe(0)
+    expect((await h.redis.keys(`${prefix}:n:*`)).length).toBe(0)
+    expect(await leftovers(prefix)).toEqual([])
+  }, 60_000)
+
+  it('--ingest-workers is a count; a worker without a node serves etl ingest jobs', async () => {
+    const wrong = await runCli(['import', folder, '--ingest-workers', 'many'], { REDIS_URL: h.server.url })
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain('--ingest-workers')
+    const worker = startWorker(testPrefix('nonode'))
+    await worker.ready
+    expect(worker.stderr()).toContain('etl files only')
+    worker.child.kill('SIGTERM')
+    expect(await worker.exited).toEqual({ code: 0, signal: null })
+  }, 30_000)
+})
