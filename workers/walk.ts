@@ -6,7 +6,7 @@ import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from 
 import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
 import { isExposureError } from '../src/errors.ts'
 import { isGivenUp, isRetryable } from '../src/sources/rpc/client.ts'
-import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
 /** How long closing waits for running jobs before it drops the connections. */
@@ -33,7 +33,7 @@ export interface WalkWorkerOptions {
  */
 export function startWalkWorker(options: WalkWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'walk worker' })
   const queue = createWalkQueue(connection, store.keys.queuePrefix)
   const report = createErrorReporter('walk worker')

@@ -14,6 +14,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import slotOf from 'cluster-key-slot'
 import { BaseError, InputError } from '../errors.ts'
+import { splitPipelinesBySlot } from './slot-pipeline.ts'
 
 export type { Redis }
 
@@ -202,6 +203,9 @@ export async function connectRedis(url: string, { forWorker = false }: { forWork
   }
   let connected = false
   const redis = openConnection(url, options)
+  // Store connections (not BullMQ's, whose transactions keep to the queue's tag): the partitioned
+  // layout's pipelines and MULTIs name keys of many slots, so on a cluster they run per slot.
+  splitPipelinesBySlot(redis)
   redis.on('error', (error) => {
     lastError = error
   })
@@ -248,6 +252,16 @@ export function redisOptionsFor(url: string): { url: string; options: RedisOptio
 export function quietRedis(url: string, options: RedisOptions = {}): Redis {
   const redis = openConnection(url, options)
   redis.on('error', () => undefined)
+  return redis
+}
+
+/**
+ * {@link quietRedis} for the store's own commands (a worker's): on a cluster its pipelines and
+ * MULTIs run per slot (slot-pipeline.ts), as connectRedis' do. Not for BullMQ's connections.
+ */
+export function quietStoreRedis(url: string, options: RedisOptions = {}): Redis {
+  const redis = quietRedis(url, options)
+  splitPipelinesBySlot(redis)
   return redis
 }
 
@@ -370,4 +384,12 @@ export function describe(error: unknown): string {
 
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@')
+}
+
+/**
+ * Queues UNLINK of keys of any slots on a pipeline or MULTI: one command per slot on a cluster
+ * (a multi-key command must keep to one slot), one command on a server.
+ */
+export function queueUnlink(redis: Redis, target: { unlink(...keys: string[]): unknown }, keys: readonly string[]): void {
+  for (const group of bySlot(redis, keys)) if (group.length > 0) target.unlink(...group)
 }
