@@ -14,7 +14,8 @@
 --
 -- The label and node keys it reads are derived from the published run and the labels, so they
 -- cannot all be declared in KEYS; each lives under its address's partition tag (keys.ts), so the
--- witness path crosses partitions: legal on one server, not on a Redis Cluster.
+-- witness path crosses partitions: legal on one server only. On a Redis Cluster check.ts walks the
+-- same path client-side instead, one slot per step (walk/answer-stepwise.ts); keep the two alike.
 -- KEYS[1] walk current hash (runId, directions, dustIds "assetId=hex24,…", and the basis)
 -- KEYS[2] seeds hash (0x-address -> JSON)
 -- KEYS[3] block times hash (block -> unix seconds)
