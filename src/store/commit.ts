@@ -31,6 +31,7 @@ import { checkHeadroom } from './memory.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
 import { clusterEpoch, failedOver, replicate } from './durability.ts'
 import { callScript } from './scripts.ts'
+import { bySlot, unlinkKeys } from './redis.ts'
 import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingTokens, mergeTxEntries, type PendingToken } from './tx-index.ts'
 
 /** Staging partitions per import (by the address's first byte): the store's partitions (partitions.ts). */
@@ -114,6 +115,11 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     const epoch = await clusterEpoch(redis)
     if (epoch !== null) write.hsetnx(keys.importRecord(importId), 'epoch', epoch)
     write.zadd(keys.imports, 'NX', created, importId)
+    // Every partition's copy of "this import is live": a cluster's staging script sees only its
+    // own slot (append-many.lua). Queued after the record: on a cluster this MULTI runs per slot in
+    // that order, and a partition whose marker an interruption left out refuses staging (the
+    // import then fails as dropped), never the reverse.
+    for (let p = 0; p < PARTITIONS; p++) write.set(keys.importLive(importId, p), '1')
     await execChecked(write)
     const beat = setInterval(() => {
       self.heartbeat = Date.now()
@@ -141,14 +147,23 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     await redis.hset(keys.importRecord(importId), 'state', state)
   }
 
-  /** Every key an import may hold. */
+  /** Every key an import may hold (its live markers first: deleting them stops further staging). */
   function importKeys(importId: string): string[] {
-    return [...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), keys.stageExtra(importId), keys.journal(importId, 'parts')]
+    return [...liveKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), keys.stageExtra(importId), keys.journal(importId, 'parts')]
+  }
+
+  function liveKeys(importId: string): string[] {
+    return Array.from({ length: PARTITIONS }, (_, p) => keys.importLive(importId, p))
+  }
+
+  /** UNLINK commands for `list`, one per slot on a cluster (a multi-key command keeps to one slot). */
+  function unlinkEach(write: { unlink(...keys: string[]): unknown }, list: readonly string[]): void {
+    for (const group of bySlot(redis, list)) write.unlink(...group)
   }
 
   async function dropJournal(importId: string): Promise<void> {
     const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
-    for (let i = 0; i < parts.length; i += 500) await redis.unlink(...parts.slice(i, i + 500))
+    await unlinkKeys(redis, parts)
     await redis.unlink(keys.journal(importId, 'parts'))
   }
 
@@ -160,7 +175,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     // Not a MULTI: Redis refuses a whole transaction when it is out of memory, even one that only
     // deletes, and dropping is what frees it. Interrupted halfway, recover() drops the rest.
     const drop = redis.pipeline()
-    drop.unlink(...importKeys(importId))
+    unlinkEach(drop, importKeys(importId))
     drop.unlink(keys.importRecord(importId))
     drop.zrem(keys.imports, importId)
     for (const [error] of (await drop.exec()) ?? []) if (error) throw error
@@ -178,7 +193,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       }
       const h = parseHolder(record.holder)
       const sizes = redis.pipeline()
-      for (const key of importKeys(id)) sizes.strlen(key)
+      for (const key of importKeys(id).slice(PARTITIONS)) sizes.strlen(key)
       const parts = await redis.lrange(keys.journal(id, 'parts'), 0, -1)
       for (const part of parts) sizes.memory('USAGE', part)
       const replies = (await sizes.exec()) ?? []
@@ -360,8 +375,11 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function writeJournalPart(importId: string, name: string, fields: readonly (string | Buffer)[]): Promise<string> {
     const part = keys.journal(importId, name)
     const write = redis.multi()
-    write.hset(part, ...fields)
+    // Listed first: on a cluster the part (its partition's slot) and the list (the prefix's) are
+    // written one after the other, and a part listed but never written is harmless (applying it
+    // finds an empty hash), while a part written but unlisted would never be dropped.
     write.rpush(keys.journal(importId, 'parts'), part)
+    write.hset(part, ...fields)
     await execChecked(write)
     return part
   }
@@ -420,10 +438,14 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function finish(importId: string): Promise<void> {
     const record = await redis.hgetall(keys.importRecord(importId))
     const write = redis.multi()
+    // On a cluster this MULTI runs one slot after another in the order queued: the partitions'
+    // keys go first, the counters and the record (the prefix's slot, atomic together) last, so an
+    // interruption leaves the record and finish() runs again.
+    unlinkEach(write, importKeys(importId).slice(0, 2 * PARTITIONS))
     if (record.state === 'committing' && record.changed === '1') {
       write.hset(keys.meta, { transfers: record.targetTransfers ?? '0', addresses: record.targetAddresses ?? '0' })
     }
-    write.unlink(...importKeys(importId))
+    write.unlink(...importKeys(importId).slice(2 * PARTITIONS))
     write.unlink(keys.importRecord(importId))
     write.zrem(keys.imports, importId)
     await execChecked(write)

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { mgetBuffers, scanKeyBatches } from './redis.ts'
+import { isCluster, mgetBuffers, scanKeyBatches } from './redis.ts'
 import { BaseError, InputError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
 import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
@@ -147,24 +147,28 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
       writeInRecord(buffer, at + 21, fields)
       next[pt] = at + IN_ENTRY
     }
-    const keyList: string[] = []
-    const blobs: Buffer[] = []
+    const writes: { guard: string; key: string; blob: Buffer }[] = []
     for (let p = 0; p < PARTITIONS; p++) {
       if (sizes[p] === 0) continue
-      keyList.push(keys.stagePartition(importId, p))
-      blobs.push(buffer.subarray(starts[p]!, starts[p]! + sizes[p]!))
+      writes.push({ guard: keys.importLive(importId, p), key: keys.stagePartition(importId, p), blob: buffer.subarray(starts[p]!, starts[p]! + sizes[p]!) })
     }
-    if (big.length > 0) {
-      keyList.push(keys.stageExtra(importId))
-      blobs.push(Buffer.concat(big))
-    }
-    await appendStaged(importId, keyList, blobs)
+    if (big.length > 0) writes.push({ guard: keys.importRecord(importId), key: keys.stageExtra(importId), blob: Buffer.concat(big) })
+    await appendStaged(importId, writes)
   }
 
-  /** Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile (append-many.lua). */
-  async function appendStaged(importId: string, keyList: readonly string[], blobs: readonly Buffer[]): Promise<void> {
+  /**
+   * Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile
+   * (append-many.lua). One server: one call for the whole batch, guarded by the import's record.
+   * A cluster: one call per staging key, guarded by a key of its slot (the record for the
+   * prefix's, the partition's live marker for a partition's: commit.ts register), concurrently.
+   */
+  async function appendStaged(importId: string, writes: readonly { guard: string; key: string; blob: Buffer }[]): Promise<void> {
     try {
-      await callScript(redis, 'append-many', [keys.importRecord(importId), ...keyList], blobs)
+      if (!isCluster(redis)) {
+        await callScript(redis, 'append-many', [keys.importRecord(importId), ...writes.map((w) => w.key)], writes.map((w) => w.blob))
+      } else {
+        await Promise.all(writes.map((w) => callScript(redis, 'append-many', [w.guard, w.key], [w.blob])))
+      }
     } catch (error) {
       if (/IMPORT_GONE/.test((error as Error).message)) throw new BaseError('IMPORT_GONE', `import ${importId} was dropped while it was being staged (its command failed or was interrupted): nothing more is staged for it`, { value: importId }, { cause: error })
       throw storeError(error, `staging of import ${importId}`)
@@ -204,7 +208,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     }
     if (parts.length === 0) return
     await imports.register(importId, kindOf(importId), importId)
-    await appendStaged(importId, [keys.stageExtra(importId)], [Buffer.concat(parts)])
+    await appendStaged(importId, [{ guard: keys.importRecord(importId), key: keys.stageExtra(importId), blob: Buffer.concat(parts) }])
   }
 
   /**

@@ -8,10 +8,13 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  * masters: with the prefix's name (the prefix without braces, `exposure`), partition p (the
  * address's first byte) is `{exposure:p3f}` for p = 0x3f, written Q below. Every per-address key
  * of an address sits under its partition's tag; walk scripts (relax, claim) touch one partition,
- * and so does applying a node journal part. Still crossing partitions (legal on one server, not
- * yet on a Redis Cluster): answer.lua's witness path, incoming.lua, counterparties.lua, staging's
- * append-many.lua (one batch into many partitions) and the MULTIs that list journal parts in
- * P:journal:<id>:parts or set every partition's walk guard with P:walk:meta.
+ * and so does applying a node journal part. On a Redis Cluster every script call stays in one
+ * slot: incoming.lua and counterparties.lua are called once per partition, staging's
+ * append-many.lua once per partition (guarded by Q:import:<id>:live), and answer.lua's witness
+ * path, which crosses partitions, is walked client-side step by step (walk/answer-stepwise.ts).
+ * Pipelines and MULTIs that name many partitions run as one per slot there (slot-pipeline.ts):
+ * the few multi-partition transactions (journal parts and their list, a run's guards with
+ * P:walk:meta, an import's finish) order their writes so that an interrupted one is harmless.
  *
  * The graph
  *   Q:n:<hex40>             string  an address's node: header, sorted out-records, sorted in-records (records.ts)
@@ -35,6 +38,8 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  * Imports (store/imports.ts): staged, then committed exactly once through a journal
  *   P:imports               zset    unfinished import ids → creation time (ms)
  *   P:import:<id>           hash    state (staging|staged|committing), kind, holder, created, detail, targets
+ *   Q:import:<id>:live      string  '1' while import <id> is registered: staging into partition Q is refused
+ *                                   without it (a cluster's append-many.lua cannot see P:import:<id>)
  *   Q:stage:<id>:p:<0-255>  string  records staged by import <id> for partition Q (the owners' first byte);
  *                                   entries: kind u8 (0 out, 1 in), owner 20 bytes, record
  *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
@@ -93,7 +98,7 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   P:webhooks:failed       list    JSON {endpoint, alert, at, reason} of alerts given up on (newest first, capped)
  *   P:wh:q:<ep>:<hex40>     list    alert ids queued for one endpoint and address, oldest first (delivered in order)
  *   P:cases                 hash    case id → JSON Case (graph/cases.ts): a saved graph view (nodes, positions, notes, filters)
- *   P:durable               string  a time stamp written before WAIT (store/durability.ts), expires after an hour
+ *   P:durable, Q:durable    string  a time stamp written before WAIT (store/durability.ts) under every tag, expires after an hour
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
@@ -117,6 +122,11 @@ export interface StoreKeys {
   labels: string
   imports: string
   importRecord(importId: string): string
+  /**
+   * Partition p's copy of "import <id> is live" (its record exists): staging into partition p on a
+   * Redis Cluster is guarded by it, in the slot of the staging key (lua/append-many.lua).
+   */
+  importLive(importId: string, partition: number): string
   stagePartition(importId: string, partition: number): string
   stageExtra(importId: string): string
   journal(importId: string, part: number | string): string
@@ -206,6 +216,7 @@ export function storeKeys(prefix: string): StoreKeys {
     labels: `${prefix}:labels`,
     imports: `${prefix}:imports`,
     importRecord: (id) => `${prefix}:import:${id}`,
+    importLive: (id, p) => `${tag(p)}:import:${id}:live`,
     stagePartition: (id, p) => `${tag(p)}:stage:${id}:p:${p}`,
     stageExtra: (id) => `${prefix}:stage:${id}:x`,
     // Parts `<partition>.<k>` hold that partition's node strings (commit.ts preparePartition).
@@ -249,6 +260,7 @@ export function storeKeys(prefix: string): StoreKeys {
     webhookDone: `${prefix}:webhooks:done`,
     webhookQueue: (ep, a) => `${prefix}:wh:q:${ep}:${hex(a)}`,
     cases: `${prefix}:cases`,
-    durabilityKeys: [`${prefix}:durable`],
+    // One key under the prefix's tag and one under each partition tag: they may sit on every master.
+    durabilityKeys: [`${prefix}:durable`, ...tags.map((t) => `${t}:durable`)],
   }
 }

@@ -8,6 +8,7 @@ import type { StoreKeys } from './keys.ts'
 import { HEADER_SIZE, OUT_SIZE } from './records.ts'
 import { groupByPartition, hmgetByPartition, PARTITIONS, partitionOfHex } from './partitions.ts'
 import { callScript, defineScripts, pipeScript } from './scripts.ts'
+import { queueUnlink } from './redis.ts'
 
 /** Candidates per relax call: keeps each script run short so Redis stays responsive. */
 const RELAX_CHUNK = 4_000
@@ -50,8 +51,10 @@ export function createWalkState(redis: Redis, keys: StoreKeys, runId: string) {
 
   /** Clears one direction's labels, frontiers and claims, and puts the seeds at hop 0. */
   async function reset(direction: Direction, seeds: readonly Address[]): Promise<void> {
+    // On a cluster this MULTI runs per slot (slot-pipeline.ts): it only starts a direction before
+    // any job of it runs, and a run interrupted halfway is dropped whole (walk-runs.ts dropRun).
     const pipeline = redis.multi()
-    pipeline.unlink(...runKeys(direction), keys.walkActive(runId, direction))
+    queueUnlink(redis, pipeline, [...runKeys(direction), keys.walkActive(runId, direction)])
     if (seeds.length > 0) {
       const label = seedLabel(direction)
       const hexes = seeds.map((s) => s.slice(2))
@@ -72,7 +75,8 @@ export function createWalkState(redis: Redis, keys: StoreKeys, runId: string) {
    */
   async function copyLabelsFrom(sourceRunId: string, direction: Direction): Promise<void> {
     const pipeline = redis.multi()
-    pipeline.unlink(...runKeys(direction), keys.walkActive(runId, direction))
+    // Per slot on a cluster (each COPY stays in its partition), as in reset().
+    queueUnlink(redis, pipeline, [...runKeys(direction), keys.walkActive(runId, direction)])
     for (const p of all) pipeline.copy(keys.walkLabels(sourceRunId, direction, p), keys.walkLabels(runId, direction, p))
     await execOrThrow(pipeline)
   }
