@@ -13,6 +13,7 @@
  * (check.ts reads both alike), and the choices (fewest hops within the cost limit, the label's
  * record first, then any counted record of the position) are answer.lua's.
  */
+import { BaseError } from '../errors.ts'
 import type { StoreKeys } from '../store/keys.ts'
 import type { Redis } from '../store/redis.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
@@ -42,7 +43,9 @@ export async function answerStepwise(redis: Redis, keys: StoreKeys, hex: string)
     // The same published walk and store throughout: the steps read one consistent state (labels
     // of a published run never change; node strings change only with a commit, which bumps the
     // version; a new publish changes the run id).
-    if (same(before, after) || attempt >= ATTEMPTS) return [currentFlat, versions, replies[0]!, replies[1]!]
+    if (same(before, after)) return [currentFlat, versions, replies[0]!, replies[1]!]
+    // Never an answer pieced together from two states: check.ts answers WALK_STOPPED by asking again.
+    if (attempt >= ATTEMPTS) throw new BaseError('WALK_STOPPED', `the published walk or the store changed during each of ${ATTEMPTS} reads of the answer for 0x${hex}`, { value: `0x${hex}` })
   }
 }
 

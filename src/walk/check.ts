@@ -124,6 +124,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
         ? await answerStepwise(redis, keys, address.slice(2))
         : ((await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.partitionName])) as unknown[])
     } catch (error) {
+      if (isExposureError(error, 'WALK_STOPPED')) throw error
       throw new BaseError('INTERNAL', `cannot answer for ${address}: ${(error as Error).message}`, { value: address }, { cause: error })
     }
     const [currentFlat, versionsRaw, downRaw, upRaw] = reply as [Buffer[], Buffer[], unknown, unknown]
