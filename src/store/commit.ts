@@ -31,7 +31,7 @@ import { checkHeadroom } from './memory.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
 import { clusterEpoch, failedOver, replicate } from './durability.ts'
 import { callScript } from './scripts.ts'
-import { bySlot, unlinkKeys } from './redis.ts'
+import { bySlot, isCluster, unlinkKeys } from './redis.ts'
 import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingTokens, mergeTxEntries, type PendingToken } from './tx-index.ts'
 
 /** Staging partitions per import (by the address's first byte): the store's partitions (partitions.ts). */
@@ -115,11 +115,13 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     const epoch = await clusterEpoch(redis)
     if (epoch !== null) write.hsetnx(keys.importRecord(importId), 'epoch', epoch)
     write.zadd(keys.imports, 'NX', created, importId)
-    // Every partition's copy of "this import is live": a cluster's staging script sees only its
-    // own slot (append-many.lua). Queued after the record: on a cluster this MULTI runs per slot in
-    // that order, and a partition whose marker an interruption left out refuses staging (the
-    // import then fails as dropped), never the reverse.
-    for (let p = 0; p < PARTITIONS; p++) write.set(keys.importLive(importId, p), '1')
+    // On a cluster, every partition's copy of "this import is live": a cluster's staging script
+    // sees only its own slot (append-many.lua; one server guards with the record itself, and
+    // writes none of them: 256 more queued commands would not fit the headroom a resumed commit
+    // is checked with). Queued after the record: on a cluster this MULTI runs per slot in that
+    // order, and a partition whose marker an interruption left out refuses staging (the import
+    // then fails as dropped), never the reverse.
+    for (const key of liveKeys(importId)) write.set(key, '1')
     await execChecked(write)
     const beat = setInterval(() => {
       self.heartbeat = Date.now()
@@ -149,11 +151,21 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
 
   /** Every key an import may hold (its live markers first: deleting them stops further staging). */
   function importKeys(importId: string): string[] {
-    return [...liveKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), keys.stageExtra(importId), keys.journal(importId, 'parts')]
+    return [...partitionKeys(importId), ...globalKeys(importId)]
+  }
+
+  /** An import's keys under the partition tags: live markers (a cluster's only) and staging. */
+  function partitionKeys(importId: string): string[] {
+    return [...liveKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p))]
+  }
+
+  /** An import's keys under the prefix's tag (its record apart). */
+  function globalKeys(importId: string): string[] {
+    return [keys.stageExtra(importId), keys.journal(importId, 'parts')]
   }
 
   function liveKeys(importId: string): string[] {
-    return Array.from({ length: PARTITIONS }, (_, p) => keys.importLive(importId, p))
+    return isCluster(redis) ? Array.from({ length: PARTITIONS }, (_, p) => keys.importLive(importId, p)) : []
   }
 
   /** UNLINK commands for `list`, one per slot on a cluster (a multi-key command keeps to one slot). */
@@ -193,7 +205,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       }
       const h = parseHolder(record.holder)
       const sizes = redis.pipeline()
-      for (const key of importKeys(id).slice(PARTITIONS)) sizes.strlen(key)
+      for (const key of importKeys(id)) if (!liveKeys(id).includes(key)) sizes.strlen(key)
       const parts = await redis.lrange(keys.journal(id, 'parts'), 0, -1)
       for (const part of parts) sizes.memory('USAGE', part)
       const replies = (await sizes.exec()) ?? []
@@ -441,11 +453,11 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     // On a cluster this MULTI runs one slot after another in the order queued: the partitions'
     // keys go first, the counters and the record (the prefix's slot, atomic together) last, so an
     // interruption leaves the record and finish() runs again.
-    unlinkEach(write, importKeys(importId).slice(0, 2 * PARTITIONS))
+    unlinkEach(write, partitionKeys(importId))
     if (record.state === 'committing' && record.changed === '1') {
       write.hset(keys.meta, { transfers: record.targetTransfers ?? '0', addresses: record.targetAddresses ?? '0' })
     }
-    write.unlink(...importKeys(importId).slice(2 * PARTITIONS))
+    write.unlink(...globalKeys(importId))
     write.unlink(keys.importRecord(importId))
     write.zrem(keys.imports, importId)
     await execChecked(write)

@@ -9,7 +9,7 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  * address's first byte) is `{exposure:p3f}` for p = 0x3f, written Q below. Every per-address key
  * of an address sits under its partition's tag; walk scripts (relax, claim) touch one partition,
  * and so does applying a node journal part. On a Redis Cluster every script call stays in one
- * slot: incoming.lua and counterparties.lua are called once per partition, staging's
+ * slot: incoming.lua and counterparties.lua are called once per partition there, staging's
  * append-many.lua once per partition (guarded by Q:import:<id>:live), and answer.lua's witness
  * path, which crosses partitions, is walked client-side step by step (walk/answer-stepwise.ts).
  * Pipelines and MULTIs that name many partitions run as one per slot there (slot-pipeline.ts):

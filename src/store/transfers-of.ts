@@ -4,12 +4,13 @@
  * out-records (lua/incoming.lua), because an in-record keeps neither the tx hash nor the
  * sub-index, saturates its amount at 2^64−1, and two transfers that agree in everything it holds
  * share one in-record. Many addresses are read together: one MGET per partition, then one script
- * call per partition of the senders (and per thousand queries).
+ * call per thousand queries (on a Redis Cluster, per partition of the senders too).
  */
 import type { Address, Asset, Transfer } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
 import { mgetBufferByPartition, partitionOfHex } from './partitions.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord } from './records.ts'
+import { isCluster } from './redis.ts'
 import { callScriptBuffer } from './scripts.ts'
 
 /** Queries per incoming.lua call: each is a binary search in a sender's node. */
@@ -61,11 +62,13 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
       }
     })
   }
-  // One call per partition of the senders (every node key a call reads under the tag of its
-  // KEYS[1]), so each call stays in one slot on a Redis Cluster; calls run concurrently.
+  // On a Redis Cluster one call per partition of the senders (every node key a call reads under
+  // the tag of its KEYS[1]), so each call stays in one slot; calls run concurrently. One server
+  // takes every partition in one call per batch (a script may read any key there).
+  const cluster = isCluster(store.redis)
   const bySender = new Map<number, number[]>()
   queries.forEach((q, index) => {
-    const p = partitionOfHex(q.sender)
+    const p = cluster ? partitionOfHex(q.sender) : -1
     const group = bySender.get(p)
     if (group) group.push(index)
     else bySender.set(p, [index])
@@ -82,7 +85,7 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
       }
       calls.push(
         (async () => {
-          const replies = (await callScriptBuffer(store.redis, 'incoming', [store.keys.partition(p)], args)) as Buffer[][]
+          const replies = (await callScriptBuffer(store.redis, 'incoming', [p < 0 ? store.keys.meta : store.keys.partition(p)], args)) as Buffer[][]
           batch.forEach((index, k) => (found[index] = replies[k] ?? []))
         })(),
       )

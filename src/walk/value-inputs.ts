@@ -10,6 +10,7 @@
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { partitionOfHex } from '../store/partitions.ts'
+import { isCluster } from '../store/redis.ts'
 import { callScript } from '../store/scripts.ts'
 import { transfersOf } from '../store/transfers-of.ts'
 import type { Address, Asset, Direction } from '../types.ts'
@@ -54,10 +55,12 @@ export async function describeCounterparties(store: GraphStore, runId: string, w
       serviceOf.set(a, services[k] ?? null)
     })
   }
-  // Labels and counts live under the counterparties' partitions: one script call per partition.
+  // Labels and counts live under the counterparties' partitions: on a Redis Cluster one script
+  // call per partition (each in one slot); one server takes them all in one call per chunk.
+  const cluster = isCluster(redis)
   const byPartition = new Map<number, number[]>()
   wanted.forEach((w, index) => {
-    const p = partitionOfHex(w.hex)
+    const p = cluster ? partitionOfHex(w.hex) : -1
     const group = byPartition.get(p)
     if (group) group.push(index)
     else byPartition.set(p, [index])
@@ -71,7 +74,7 @@ export async function describeCounterparties(store: GraphStore, runId: string, w
       for (const index of chunk) args.push(wanted[index]!.direction === 'downstream' ? 'd' : 'u', wanted[index]!.hex)
       calls.push(
         (async () => {
-          const reply = (await callScript(redis, 'counterparties', [keys.partition(p)], args)) as (string | number | null)[]
+          const reply = (await callScript(redis, 'counterparties', [p < 0 ? keys.meta : keys.partition(p)], args)) as (string | number | null)[]
           chunk.forEach((index, j) => {
             const w = wanted[index]!
             const [labels, count] = reply.slice(2 * j, 2 * j + 2) as [string | null, number]

@@ -45,7 +45,9 @@ async function leftovers(redis: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = []
   // Staging and node journal parts live under the partitions' tags too (keys.ts).
   for (const tag of [prefix, partitionGlob(prefix)]) keys.push(...(await redis.keys(`${tag}:stage:*`)), ...(await redis.keys(`${tag}:journal:*`)))
-  keys.push(...(await redis.keys(`${prefix}:import:*`)), ...(await redis.keys(`${prefix}:lock:*`)))
+  // Import records, and the partitions' live markers a cluster writes (keys.ts).
+  for (const tag of [prefix, partitionGlob(prefix)]) keys.push(...(await redis.keys(`${tag}:import:*`)))
+  keys.push(...(await redis.keys(`${prefix}:lock:*`)))
   if ((await redis.zcard(`${prefix}:imports`)) > 0) keys.push(`${prefix}:imports`)
   return keys.sort()
 }

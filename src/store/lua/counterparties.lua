@@ -3,9 +3,11 @@
 -- commands each cost a hub ~100 ms in client-side command objects): per counterparty its label in
 -- the run and its counterparty count (the node header's first u32). Node and label keys are
 -- derived from the hexes under their partition tags ('{' .. name .. ':p' .. first two hex digits
--- .. '}'), as in incoming.lua; every hex of a call is in the partition of KEYS[1], so a call stays
--- in one slot on a Redis Cluster. Seeds and service labels (global) are read apart by the caller.
--- KEYS[1] a key under the hexes' partition tag: not read; it routes the call to that partition's node
+-- .. '}'), as in incoming.lua; on a Redis Cluster every hex of a call is in the partition of
+-- KEYS[1], so a call stays in one slot (one server takes any partitions in one call). Seeds and
+-- service labels (global) are read apart by the caller.
+-- KEYS[1] not read: on a cluster a key under the hexes' partition tag, which routes the call to
+--         that partition's node; on one server the store's meta hash
 -- ARGV[1] the store's partition name (the prefix without braces)
 -- ARGV[2] run id (labels tag .. ':walk:r:' .. run .. ':downstream|upstream:labels')
 -- ARGV[3..] pairs: direction ('d' or 'u'), counterparty hex40

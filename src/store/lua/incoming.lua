@@ -4,10 +4,11 @@
 -- For each query (sender, position, asset) returns every out-record of the sender at that
 -- position to the recipient in that asset: one round trip for a batch of an address's in-list.
 -- The node keys are derived from the queries ('{' .. name .. ':p' .. first two hex digits ..
--- '}:n:' .. hex40): the senders' partitions. Callers send one call per partition (every sender of
--- a call in the partition of KEYS[1]), so a call stays in one slot on a Redis Cluster.
--- KEYS[1] a key under the senders' partition tag: not read; it routes the call to that partition's
---         node on a cluster
+-- '}:n:' .. hex40): the senders' partitions. On a Redis Cluster callers send one call per
+-- partition (every sender of a call in the partition of KEYS[1]), so a call stays in one slot; one
+-- server takes queries of any partitions in one call.
+-- KEYS[1] not read: on a cluster a key under the senders' partition tag, which routes the call to
+--         that partition's node; on one server the store's meta hash
 -- ARGV[1] the store's partition name (the prefix without braces)
 -- ARGV[2..] queries as quadruples: sender hex40, recipient hex40, position (block * 65536 + tx
 --           index), asset id (one call serves the in-lists of many addresses)
