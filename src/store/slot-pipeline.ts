@@ -29,6 +29,8 @@ function slotOfCommand(name: string, args: unknown[]): number | null {
   const flat = args.flat().filter((a) => typeof a === 'string' || typeof a === 'number' || Buffer.isBuffer(a)) as (string | number | Buffer)[]
   // Our scripts are custom commands (scripts.ts, screen/scripts.ts): numkeys, then the keys.
   if (!exists(base.toLowerCase())) return Number(flat[0]) > 0 ? slotOf(String(flat[1])) : flat.length > 0 && !/^\d+$/.test(String(flat[0])) ? slotOf(String(flat[0])) : null
+  // MEMORY USAGE <key>: @ioredis/commands names no key for MEMORY.
+  if (base.toLowerCase() === 'memory' && String(flat[0]).toLowerCase() === 'usage' && flat.length > 1) return slotOf(String(flat[1]))
   try {
     const indexes = getKeyIndexes(base.toLowerCase(), flat)
     if (indexes.length === 0) return null
