@@ -21,8 +21,9 @@ export type { Redis }
 /**
  * A Redis Cluster travels through the code as a URL of its own scheme (config.ts builds it from
  * --redis-cluster / REDIS_CLUSTER_NODES), so every place that opens a connection from the
- * configured URL opens a Cluster without knowing it. The store's keys carry hash tags, so each
- * script and transaction stays in one slot (keys.ts).
+ * configured URL opens a Cluster without knowing it. The store's keys carry hash tags (the
+ * prefix's, and 256 partition tags for per-address keys: keys.ts): each script call keeps to one
+ * slot, and store connections run pipelines and MULTIs naming many slots per slot (slot-pipeline.ts).
  */
 export const CLUSTER_SCHEME = 'redis-cluster://'
 

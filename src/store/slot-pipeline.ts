@@ -14,7 +14,7 @@
  * When every command falls in one slot (or names no key) it runs as one pipeline or MULTI, exactly
  * as before. A transaction that spans slots is atomic per slot only: callers whose correctness
  * depends on an all-or-nothing write across partitions order their writes so that a partial one
- * is harmless (commit.ts, walk-runs.ts say how).
+ * is harmless (commit.ts and walk-state.ts say how).
  */
 import { exists, getKeyIndexes } from '@ioredis/commands'
 import slotOf from 'cluster-key-slot'
