@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Table from 'cli-table3'
 import { createGraphStore } from '../src/store/graph-store.ts'
+import { storeKeys } from '../src/store/keys.ts'
 import { startPrivateRedis } from '../src/store/private-redis.ts'
 import { connectRedis } from '../src/store/redis.ts'
 import { importEtl } from '../src/sources/etl-import.ts'
@@ -115,7 +116,9 @@ try {
   const plain = await importEtl(store, [dir], { listedTokens: DEFAULT_LISTED_TOKENS })
   let seconds = (performance.now() - t) / 1000
   rows.push({ mode: 'plain import (one process)', seconds, readSeconds: plain.readSeconds, rate: plain.transfersAdded / seconds, equal: null })
-  const digestOf = async (prefix: string) => (await redis.eval(DIGEST_SCRIPT, 0, `${prefix}:n:*`)) as string
+  // Node strings under every partition tag (keys.ts); the digest names each by ':n:<hex40>', so
+  // stores of different prefixes compare (keys sort by partition, i.e. by their first hex byte).
+  const digestOf = async (prefix: string) => (await redis.eval(DIGEST_SCRIPT, 0, storeKeys(prefix).nodePattern)) as string
   const reference = await digestOf('{plain}')
   await redis.flushall()
   for (const workers of [1, 2, 4]) {

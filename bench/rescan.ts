@@ -22,6 +22,7 @@ import { createGraphStore } from '../src/store/graph-store.ts'
 import { startPrivateRedis } from '../src/store/private-redis.ts'
 import { connectRedis } from '../src/store/redis.ts'
 import type { Address } from '../src/types.ts'
+import { publishedLabels } from '../src/walk/walk-runs.ts'
 import { createChecker } from '../src/walk/check.ts'
 import { traceWalk } from '../src/walk/incremental.ts'
 import { recordAnswers, type Alert } from '../src/watch/alerts.ts'
@@ -136,7 +137,7 @@ try {
   })
   await scenario('one exchange label added', async () => {
     // A wallet one hop from a seed: labels through it go.
-    const labelled = await redis.hkeys(store.keys.walkLabels((await redis.hget(store.keys.walkCurrent, 'runId'))!, 'downstream'))
+    const labelled = Object.keys(await publishedLabels(store, 'downstream'))
     const pick = labelled.find((hex) => !seeds.has(`0x${hex}`)) ?? labelled[0]!
     const file = join(dir, 'labels.csv')
     await writeFile(file, `address,label,category\n0x${pick},Bench Exchange,exchange\n`)

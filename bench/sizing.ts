@@ -97,11 +97,11 @@ for (const T of [10e6, 100e6, 1e9, 10e9]) {
     `| ${name} | ${fmt(A / 1e6, 0)} M | ${bytes(mem)} | ${bytes(labelBytes)} | ${masters} | ${masters} + ${masters} replica${masters === 1 ? '' : 's'}, ${bytes(2 * masters * MASTER_USABLE)} RAM | ${duration(T / importRate)} | ${duration(walkSecondsPerLabel * A * walkLabelledShare)} |${capOffSecondsPerLabel !== null && capOffLabelledShare !== null ? ` ${duration(capOffSecondsPerLabel * A * capOffLabelledShare)} |` : ''}`,
   )
 }
-// Today every key of a store shares one hash tag, so the store lives on one master whatever the
-// cluster: that master's 64 GiB bound the graph until the partitioned layout spreads it.
+// Per-address keys are spread over 256 partition hash tags (store format 3), so a cluster spreads
+// the graph over its masters; global state stays under the prefix's tag, on one master.
 const peakPerTransfer = bT + (bA + 2 * labelledShare * bLabel) / perAddress
 out.push('')
-out.push(`Today a store keeps every key under one hash tag, so on a Redis Cluster (\`--redis-cluster\`) it lives on one master: at the peak above, one 64 GiB master holds about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers. The masters column is what the data needs once the partitioned layout (per-address keys spread over 256 hash tags: built and recorded on branch \`partition\`, not applied yet, see issue 11) lets a cluster spread it.`)
+out.push(`A store keeps its per-address keys (node strings, walk labels, frontiers, staging) under 256 partition hash tags (\`src/store/keys.ts\`, store format 3), so on a Redis Cluster (\`--redis-cluster\`) the graph spreads over the masters (the cluster test checks each of 3 masters holds 25–42 % of the node strings); global state (meta, seeds, labels, amounts, block times, queues) stays under the prefix's tag on one master. At the peak above, each 64 GiB master holds about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers: the masters column.`)
 out.push('')
 out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters = that peak / 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate (ingest workers share out the reading, \`npm run bench:ingest\`, but the commit stays one step under the writer lock); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
 console.log(out.join('\n'))

@@ -27,6 +27,7 @@ import { createOtsAddressSource } from '../src/sources/rpc/ots-history.ts'
 import { createEtherscanClient } from '../src/sources/etherscan/client.ts'
 import { createEtherscanSource } from '../src/sources/etherscan/source.ts'
 import { runWalk } from '../src/walk/run-walk.ts'
+import { publishedLabels } from '../src/walk/walk-runs.ts'
 import { DEFAULT_STOP_CATEGORIES } from '../src/config.ts'
 import type { Address } from '../src/types.ts'
 import { startAnvil } from '../test/support/anvil.ts'
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     t = performance.now()
     await runWalk(otsStore, { ...walkOptions, directions: ['downstream'], beforeExpand: (a) => otsLazy.ensure(a) })
     perSource['rpc-ots'] = { expanded: otsLazy.fetched(), requests: otsSource.requests(), requestsPerAddress: otsSource.requests() / Math.max(1, otsLazy.fetched()), seconds: (performance.now() - t) / 1000 }
-    const [rpcLabels, otsLabels] = await Promise.all([redis.hlen(`${rpcStore.keys.prefix}:walk:downstream:labels`), redis.hlen(`${otsStore.keys.prefix}:walk:downstream:labels`)])
+    const [rpcLabels, otsLabels] = await Promise.all([rpcStore, otsStore].map(async (s) => Object.keys(await publishedLabels(s, 'downstream')).length))
     process.stdout.write(`lazy walks: trace_filter store ${rpcLabels} labelled keys, ots store ${otsLabels}\n`)
 
     const fake = await startFakeEtherscan(rows, { apiKey: API_KEY, rate: ETHERSCAN_RATE, head: chain.lastBlock })

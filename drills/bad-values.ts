@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { startPrivateRedis } from '../src/store/private-redis.ts'
+import { storeKeys } from '../src/store/keys.ts'
 import { cli, dropPrefix, type DrillResult, type World } from './lib.ts'
 
 interface Case {
@@ -75,7 +76,7 @@ export async function badValuesDrill(world: World): Promise<DrillResult> {
       }
       if (/\n\s+at /.test(run.stderr)) problems.push('a stack trace was printed')
       const redis = c.policy ? admin : world.redis
-      if ((c.writesNothing ?? true) && (await redis.keys(`${prefix}:n:*`)).length + (await redis.hlen(`${prefix}:seeds`)) + (await redis.hlen(`${prefix}:labels`)) > 0) problems.push('something was written')
+      if ((c.writesNothing ?? true) && (await redis.keys(storeKeys(prefix).nodePattern)).length + (await redis.hlen(`${prefix}:seeds`)) + (await redis.hlen(`${prefix}:labels`)) > 0) problems.push('something was written')
       if (problems.length === 0) result.equal++
       else result.failures.push(`${c.name}: ${problems.join('; ')} (stderr: ${run.stderr.trim().slice(0, 300)})`)
       await dropPrefix(redis, prefix)

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { importEtl } from '../src/sources/etl-import.ts'
 import { createGraphStore, type GraphStore } from '../src/store/graph-store.ts'
+import { storeKeys } from '../src/store/keys.ts'
+import { storeGlobs } from '../src/store/partitions.ts'
 import { startPrivateRedis, type PrivateRedis } from '../src/store/private-redis.ts'
 import { createChecker } from '../src/walk/check.ts'
 import { traceWalk, type TraceOptions } from '../src/walk/incremental.ts'
@@ -135,12 +137,14 @@ export function cli(world: Pick<World, 'url'>, prefix: string, args: readonly st
 }
 
 export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000)
-    cursor = next
-    if (keys.length > 0) await redis.unlink(...keys)
-  } while (cursor !== '0')
+  for (const glob of storeGlobs(prefix)) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', glob, 'COUNT', 5000)
+      cursor = next
+      if (keys.length > 0) await redis.unlink(...keys)
+    } while (cursor !== '0')
+  }
 }
 
 export function walkOptions(url: string, overrides: Partial<TraceOptions> = {}): TraceOptions {
@@ -182,11 +186,11 @@ export async function graphSnapshot(redis: Redis, prefix: string): Promise<strin
   const parts: string[] = []
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:n:*`, 'COUNT', 5000)
+    const [next, keys] = await redis.scan(cursor, 'MATCH', storeKeys(prefix).nodePattern, 'COUNT', 5000)
     cursor = next
     if (keys.length > 0) {
       const values = await redis.mgetBuffer(...keys)
-      keys.forEach((k, i) => parts.push(`${k.slice(prefix.length)}=${values[i]?.toString('hex') ?? ''}`))
+      keys.forEach((k, i) => parts.push(`${k.slice(k.indexOf(':n:'))}=${values[i]?.toString('hex') ?? ''}`))
     }
   } while (cursor !== '0')
   parts.sort()

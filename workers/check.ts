@@ -8,7 +8,7 @@ import { isRetryable } from '../src/sources/rpc/client.ts'
 import type { OnDemandParams } from '../src/walk/on-demand-check.ts'
 import type { RiskPolicy } from '../src/walk/risk.ts'
 import { isExposureError } from '../src/errors.ts'
-import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
 export interface CheckWorkerOptions {
@@ -31,7 +31,7 @@ export interface CheckWorkerOptions {
  */
 export function startCheckWorker(options: CheckWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'check worker' })
   const processor = createCheckProcessor({ store, riskPolicy: options.riskPolicy, sourceConfig: options.sourceConfig, defaults: options.defaults })
   const report = createErrorReporter('check worker')

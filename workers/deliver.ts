@@ -2,7 +2,7 @@ import { Worker } from 'bullmq'
 import { QUEUES } from '../src/queues/names.ts'
 import type { DeliverJobData } from '../src/queues/watch-queues.ts'
 import { createGraphStore } from '../src/store/graph-store.ts'
-import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
 import { createDeliveryProcessor, webhookBackoff } from '../src/watch/delivery.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
@@ -21,7 +21,7 @@ export interface DeliverWorkerOptions {
 /** A BullMQ worker for the deliver queue. Thin: the work is src/watch/delivery.ts. */
 export function startDeliverWorker(options: DeliverWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'deliver worker' })
   const processor = createDeliveryProcessor(commands, store.keys, { retryForMs: options.retryForMs, ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}) })
   const report = createErrorReporter('deliver worker')

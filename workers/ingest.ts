@@ -8,7 +8,7 @@ import { detectCapabilities, type RpcCapabilities } from '../src/sources/rpc/cap
 import { createChainGuard } from '../src/sources/rpc/chain.ts'
 import { ingestRange, syncKeys, type IngestResult } from '../src/sources/rpc/ingest.ts'
 import { InputError, isExposureError } from '../src/errors.ts'
-import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 import type { Address } from '../src/types.ts'
 
@@ -35,7 +35,7 @@ export interface IngestWorkerOptions {
  */
 export function startIngestWorker(options: IngestWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'ingest worker' })
   const report = createErrorReporter('ingest worker')
   const keys = syncKeys(options.prefix)
@@ -100,7 +100,7 @@ export interface EtlIngestWorkerOptions {
  */
 export function startEtlIngestWorker(options: EtlIngestWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'etl ingest worker' })
   const report = createErrorReporter('etl ingest worker')
   const lockDuration = options.lockDuration ?? 30_000

@@ -3,7 +3,7 @@ import type { Options } from '../src/config.ts'
 import { QUEUES } from '../src/queues/names.ts'
 import { createRescanQueue, RESCAN_SCHEDULER, type RescanJobData } from '../src/queues/watch-queues.ts'
 import { createGraphStore } from '../src/store/graph-store.ts'
-import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
 import { runRescan } from '../src/watch/rescan.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
@@ -21,7 +21,7 @@ export interface RescanWorkerOptions {
  */
 export function startRescanWorker({ options, onLine }: RescanWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'rescan worker' })
   const report = createErrorReporter('rescan worker')
   const say = onLine ?? ((line: string) => process.stderr.write(`${line}\n`))

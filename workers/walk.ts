@@ -6,7 +6,7 @@ import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from 
 import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
 import { isExposureError } from '../src/errors.ts'
 import { isGivenUp, isRetryable } from '../src/sources/rpc/client.ts'
-import { isConnectionError, quietRedis } from '../src/store/redis.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
 import { createErrorReporter } from '../src/queues/error-reporter.ts'
 
 /** How long closing waits for running jobs before it drops the connections. */
@@ -33,7 +33,7 @@ export interface WalkWorkerOptions {
  */
 export function startWalkWorker(options: WalkWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
   const store = createGraphStore(commands, options.prefix, { actor: 'walk worker' })
   const queue = createWalkQueue(connection, store.keys.queuePrefix)
   const report = createErrorReporter('walk worker')
@@ -44,8 +44,8 @@ export function startWalkWorker(options: WalkWorkerOptions) {
     if (currentRun !== data.runId || status !== 'running') return { stale: true }
     const state = createWalkState(commands, store.keys, data.runId)
     try {
-      const result = await runWalkJob(state, store.loadAssets, data, job.id ?? job.name, options.beforeExpand)
-      const { frontier } = await state.pending(data.direction)
+      const result = await runWalkJob(state, store.loadAssets, data, job.id ?? job.name, options.beforeExpand, { recover: job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0 })
+      const frontier = await state.frontierHint(data.direction, 8)
       const followUps = Math.min(MAX_FOLLOW_UPS, Math.ceil(frontier / data.batchSize))
       await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))
       return result

@@ -59,7 +59,7 @@ export async function openContext(flags: GlobalFlags & OptionInput, mode: Contex
   const interruption = handleInterruption((signal) => note(`${signal}: stopping cleanly (press Ctrl-C again to stop at once)`))
   const store = createGraphStore(redis, options.prefix)
   try {
-    if (mode.write) await store.assertWritableFormat()
+    await store.assertFormat()
     const waiting = await store.imports.recover(note)
     for (const info of waiting) {
       note(`note: import ${info.id} (${info.detail}) was interrupted before its commit; nothing of it is in the store. 'exposure import --resume ${info.id}' commits it, 'exposure import --abort ${info.id}' drops it`)

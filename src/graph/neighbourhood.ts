@@ -19,6 +19,8 @@ import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, readPosition, splitNode } 
 import type { Address, Asset, Seed, ServiceLabel } from '../types.ts'
 import { checksumAddress } from '../walk/checksum.ts'
 import { parseLabels } from '../walk/labels.ts'
+import { labelsIn } from '../walk/walk-runs.ts'
+import { mgetBufferByPartition } from '../store/partitions.ts'
 
 export const DEFAULT_LIMIT = 200
 export const MAX_LIMIT = 1_000
@@ -128,8 +130,8 @@ export async function buildNeighbourhood(store: GraphStore, center: Address, opt
   const [seedJson, labelJson, down, up] = await Promise.all([
     hmget(store, keys.seeds, hexes.map((h) => `0x${h}`)),
     hmget(store, keys.labels, hexes.map((h) => `0x${h}`)),
-    runId !== '' && directions.includes('downstream') ? hmget(store, keys.walkLabels(runId, 'downstream'), hexes) : Promise.resolve(hexes.map(() => null)),
-    runId !== '' && directions.includes('upstream') ? hmget(store, keys.walkLabels(runId, 'upstream'), hexes) : Promise.resolve(hexes.map(() => null)),
+    runId !== '' && directions.includes('downstream') ? labelsIn(store.redis, keys, runId, 'downstream', hexes) : Promise.resolve(hexes.map(() => null)),
+    runId !== '' && directions.includes('upstream') ? labelsIn(store.redis, keys, runId, 'upstream', hexes) : Promise.resolve(hexes.map(() => null)),
   ])
   const graph: NeighbourhoodGraph = new Graph({ type: 'directed', multi: false, allowSelfLoops: true })
   graph.replaceAttributes({ center: checksumAddress(center), hops, limit, offset, runId, truncated })
@@ -237,7 +239,7 @@ function assetName(asset: Asset | undefined): string {
 
 async function readNodes(store: GraphStore, hexes: readonly string[]): Promise<(Buffer | null)[]> {
   const out: (Buffer | null)[] = []
-  for (let i = 0; i < hexes.length; i += 500) out.push(...(await store.redis.mgetBuffer(...hexes.slice(i, i + 500).map((h) => store.keys.node(`0x${h}` as Address)))))
+  for (let i = 0; i < hexes.length; i += 500) out.push(...(await mgetBufferByPartition(store.redis, (h) => store.keys.node(`0x${h}` as Address), hexes.slice(i, i + 500))))
   return out
 }
 

@@ -7,6 +7,7 @@
 import { checksumAddress as getAddress } from '../walk/checksum.ts'
 import { isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { mgetBufferByPartition } from '../store/partitions.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, readPosition, splitNode } from '../store/records.ts'
 import type { Address, Asset, Seed, ServiceLabel } from '../types.ts'
 import { answerJson, seedInfo, type AnswerJson } from '../walk/answer-json.ts'
@@ -205,7 +206,7 @@ export function createAddressViews(store: GraphStore, checker: ReturnType<typeof
     const node = await redis.getBuffer(keys.node(address))
     const lists = splitNode(node)
     if (needing.length > 0) {
-      const senders = await redis.mgetBuffer(...needing.map(({ a }) => keys.node(`0x${a.hex}`)))
+      const senders = await mgetBufferByPartition(redis, (h) => keys.node(`0x${h}`), needing.map(({ a }) => a.hex))
       const me = Buffer.from(address.slice(2), 'hex')
       needing.forEach(({ a, i }, k) => {
         const senderOut = splitNode(senders[k] ?? null).out

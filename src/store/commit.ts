@@ -31,10 +31,12 @@ import { checkHeadroom } from './memory.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
 import { clusterEpoch, failedOver, replicate } from './durability.ts'
 import { callScript } from './scripts.ts'
+import { bySlot, isCluster, unlinkKeys } from './redis.ts'
 import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingTokens, mergeTxEntries, type PendingToken } from './tx-index.ts'
 
-/** Staging partitions per import (by the address's first byte). */
-export const PARTITIONS = 256
+/** Staging partitions per import (by the address's first byte): the store's partitions (partitions.ts). */
+export { PARTITIONS, partitionOfHex } from './partitions.ts'
+import { PARTITIONS } from './partitions.ts'
 /** Addresses merged per journal part. */
 const CHUNK = 1_000
 export const ENTRY_OUT = 0
@@ -92,10 +94,6 @@ export interface CommitResult {
 /** What a commit turns resolved token transfers into (graph-store.ts stages them). */
 export type StageResolved = (importId: string, tokens: readonly (PendingToken & { blockNumber: number; transactionIndex: number })[]) => Promise<void>
 
-export function partitionOfHex(hex: string): number {
-  return Number.parseInt(hex.slice(0, 2), 16)
-}
-
 export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promise<Holder>, stageResolved: StageResolved) {
   /** Imports this process registered, with the timer that keeps their holder's heartbeat fresh. */
   const registered = new Map<string, NodeJS.Timeout | undefined>()
@@ -117,6 +115,13 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     const epoch = await clusterEpoch(redis)
     if (epoch !== null) write.hsetnx(keys.importRecord(importId), 'epoch', epoch)
     write.zadd(keys.imports, 'NX', created, importId)
+    // On a cluster, every partition's copy of "this import is live": a cluster's staging script
+    // sees only its own slot (append-many.lua; one server guards with the record itself, and
+    // writes none of them: 256 more queued commands would not fit the headroom a resumed commit
+    // is checked with). Queued after the record: on a cluster this MULTI runs per slot in that
+    // order, and a partition whose marker an interruption left out refuses staging (the import
+    // then fails as dropped), never the reverse.
+    for (const key of liveKeys(importId)) write.set(key, '1')
     await execChecked(write)
     const beat = setInterval(() => {
       self.heartbeat = Date.now()
@@ -144,14 +149,33 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     await redis.hset(keys.importRecord(importId), 'state', state)
   }
 
-  /** Every key an import may hold. */
+  /** Every key an import may hold (its live markers first: deleting them stops further staging). */
   function importKeys(importId: string): string[] {
-    return [...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), keys.stageExtra(importId), keys.journal(importId, 'parts')]
+    return [...partitionKeys(importId), ...globalKeys(importId)]
+  }
+
+  /** An import's keys under the partition tags: live markers (a cluster's only) and staging. */
+  function partitionKeys(importId: string): string[] {
+    return [...liveKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p))]
+  }
+
+  /** An import's keys under the prefix's tag (its record apart). */
+  function globalKeys(importId: string): string[] {
+    return [keys.stageExtra(importId), keys.journal(importId, 'parts')]
+  }
+
+  function liveKeys(importId: string): string[] {
+    return isCluster(redis) ? Array.from({ length: PARTITIONS }, (_, p) => keys.importLive(importId, p)) : []
+  }
+
+  /** UNLINK commands for `list`, one per slot on a cluster (a multi-key command keeps to one slot). */
+  function unlinkEach(write: { unlink(...keys: string[]): unknown }, list: readonly string[]): void {
+    for (const group of bySlot(redis, list)) write.unlink(...group)
   }
 
   async function dropJournal(importId: string): Promise<void> {
     const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
-    for (let i = 0; i < parts.length; i += 500) await redis.unlink(...parts.slice(i, i + 500))
+    await unlinkKeys(redis, parts)
     await redis.unlink(keys.journal(importId, 'parts'))
   }
 
@@ -163,7 +187,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     // Not a MULTI: Redis refuses a whole transaction when it is out of memory, even one that only
     // deletes, and dropping is what frees it. Interrupted halfway, recover() drops the rest.
     const drop = redis.pipeline()
-    drop.unlink(...importKeys(importId))
+    unlinkEach(drop, importKeys(importId))
     drop.unlink(keys.importRecord(importId))
     drop.zrem(keys.imports, importId)
     for (const [error] of (await drop.exec()) ?? []) if (error) throw error
@@ -181,7 +205,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       }
       const h = parseHolder(record.holder)
       const sizes = redis.pipeline()
-      for (const key of importKeys(id)) sizes.strlen(key)
+      for (const key of importKeys(id)) if (!liveKeys(id).includes(key)) sizes.strlen(key)
       const parts = await redis.lrange(keys.journal(id, 'parts'), 0, -1)
       for (const part of parts) sizes.memory('USAGE', part)
       const replies = (await sizes.exec()) ?? []
@@ -363,8 +387,11 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function writeJournalPart(importId: string, name: string, fields: readonly (string | Buffer)[]): Promise<string> {
     const part = keys.journal(importId, name)
     const write = redis.multi()
-    write.hset(part, ...fields)
+    // Listed first: on a cluster the part (its partition's slot) and the list (the prefix's) are
+    // written one after the other, and a part listed but never written is harmless (applying it
+    // finds an empty hash), while a part written but unlisted would never be dropped.
     write.rpush(keys.journal(importId, 'parts'), part)
+    write.hset(part, ...fields)
     await execChecked(write)
     return part
   }
@@ -413,7 +440,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
     let done = 0
     for (const part of parts) {
-      await callScript(redis, 'apply-journal', [part], [keys.prefix, 2 ** BLOCK_BUCKET_BITS])
+      await callScript(redis, 'apply-journal', [part], [keys.prefix, 2 ** BLOCK_BUCKET_BITS, keys.partitionName])
       onProgress?.({ phase: 'apply', done: ++done, total: parts.length })
       if (done === Math.ceil(parts.length / 2)) failpoint('commit:half-applied')
     }
@@ -423,10 +450,14 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function finish(importId: string): Promise<void> {
     const record = await redis.hgetall(keys.importRecord(importId))
     const write = redis.multi()
+    // On a cluster this MULTI runs one slot after another in the order queued: the partitions'
+    // keys go first, the counters and the record (the prefix's slot, atomic together) last, so an
+    // interruption leaves the record and finish() runs again.
+    unlinkEach(write, partitionKeys(importId))
     if (record.state === 'committing' && record.changed === '1') {
       write.hset(keys.meta, { transfers: record.targetTransfers ?? '0', addresses: record.targetAddresses ?? '0' })
     }
-    write.unlink(...importKeys(importId))
+    write.unlink(...globalKeys(importId))
     write.unlink(keys.importRecord(importId))
     write.zrem(keys.imports, importId)
     await execChecked(write)

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { mgetBuffers, scanKeyBatches } from './redis.ts'
+import { isCluster, mgetBuffers, scanKeyBatches } from './redis.ts'
 import { BaseError, InputError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
 import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
@@ -147,24 +147,28 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
       writeInRecord(buffer, at + 21, fields)
       next[pt] = at + IN_ENTRY
     }
-    const keyList: string[] = []
-    const blobs: Buffer[] = []
+    const writes: { guard: string; key: string; blob: Buffer }[] = []
     for (let p = 0; p < PARTITIONS; p++) {
       if (sizes[p] === 0) continue
-      keyList.push(keys.stagePartition(importId, p))
-      blobs.push(buffer.subarray(starts[p]!, starts[p]! + sizes[p]!))
+      writes.push({ guard: keys.importLive(importId, p), key: keys.stagePartition(importId, p), blob: buffer.subarray(starts[p]!, starts[p]! + sizes[p]!) })
     }
-    if (big.length > 0) {
-      keyList.push(keys.stageExtra(importId))
-      blobs.push(Buffer.concat(big))
-    }
-    await appendStaged(importId, keyList, blobs)
+    if (big.length > 0) writes.push({ guard: keys.importRecord(importId), key: keys.stageExtra(importId), blob: Buffer.concat(big) })
+    await appendStaged(importId, writes)
   }
 
-  /** Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile (append-many.lua). */
-  async function appendStaged(importId: string, keyList: readonly string[], blobs: readonly Buffer[]): Promise<void> {
+  /**
+   * Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile
+   * (append-many.lua). One server: one call for the whole batch, guarded by the import's record.
+   * A cluster: one call per staging key, guarded by a key of its slot (the record for the
+   * prefix's, the partition's live marker for a partition's: commit.ts register), concurrently.
+   */
+  async function appendStaged(importId: string, writes: readonly { guard: string; key: string; blob: Buffer }[]): Promise<void> {
     try {
-      await callScript(redis, 'append-many', [keys.importRecord(importId), ...keyList], blobs)
+      if (!isCluster(redis)) {
+        await callScript(redis, 'append-many', [keys.importRecord(importId), ...writes.map((w) => w.key)], writes.map((w) => w.blob))
+      } else {
+        await Promise.all(writes.map((w) => callScript(redis, 'append-many', [w.guard, w.key], [w.blob])))
+      }
     } catch (error) {
       if (/IMPORT_GONE/.test((error as Error).message)) throw new BaseError('IMPORT_GONE', `import ${importId} was dropped while it was being staged (its command failed or was interrupted): nothing more is staged for it`, { value: importId }, { cause: error })
       throw storeError(error, `staging of import ${importId}`)
@@ -204,7 +208,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     }
     if (parts.length === 0) return
     await imports.register(importId, kindOf(importId), importId)
-    await appendStaged(importId, [keys.stageExtra(importId)], [Buffer.concat(parts)])
+    await appendStaged(importId, [{ guard: keys.importRecord(importId), key: keys.stageExtra(importId), blob: Buffer.concat(parts) }])
   }
 
   /**
@@ -296,17 +300,23 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
   }
 
   /**
-   * Refuses to write into a store of another record format (keys.ts STORE_FORMAT): its records
-   * would not de-duplicate against new ones. An empty store takes the current format.
+   * Refuses a store of another format (keys.ts STORE_FORMAT). Older stores keep their nodes and
+   * labels under other key names than this version reads (format 3 partitioned them), so reading
+   * one would find nothing and answer "not exposed": refused for reading too. An empty store
+   * takes the current format.
    */
-  async function assertWritableFormat(): Promise<void> {
+  async function assertFormat(): Promise<void> {
     const [format, transfers] = await redis.hmget(keys.meta, 'format', 'transfers')
-    if (Number(transfers ?? 0) > 0 && Number(format ?? 1) !== STORE_FORMAT) {
-      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by an earlier version of exposure-tracer (record format ${format ?? 1}, this version writes ${STORE_FORMAT}: trace sub-indices now follow trace order); it can be read but not written: import into a new store (--prefix) and walk there`, { field: 'prefix', value: keys.prefix })
+    const found = Number(format ?? 1)
+    if (Number(transfers ?? 0) > 0 && found !== STORE_FORMAT) {
+      const why = found < STORE_FORMAT
+        ? `store format ${format ?? 1}, this version reads and writes ${STORE_FORMAT}: per-address keys are now partitioned over 256 hash tags`
+        : `store format ${format}, this version reads and writes ${STORE_FORMAT}`
+      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by ${found < STORE_FORMAT ? 'an earlier' : 'another'} version of exposure-tracer (${why}); it can be neither read nor written: re-import into a new store (--prefix) and walk there`, { field: 'prefix', value: keys.prefix })
     }
   }
 
-  return { redis, keys, holder, imports, assertWritableFormat, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
+  return { redis, keys, holder, imports, assertFormat, loadAssets, internAssets, beginImport, stage, stageJoin, commit, abort, transfers, exactAmount, putBlockTimes, putSeeds, listSeeds, putLabels, stats }
 }
 
 function extraEntry(type: number, payload: Buffer): Buffer {

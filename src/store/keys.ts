@@ -1,12 +1,23 @@
 import type { Address, Direction } from '../types.ts'
+import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag } from './partitions.ts'
 
 /**
- * The Redis key layout of one graph store. Every key starts with the store's prefix, which holds
- * a hash tag (`{exposure}` by default) so that a Redis Cluster keeps the whole store in one slot
- * and multi-key scripts stay legal.
+ * The Redis key layout of one graph store. Small global state starts with the store's prefix, which
+ * holds a hash tag (`{exposure}` by default). Per-address state lives under one of PARTITIONS
+ * partition tags instead (store/partitions.ts), so that a Redis Cluster spreads the graph over its
+ * masters: with the prefix's name (the prefix without braces, `exposure`), partition p (the
+ * address's first byte) is `{exposure:p3f}` for p = 0x3f, written Q below. Every per-address key
+ * of an address sits under its partition's tag; walk scripts (relax, claim) touch one partition,
+ * and so does applying a node journal part. On a Redis Cluster every script call stays in one
+ * slot: incoming.lua and counterparties.lua are called once per partition there, staging's
+ * append-many.lua once per partition (guarded by Q:import:<id>:live), and answer.lua's witness
+ * path, which crosses partitions, is walked client-side step by step (walk/answer-stepwise.ts).
+ * Pipelines and MULTIs that name many partitions run as one per slot there (slot-pipeline.ts):
+ * the few multi-partition transactions (journal parts and their list, a run's guards with
+ * P:walk:meta, an import's finish) order their writes so that an interrupted one is harmless.
  *
  * The graph
- *   P:n:<hex40>             string  an address's node: header, sorted out-records, sorted in-records (records.ts)
+ *   Q:n:<hex40>             string  an address's node: header, sorted out-records, sorted in-records (records.ts)
  *   P:assets                list    asset table: index = asset id in records; 0 is 'ETH', then token addresses
  *   P:amounts               hash    txHash hex64 + kind/sub-index hex6 → exact decimal amount of a transfer whose
  *                                   amount does not fit a record's 96 bits (records.ts: the record holds 2^96-1)
@@ -27,10 +38,16 @@ import type { Address, Direction } from '../types.ts'
  * Imports (store/imports.ts): staged, then committed exactly once through a journal
  *   P:imports               zset    unfinished import ids → creation time (ms)
  *   P:import:<id>           hash    state (staging|staged|committing), kind, holder, created, detail, targets
- *   P:stage:<id>:p:<0-255>  string  records staged by import <id>, by the address's first byte;
+ *   Q:import:<id>:live      string  '1' while import <id> is registered: staging into partition Q is refused
+ *                                   without it (a cluster's append-many.lua cannot see P:import:<id>)
+ *   Q:stage:<id>:p:<0-255>  string  records staged by import <id> for partition Q (the owners' first byte);
  *                                   entries: kind u8 (0 out, 1 in), owner 20 bytes, record
  *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
- *   P:journal:<id>:<part>   hash    what the commit writes (field → value; '' deletes), applied after the commit point
+ *   Q:journal:<id>:<q>.<k>  hash    what the commit writes into partition Q's node strings (field → value; '' deletes),
+ *                                   applied after the commit point, so each partition's commit work is in one slot
+ *                                   (imports: <q>.<chunk>; rollbacks: <q>.r<chunk>)
+ *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: tx index, block times, amounts; rollbacks' b.…)
+ *   P:journal:<id>:parts    list    the keys of all the import's journal parts
  *   P:lock:write            string  held by whoever writes the graph (a commit, a rollback): store/locks.ts
  * Walks (walk/walk-runs.ts): each run writes its own labels; readers use the published one
  *   P:walk:meta             hash    the latest walk attempt: runId, status (running|complete|failed|interrupted),
@@ -40,9 +57,14 @@ import type { Address, Direction } from '../types.ts'
  *                                   directions, params, storeId, storeVersion, seedVersion, labelsVersion,
  *                                   labelsDigest, source fields
  *   P:walk:current:seeds    set     the seed addresses the published walk started from
- *   P:walk:r:<run>:<dir>:labels    hash  hex40 → hop labels "h,c,key;…" (walk/labels.ts)
- *   P:walk:r:<run>:<dir>:frontier  zset  hex40 → least hops of its labels not yet expanded
- *   P:walk:r:<run>:<dir>:claims    hash  job id → hex40 list claimed by that job (crash recovery)
+ *   Q:walk:r:<run>:<dir>:labels    hash  hex40 → hop labels "h,c,key;…" (walk/labels.ts) of partition Q's addresses
+ *   Q:walk:r:<run>:<dir>:frontier  zset  hex40 → least hops of its labels not yet expanded (partition Q's addresses)
+ *   Q:walk:r:<run>:<dir>:claims    hash  job id → hex40 list claimed by that job in partition Q (crash recovery)
+ *   Q:walk:running          string  the running walk's run id, written to every partition when a run starts and
+ *                                   removed when it stops: relax and claim write nothing for another run
+ *                                   (the partition's copy of P:walk:meta's runId/status, so they stay in one slot)
+ *   P:walk:r:<run>:<dir>:active    zset  partition number → least hops queued there: where jobs look for work
+ *                                   (a hint: the coordinator repairs it from the frontiers' sizes)
  *   P:walk:r:<run>:seeds           set   the seeds the run started from
  *   P:walk:r:<run>:stops           set   addresses that were stop nodes by label when it started
  *   P:walk:current:stops    set     the same of the published walk
@@ -76,12 +98,17 @@ import type { Address, Direction } from '../types.ts'
  *   P:webhooks:failed       list    JSON {endpoint, alert, at, reason} of alerts given up on (newest first, capped)
  *   P:wh:q:<ep>:<hex40>     list    alert ids queued for one endpoint and address, oldest first (delivered in order)
  *   P:cases                 hash    case id → JSON Case (graph/cases.ts): a saved graph view (nodes, positions, notes, filters)
- *   P:durable               string  a time stamp written before WAIT (store/durability.ts), expires after an hour
+ *   P:durable, Q:durable    string  a time stamp written before WAIT (store/durability.ts) under every tag, expires after an hour
  *   P:q:…                   BullMQ's keys (queue prefix), same hash tag
  */
 export interface StoreKeys {
   prefix: string
+  /** The prefix without braces: partition tags are `{<name>:pXX}` (Lua scripts derive them from it). */
+  partitionName: string
+  /** The hash tag of partition p (partitions.ts). */
+  partition(p: number): string
   node(address: Address): string
+  /** SCAN glob of every node key (every partition). */
   nodePattern: string
   assets: string
   amounts: string
@@ -95,6 +122,11 @@ export interface StoreKeys {
   labels: string
   imports: string
   importRecord(importId: string): string
+  /**
+   * Partition p's copy of "import <id> is live" (its record exists): staging into partition p on a
+   * Redis Cluster is guarded by it, in the slot of the staging key (lua/append-many.lua).
+   */
+  importLive(importId: string, partition: number): string
   stagePartition(importId: string, partition: number): string
   stageExtra(importId: string): string
   journal(importId: string, part: number | string): string
@@ -103,9 +135,13 @@ export interface StoreKeys {
   walkLock: string
   walkCurrent: string
   walkCurrentSeeds: string
-  walkLabels(runId: string, direction: Direction): string
-  walkFrontier(runId: string, direction: Direction): string
-  walkClaims(runId: string, direction: Direction): string
+  walkLabels(runId: string, direction: Direction, partition: number): string
+  walkFrontier(runId: string, direction: Direction, partition: number): string
+  walkClaims(runId: string, direction: Direction, partition: number): string
+  /** The running run id, as partition p's walk scripts see it. */
+  walkRunning(partition: number): string
+  /** Partitions with frontier work, by least hops queued. */
+  walkActive(runId: string, direction: Direction): string
   walkRunSeeds(runId: string): string
   /** Addresses that were stop nodes by their label when run `runId` started (incremental walks diff against it). */
   walkRunStops(runId: string): string
@@ -145,11 +181,12 @@ export interface StoreKeys {
 }
 
 /**
- * The store's record format, in P:meta `format`: 2 since trace sub-indices follow trace order
- * (sources/trace-index.ts). A store of another format is read, never written (records would not
- * de-duplicate against each other): re-import into a new prefix.
+ * The store's format, in P:meta `format`: 2 since trace sub-indices follow trace order
+ * (sources/trace-index.ts), 3 since per-address keys are partitioned (the layout above). A store
+ * of an older format is refused for reading and writing (its nodes and labels are under other key
+ * names: reading would answer "not exposed"): re-import into a new prefix.
  */
-export const STORE_FORMAT = 2
+export const STORE_FORMAT = 3
 
 /** Blocks per P:txi / P:ptok hash: small hashes stay compact, and a block's entry is one field. */
 export const BLOCK_BUCKET_BITS = 10
@@ -158,10 +195,15 @@ export function storeKeys(prefix: string): StoreKeys {
   const hex = (address: Address) => address.slice(2)
   const bucket = (block: number) => Math.floor(block / 2 ** BLOCK_BUCKET_BITS)
   const run = (runId: string) => `${prefix}:walk:r:${runId}`
+  const tags = Array.from({ length: PARTITIONS }, (_, p) => partitionTag(prefix, p))
+  const tag = (p: number) => tags[p]!
+  const partRun = (runId: string, p: number) => `${tag(p)}:walk:r:${runId}`
   return {
     prefix,
-    node: (a) => `${prefix}:n:${hex(a)}`,
-    nodePattern: `${prefix}:n:*`,
+    partitionName: partitionName(prefix),
+    partition: tag,
+    node: (a) => `${tag(partitionOfHex(hex(a)))}:n:${hex(a)}`,
+    nodePattern: `${partitionGlob(prefix)}:n:*`,
     assets: `${prefix}:assets`,
     amounts: `${prefix}:amounts`,
     meta: `${prefix}:meta`,
@@ -174,17 +216,24 @@ export function storeKeys(prefix: string): StoreKeys {
     labels: `${prefix}:labels`,
     imports: `${prefix}:imports`,
     importRecord: (id) => `${prefix}:import:${id}`,
-    stagePartition: (id, p) => `${prefix}:stage:${id}:p:${p}`,
+    importLive: (id, p) => `${tag(p)}:import:${id}:live`,
+    stagePartition: (id, p) => `${tag(p)}:stage:${id}:p:${p}`,
     stageExtra: (id) => `${prefix}:stage:${id}:x`,
-    journal: (id, part) => `${prefix}:journal:${id}:${part}`,
+    // Parts `<partition>.<k>` hold that partition's node strings (commit.ts preparePartition).
+    journal: (id, part) => {
+      const p = /^(\d+)\./.exec(String(part))
+      return p === null ? `${prefix}:journal:${id}:${part}` : `${tag(Number(p[1]))}:journal:${id}:${part}`
+    },
     writeLock: `${prefix}:lock:write`,
     walkMeta: `${prefix}:walk:meta`,
     walkLock: `${prefix}:walk:lock`,
     walkCurrent: `${prefix}:walk:current`,
     walkCurrentSeeds: `${prefix}:walk:current:seeds`,
-    walkLabels: (r, d) => `${run(r)}:${d}:labels`,
-    walkFrontier: (r, d) => `${run(r)}:${d}:frontier`,
-    walkClaims: (r, d) => `${run(r)}:${d}:claims`,
+    walkLabels: (r, d, p) => `${partRun(r, p)}:${d}:labels`,
+    walkFrontier: (r, d, p) => `${partRun(r, p)}:${d}:frontier`,
+    walkClaims: (r, d, p) => `${partRun(r, p)}:${d}:claims`,
+    walkRunning: (p) => `${tag(p)}:walk:running`,
+    walkActive: (r, d) => `${run(r)}:${d}:active`,
     walkRunSeeds: (r) => `${run(r)}:seeds`,
     walkRunStops: (r) => `${run(r)}:stops`,
     walkCurrentStops: `${prefix}:walk:current:stops`,
@@ -211,6 +260,7 @@ export function storeKeys(prefix: string): StoreKeys {
     webhookDone: `${prefix}:webhooks:done`,
     webhookQueue: (ep, a) => `${prefix}:wh:q:${ep}:${hex(a)}`,
     cases: `${prefix}:cases`,
-    durabilityKeys: [`${prefix}:durable`],
+    // One key under the prefix's tag and one under each partition tag: they may sit on every master.
+    durabilityKeys: [`${prefix}:durable`, ...tags.map((t) => `${t}:durable`)],
   }
 }

@@ -14,14 +14,16 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import slotOf from 'cluster-key-slot'
 import { BaseError, InputError } from '../errors.ts'
+import { splitPipelinesBySlot } from './slot-pipeline.ts'
 
 export type { Redis }
 
 /**
  * A Redis Cluster travels through the code as a URL of its own scheme (config.ts builds it from
  * --redis-cluster / REDIS_CLUSTER_NODES), so every place that opens a connection from the
- * configured URL opens a Cluster without knowing it. The store's keys carry hash tags, so each
- * script and transaction stays in one slot (keys.ts).
+ * configured URL opens a Cluster without knowing it. The store's keys carry hash tags (the
+ * prefix's, and 256 partition tags for per-address keys: keys.ts): each script call keeps to one
+ * slot, and store connections run pipelines and MULTIs naming many slots per slot (slot-pipeline.ts).
  */
 export const CLUSTER_SCHEME = 'redis-cluster://'
 
@@ -241,6 +243,9 @@ async function connectOnce(url: string, forWorker: boolean): Promise<Redis> {
   }
   let connected = false
   const redis = openConnection(url, options)
+  // Store connections (not BullMQ's, whose transactions keep to the queue's tag): the partitioned
+  // layout's pipelines and MULTIs name keys of many slots, so on a cluster they run per slot.
+  splitPipelinesBySlot(redis)
   redis.on('error', (error) => {
     lastError = error
   })
@@ -287,6 +292,16 @@ export function redisOptionsFor(url: string): { url: string; options: RedisOptio
 export function quietRedis(url: string, options: RedisOptions = {}): Redis {
   const redis = openConnection(url, options)
   redis.on('error', () => undefined)
+  return redis
+}
+
+/**
+ * {@link quietRedis} for the store's own commands (a worker's): on a cluster its pipelines and
+ * MULTIs run per slot (slot-pipeline.ts), as connectRedis' do. Not for BullMQ's connections.
+ */
+export function quietStoreRedis(url: string, options: RedisOptions = {}): Redis {
+  const redis = quietRedis(url, options)
+  splitPipelinesBySlot(redis)
   return redis
 }
 
@@ -409,4 +424,12 @@ export function describe(error: unknown): string {
 
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@')
+}
+
+/**
+ * Queues UNLINK of keys of any slots on a pipeline or MULTI: one command per slot on a cluster
+ * (a multi-key command must keep to one slot), one command on a server.
+ */
+export function queueUnlink(redis: Redis, target: { unlink(...keys: string[]): unknown }, keys: readonly string[]): void {
+  for (const group of bySlot(redis, keys)) if (group.length > 0) target.unlink(...group)
 }

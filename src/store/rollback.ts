@@ -12,6 +12,7 @@
 import { isExposureError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
+import { mgetBufferByPartition, partitionOfHex } from './partitions.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, splitNode } from './records.ts'
 
 const CHUNK = 500
@@ -36,8 +37,9 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
     const unique = [...new Set(addresses)]
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK)
-      const replies = await redis.mgetBuffer(...chunk.map((a) => keys.node(a)))
-      const fields: (string | Buffer)[] = []
+      const replies = await mgetBufferByPartition(redis, (h) => keys.node(`0x${h}`), chunk.map((a) => a.slice(2)))
+      // Node strings are journaled per partition (parts `<partition>.r<i>`, under its tag: keys.ts).
+      const fields = new Map<number, (string | Buffer)[]>()
       chunk.forEach((a, index) => {
         const old = replies[index] ?? null
         if (old === null) return
@@ -46,13 +48,15 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
         const inn = keep(before.in, IN_SIZE, fromBlock, toBlock)
         if (out.length === before.out.length && inn.length === before.in.length) return
         const node = joinNode(a, out, inn)
-        fields.push(`n${a.slice(2)}`, node ?? '')
+        const p = partitionOfHex(a.slice(2))
+        if (!fields.has(p)) fields.set(p, [])
+        fields.get(p)!.push(`n${a.slice(2)}`, node ?? '')
         touchedHexes.push(a.slice(2))
         changed++
         transferDelta += (out.length - before.out.length) / OUT_SIZE
         if (node === null) addressDelta--
       })
-      if (fields.length > 0) await imports.writeJournalPart(id, `r.${i}`, fields)
+      for (const [p, list] of fields) await imports.writeJournalPart(id, `${p}.r${i}`, list)
     }
     const blocks = Array.from({ length: Math.max(0, toBlock - fromBlock + 1) }, (_, i) => fromBlock + i)
     for (let i = 0; i < blocks.length; i += 2_000) await imports.writeJournalPart(id, `b.${i}`, blocks.slice(i, i + 2_000).flatMap((b) => [`b${b}`, '']))

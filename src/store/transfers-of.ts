@@ -3,12 +3,14 @@
  * Outgoing ones are an address's own out-records. Incoming ones come from the senders'
  * out-records (lua/incoming.lua), because an in-record keeps neither the tx hash nor the
  * sub-index, saturates its amount at 2^64−1, and two transfers that agree in everything it holds
- * share one in-record. Many addresses are read together: one MGET, then one script call per
- * thousand incoming groups, whatever their number.
+ * share one in-record. Many addresses are read together: one MGET per partition, then one script
+ * call per thousand queries (on a Redis Cluster, per partition of the senders too).
  */
 import type { Address, Asset, Transfer } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
+import { mgetBufferByPartition, partitionOfHex } from './partitions.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord } from './records.ts'
+import { isCluster } from './redis.ts'
 import { callScriptBuffer } from './scripts.ts'
 
 /** Queries per incoming.lua call: each is a binary search in a sender's node. */
@@ -37,7 +39,7 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
   const queries: { sender: string; recipient: Address; position: number; assetId: number }[] = []
   for (let i = 0; i < addresses.length; i += NODES) {
     const chunk = addresses.slice(i, i + NODES)
-    const nodes = await store.redis.mgetBuffer(...chunk.map((a) => store.keys.node(a)))
+    const nodes = await mgetBufferByPartition(store.redis, (h) => store.keys.node(`0x${h}`), chunk.map((a) => a.slice(2)))
     chunk.forEach((address, k) => {
       const result: NodeTransfers = { outgoing: [], incoming: [] }
       out.set(address, result)
@@ -60,18 +62,41 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
       }
     })
   }
-  for (let i = 0; i < queries.length; i += BATCH) {
-    const batch = queries.slice(i, i + BATCH)
-    const args: (string | number)[] = [store.keys.prefix]
-    for (const q of batch) args.push(q.sender, q.recipient.slice(2), q.position, q.assetId)
-    // KEYS[1] names no key the script reads: it routes the call to the node of the store's slot
-    // (a cluster sends a script without keys to any node, where the store's keys are not local).
-    const replies = (await callScriptBuffer(store.redis, 'incoming', [store.keys.meta], args)) as Buffer[][]
-    batch.forEach((q, k) => {
-      const list = out.get(q.recipient)!.incoming
-      for (const record of replies[k] ?? []) list.push(toTransfer(`0x${q.sender}`, record, 0, assets))
-    })
+  // On a Redis Cluster one call per partition of the senders (every node key a call reads under
+  // the tag of its KEYS[1]), so each call stays in one slot; calls run concurrently. One server
+  // takes every partition in one call per batch (a script may read any key there).
+  const cluster = isCluster(store.redis)
+  const bySender = new Map<number, number[]>()
+  queries.forEach((q, index) => {
+    const p = cluster ? partitionOfHex(q.sender) : -1
+    const group = bySender.get(p)
+    if (group) group.push(index)
+    else bySender.set(p, [index])
+  })
+  const found = new Array<Buffer[]>(queries.length)
+  const calls: Promise<void>[] = []
+  for (const [p, group] of bySender) {
+    for (let i = 0; i < group.length; i += BATCH) {
+      const batch = group.slice(i, i + BATCH)
+      const args: (string | number)[] = [store.keys.partitionName]
+      for (const index of batch) {
+        const q = queries[index]!
+        args.push(q.sender, q.recipient.slice(2), q.position, q.assetId)
+      }
+      calls.push(
+        (async () => {
+          const replies = (await callScriptBuffer(store.redis, 'incoming', [p < 0 ? store.keys.meta : store.keys.partition(p)], args)) as Buffer[][]
+          batch.forEach((index, k) => (found[index] = replies[k] ?? []))
+        })(),
+      )
+    }
   }
+  await Promise.all(calls)
+  // In the order of the queries (the in-records'), as one call per batch answered them.
+  queries.forEach((q, index) => {
+    const list = out.get(q.recipient)!.incoming
+    for (const record of found[index]!) list.push(toTransfer(`0x${q.sender}`, record, 0, assets))
+  })
   // Amounts beyond 96 bits (never ETH; only absurd token amounts) are kept exactly on the side.
   for (const result of out.values()) {
     for (const t of [...result.outgoing, ...result.incoming]) if (t.amount === MAX_AMOUNT) t.amount = await store.exactAmount(t)

@@ -3,6 +3,8 @@ import { checksumAddress } from './checksum.ts'
 import { BaseError, isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
+import { isCluster } from '../store/redis.ts'
+import { answerStepwise } from './answer-stepwise.ts'
 import { MAX_AMOUNT, OUT_SIZE, decodeRecord } from '../store/records.ts'
 import type { Address, Asset, Direction, DirectionalExposure, ExposureResult, PathStep, Seed } from '../types.ts'
 import type { WalkParams } from './params.ts'
@@ -117,8 +119,12 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
   async function answerOnce(address: Address): Promise<CheckResult> {
     let reply: unknown[]
     try {
-      reply = (await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.prefix])) as unknown[]
+      // On a cluster the witness path's keys lie on many masters: walked step by step instead.
+      reply = isCluster(redis)
+        ? await answerStepwise(redis, keys, address.slice(2))
+        : ((await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.partitionName])) as unknown[])
     } catch (error) {
+      if (isExposureError(error, 'WALK_STOPPED')) throw error
       throw new BaseError('INTERNAL', `cannot answer for ${address}: ${(error as Error).message}`, { value: address }, { cause: error })
     }
     const [currentFlat, versionsRaw, downRaw, upRaw] = reply as [Buffer[], Buffer[], unknown, unknown]

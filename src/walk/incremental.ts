@@ -41,6 +41,7 @@ import { execOrThrow, type GraphStore } from '../store/graph-store.ts'
 import { IN_SIZE, OUT_SIZE, readPosition, splitNode } from '../store/records.ts'
 import type { WalkState } from '../store/walk-state.ts'
 import type { Address, Direction } from '../types.ts'
+import { groupByPartition, mgetBufferByPartition } from '../store/partitions.ts'
 import { formatLabels, parseLabels, SEED_COST, type HopLabel } from './labels.ts'
 import { labelsDigest } from './labels-digest.ts'
 import { walkParams, type WalkParams } from './params.ts'
@@ -192,15 +193,8 @@ function feeders(direction: Direction, node: Buffer | null): Map<string, number>
 export async function invalidateRemoved(store: GraphStore, state: WalkState, direction: Direction, maxHops: number, removed: readonly Address[], blocked: ReadonlySet<string> = new Set()): Promise<{ invalidated: number; boundary: number }> {
   if (removed.length === 0 && blocked.size === 0) return { invalidated: 0, boundary: 0 }
   const { redis, keys } = store
-  const labelsKey = keys.walkLabels(state.runId, direction)
-  const frontierKey = keys.walkFrontier(state.runId, direction)
   const labels = new Map<string, HopLabel[]>()
-  let cursor = '0'
-  do {
-    const [next, entries] = await redis.hscan(labelsKey, cursor, 'COUNT', 10_000)
-    cursor = next
-    for (let i = 0; i < entries.length; i += 2) labels.set(entries[i]!, parseLabels(entries[i + 1]))
-  } while (cursor !== '0')
+  for await (const batch of state.scanLabels(direction)) for (const [hex, text] of batch) labels.set(hex, parseLabels(text))
   const { kept, invalidated } = invalidateLabels(labels, new Set(removed.map((a) => a.slice(2))), blocked)
   if (kept.size === 0) return { invalidated, boundary: 0 }
 
@@ -208,7 +202,7 @@ export async function invalidateRemoved(store: GraphStore, state: WalkState, dir
   const affected = [...kept.keys()]
   for (let i = 0; i < affected.length; i += CHUNK) {
     const chunk = affected.slice(i, i + CHUNK)
-    const nodes = await redis.mgetBuffer(...chunk.map((hex) => keys.node(`0x${hex}` as Address)))
+    const nodes = await mgetBufferByPartition(redis, (hex) => keys.node(`0x${hex}` as Address), chunk)
     chunk.forEach((_, j) => {
       for (const [neighbour, bound] of feeders(direction, nodes[j] ?? null)) {
         const list = kept.get(neighbour) ?? labels.get(neighbour) ?? []
@@ -217,16 +211,20 @@ export async function invalidateRemoved(store: GraphStore, state: WalkState, dir
       }
     })
   }
+  // Before the walk's jobs start: a MULTI per partition's labels is as atomic as the one before.
   const write = redis.multi()
-  const dropped = affected.filter((hex) => kept.get(hex)!.length === 0)
-  const rewritten = affected.filter((hex) => kept.get(hex)!.length > 0)
-  for (let i = 0; i < dropped.length; i += CHUNK) write.hdel(labelsKey, ...dropped.slice(i, i + CHUNK))
-  for (let i = 0; i < rewritten.length; i += CHUNK) {
-    write.hset(labelsKey, Object.fromEntries(rewritten.slice(i, i + CHUNK).map((hex) => [hex, formatLabels(kept.get(hex)!)])))
+  for (const [p, indices] of groupByPartition(affected)) {
+    const labelsKey = keys.walkLabels(state.runId, direction, p)
+    const group = indices.map((i) => affected[i]!)
+    const dropped = group.filter((hex) => kept.get(hex)!.length === 0)
+    const rewritten = group.filter((hex) => kept.get(hex)!.length > 0)
+    for (let i = 0; i < dropped.length; i += CHUNK) write.hdel(labelsKey, ...dropped.slice(i, i + CHUNK))
+    for (let i = 0; i < rewritten.length; i += CHUNK) {
+      write.hset(labelsKey, Object.fromEntries(rewritten.slice(i, i + CHUNK).map((hex) => [hex, formatLabels(kept.get(hex)!)])))
+    }
   }
-  const entries = [...boundary]
-  for (let i = 0; i < entries.length; i += CHUNK) write.zadd(frontierKey, ...entries.slice(i, i + CHUNK).flatMap(([hex, hops]) => [hops, hex]))
   await execOrThrow(write)
+  await state.enqueue(direction, [...boundary])
   return { invalidated, boundary: boundary.size }
 }
 
@@ -236,13 +234,13 @@ async function requeue(store: GraphStore, state: WalkState, direction: Direction
   for (let i = 0; i < hexes.length; i += CHUNK) {
     const chunk = hexes.slice(i, i + CHUNK)
     const labels = await state.labelsOf(direction, chunk)
-    const entries: (string | number)[] = []
+    const entries: [string, number][] = []
     chunk.forEach((hex, j) => {
       const least = Math.min(...labels[j]!.filter((l) => l.hops < maxHops).map((l) => l.hops))
-      if (Number.isFinite(least)) entries.push(least, hex)
+      if (Number.isFinite(least)) entries.push([hex, least])
     })
-    if (entries.length > 0) await store.redis.zadd(store.keys.walkFrontier(state.runId, direction), ...entries)
-    queued += entries.length / 2
+    await state.enqueue(direction, entries)
+    queued += entries.length
   }
   return queued
 }

@@ -15,6 +15,7 @@ import { checksumAddress } from './checksum.ts'
 import type { Options } from '../config.ts'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { mgetBufferByPartition } from '../store/partitions.ts'
 import { HEADER_SIZE, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, splitNode } from '../store/records.ts'
 import type { LazyHistory } from '../sources/lazy-history.ts'
 import { resolveWalkSource, type WalkSourceConfig, type WalkSourceName } from '../sources/walk-source.ts'
@@ -151,7 +152,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
           // The budget ran out before every address of this ring was fetched: stop here.
           if (unfetched.length > 0) return null
         }
-        const [nodes, services] = await Promise.all([redis.mgetBuffer(...hexes.map((h) => keys.node(`0x${h}`))), redis.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))])
+        const [nodes, services] = await Promise.all([mgetBufferByPartition(redis, (h) => keys.node(`0x${h}`), hexes), redis.hmget(keys.labels, ...hexes.map((h) => `0x${h}`))])
         return hexes.map((hex, i) => {
           const node = nodes[i] ?? null
           const service = services[i]
@@ -168,7 +169,7 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
   /** The answer as check.ts gives it: steps with tx hashes and block times, the seed's provenance. */
   async function describe(answer: SearchAnswer, assets: readonly Asset[]): Promise<ExposureWithSeed> {
     const senders = [...new Set(answer.steps.map((s) => s.fromHex))]
-    const nodes = senders.length === 0 ? [] : await redis.mgetBuffer(...senders.map((h) => keys.node(`0x${h}`)))
+    const nodes = senders.length === 0 ? [] : await mgetBufferByPartition(redis, (h) => keys.node(`0x${h}`), senders)
     const outs = new Map(senders.map((h, i) => [h, splitNode(nodes[i] ?? null).out]))
     const path: PathStep[] = answer.steps.map((s) => {
       const raw = s.record.length === OUT_SIZE ? s.record : findOut(outs.get(s.fromHex)!, s.record, s.toHex)

@@ -16,7 +16,7 @@ import { storeSourceChoice } from '../sources/walk-source.ts'
 import { labelsDigest } from './labels-digest.ts'
 import { walkParams } from './params.ts'
 import type { BeforeExpand } from './walk-job.ts'
-import { cleanUpDeadRun, dropRun, readPublished, type WalkBasis } from './walk-runs.ts'
+import { cleanUpDeadRun, clearWalkGuards, dropRun, freeRunKeys, readPublished, setWalkGuards, type WalkBasis } from './walk-runs.ts'
 
 /** Where a walk reads expanded addresses' transfers, and the blocks its answers cover. */
 export interface WalkSourceChoice {
@@ -81,6 +81,8 @@ export interface WalkSummary {
 }
 
 const POLL_MS = 25
+/** How often a busy walk's coordinator sums the partitions' sizes. */
+const COUNT_MS = 250
 const LOCK_MS = 15_000
 
 /**
@@ -165,6 +167,7 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
       sourceMethod: source.method,
       sourceCoverage: source.coverage ?? '',
     })
+    setWalkGuards(start, keys, runId)
     if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
     const stops = await labelStops(redis, keys.labels, options.stopCategories)
     for (let i = 0; i < stops.length; i += 10_000) start.sadd(keys.walkRunStops(runId), ...stops.slice(i, i + 10_000))
@@ -191,6 +194,10 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
     }
 
     let watchdogTokens = 0
+    let lastCounted = 0
+    const lastLabelled = { downstream: 0, upstream: 0 } as Record<Direction, number>
+    const lastFrontier = { downstream: 0, upstream: 0 } as Record<Direction, number>
+    const lastClaims = { downstream: 0, upstream: 0 } as Record<Direction, number>
     let lastChange = Date.now()
     let lastSignature = ''
     for (;;) {
@@ -207,11 +214,23 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
         if (meta[0] !== runId || meta[1] !== 'running') throw new BaseError('WALK_FAILED', `walk ${runId} was replaced or stopped by another process (the walk meta now says ${meta[0] ?? 'nothing'}: ${meta[1] ?? 'no status'})`, { value: runId })
         if (Date.now() - epochCheckedAt > EPOCH_CHECK_MS) await assertNoFailover()
         counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed')
+        // The partitions' sizes (768 commands a direction): every poll once the queue is idle (the
+        // walk may be complete), otherwise a few times a second for progress and repairs.
+        const idle = busyOf(counts) === 0
+        if (idle || Date.now() - lastCounted >= COUNT_MS) {
+          lastCounted = Date.now()
+          for (const direction of options.directions) {
+            const sizes = await state.partitionCounts(direction)
+            lastLabelled[direction] = sizes.labelled
+            lastFrontier[direction] = sum(sizes.frontier)
+            lastClaims[direction] = sum(sizes.claims)
+            await state.repairActive(direction, sizes.frontier)
+          }
+        }
         for (const direction of options.directions) {
-          labelled[direction] = await state.labelCount(direction)
-          const pending = await state.pending(direction)
-          frontier += pending.frontier
-          claims += pending.claims
+          labelled[direction] = lastLabelled[direction]
+          frontier += lastFrontier[direction]
+          claims += lastClaims[direction]
         }
       } catch (error) {
         // Redis restarting (with its data) is ridden out; the process-wide outage guard ends the
@@ -223,7 +242,7 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
         const [job] = await queue.getFailed(0, 0)
         throw new BaseError('WALK_FAILED', `walk job failed for good: ${job?.failedReason ?? 'unknown reason'}`, { value: job?.id ?? '' })
       }
-      const busy = (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) + (counts['waiting-children'] ?? 0)
+      const busy = busyOf(counts)
       options.onProgress?.({ labelled, frontier, active: counts.active ?? 0 })
       const signature = `${JSON.stringify(labelled)}/${frontier}/${claims}/${busy}`
       if (signature !== lastSignature) {
@@ -243,6 +262,9 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
         await replicate(redis, keys.durabilityKeys)
         await assertNoFailover()
         try {
+          // No job runs now (busy 0, nothing claimed): from here on no job may write into this
+          // run, which is about to become the published walk.
+          await clearWalkGuards(redis, keys, runId)
           previousRunId = (await publish(redis, keys, runId, storeId ?? '', finishedAt, source.name !== 'store' || options.beforeExpand !== undefined, {
             directions: options.directions.join(','),
             params: JSON.stringify(params),
@@ -264,6 +286,9 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
           if (/WALK_STOPPED/.test(message)) throw new BaseError('WALK_FAILED', `walk ${runId} was stopped by another process before it could be published`, { value: runId }, { cause: error })
           throw error
         }
+        // The run's empty frontiers and claims, and the replaced run's labels, partition by partition.
+        await freeRunKeys(redis, keys, runId, { labels: false })
+        if (previousRunId !== '' && previousRunId !== runId) await freeRunKeys(redis, keys, previousRunId, { labels: true })
         await pruneChangeLog(redis, keys, Number((await redis.hget(keys.walkCurrent, 'storeVersion')) ?? 0))
         return { runId, seconds: (Date.now() - startedAt) / 1000, labelled, seeds: seeds.length, previousRunId }
       }
@@ -340,6 +365,14 @@ async function whyIdle(queue: ReturnType<typeof createWalkQueue>, busy: number, 
   const [active] = await queue.getActive(0, 0).catch(() => [])
   if (active) return `a job has been running without progress (${active.id}); a source may be stalled (frontier ${frontier}, ${workers >= 0 ? `${workers} workers` : 'workers unknown'})`
   return `${busy} jobs queued, frontier ${frontier}, ${workers >= 0 ? `${workers} workers` : 'workers unknown'}`
+}
+
+function busyOf(counts: Record<string, number>): number {
+  return (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) + (counts['waiting-children'] ?? 0)
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0)
 }
 
 function sleep(ms: number): Promise<void> {

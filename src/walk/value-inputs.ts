@@ -9,6 +9,8 @@
  */
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { partitionOfHex } from '../store/partitions.ts'
+import { isCluster } from '../store/redis.ts'
 import { callScript } from '../store/scripts.ts'
 import { transfersOf } from '../store/transfers-of.ts'
 import type { Address, Asset, Direction } from '../types.ts'
@@ -39,18 +41,54 @@ export async function describeCounterparties(store: GraphStore, runId: string, w
   const { redis, keys } = store
   const stop = new Set(rule.stopCategories)
   const out: Map<string, Counterparty>[] = [new Map(), new Map()]
-  for (let i = 0; i < wanted.length; i += CHUNK) {
-    const chunk = wanted.slice(i, i + CHUNK)
-    const args: string[] = [keys.prefix]
-    for (const w of chunk) args.push(w.direction === 'downstream' ? 'd' : 'u', w.hex)
-    const reply = (await callScript(redis, 'counterparties', [keys.walkLabels(runId, 'downstream'), keys.walkLabels(runId, 'upstream'), keys.seeds, keys.labels], args)) as (string | number | null)[]
-    chunk.forEach((w, j) => {
-      const [labels, seed, service, count] = reply.slice(4 * j, 4 * j + 4) as [string | null, number, string | null, number]
-      const category = service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null
-      const isSeed = seed === 1
-      out[w.direction === 'downstream' ? 0 : 1]!.set(w.hex, { labels: parseLabels(labels), passable: isSeed || ((category === null || !stop.has(category)) && count <= rule.counterpartyCap), isSeed })
+  // Seeds and service labels (global, the prefix's tag): one MULTI of two HMGETs.
+  const addresses = [...new Set(wanted.map((w) => `0x${w.hex}`))]
+  const seedOf = new Map<string, boolean>()
+  const serviceOf = new Map<string, string | null>()
+  for (let i = 0; i < addresses.length; i += CHUNK) {
+    const chunk = addresses.slice(i, i + CHUNK)
+    const replies = (await redis.multi().hmget(keys.seeds, ...chunk).hmget(keys.labels, ...chunk).exec()) ?? []
+    for (const [error] of replies) if (error) throw error
+    const [seeds, services] = [replies[0]![1] as (string | null)[], replies[1]![1] as (string | null)[]]
+    chunk.forEach((a, k) => {
+      seedOf.set(a, seeds[k] !== null)
+      serviceOf.set(a, services[k] ?? null)
     })
   }
+  // Labels and counts live under the counterparties' partitions: on a Redis Cluster one script
+  // call per partition (each in one slot); one server takes them all in one call per chunk.
+  const cluster = isCluster(redis)
+  const byPartition = new Map<number, number[]>()
+  wanted.forEach((w, index) => {
+    const p = cluster ? partitionOfHex(w.hex) : -1
+    const group = byPartition.get(p)
+    if (group) group.push(index)
+    else byPartition.set(p, [index])
+  })
+  const found = new Array<Counterparty>(wanted.length)
+  const calls: Promise<void>[] = []
+  for (const [p, group] of byPartition) {
+    for (let i = 0; i < group.length; i += CHUNK) {
+      const chunk = group.slice(i, i + CHUNK)
+      const args: string[] = [keys.partitionName, runId]
+      for (const index of chunk) args.push(wanted[index]!.direction === 'downstream' ? 'd' : 'u', wanted[index]!.hex)
+      calls.push(
+        (async () => {
+          const reply = (await callScript(redis, 'counterparties', [p < 0 ? keys.meta : keys.partition(p)], args)) as (string | number | null)[]
+          chunk.forEach((index, j) => {
+            const w = wanted[index]!
+            const [labels, count] = reply.slice(2 * j, 2 * j + 2) as [string | null, number]
+            const service = serviceOf.get(`0x${w.hex}`) ?? null
+            const category = service ? ((JSON.parse(service) as { category?: string }).category ?? null) : null
+            const isSeed = seedOf.get(`0x${w.hex}`) === true
+            found[index] = { labels: parseLabels(labels), passable: isSeed || ((category === null || !stop.has(category)) && count <= rule.counterpartyCap), isSeed }
+          })
+        })(),
+      )
+    }
+  }
+  await Promise.all(calls)
+  wanted.forEach((w, index) => out[w.direction === 'downstream' ? 0 : 1]!.set(w.hex, found[index]!))
   return out
 }
 

@@ -15,15 +15,18 @@ export interface WalkJobResult {
 }
 
 /**
- * One walk job: claim a batch of frontier addresses, expand the passable ones (a seed, or not a
- * stop node: no stop-category label and no more counterparties than the cap), offer the
- * candidates to their addresses, release the claim.
+ * One walk job: claim a batch of frontier addresses (from the active partitions, one partition per
+ * claim), expand the passable ones (a seed, or not a stop node: no stop-category label and no more
+ * counterparties than the cap), offer the candidates to their addresses (grouped by the target's
+ * partition), release the claims. `recover`: the job runs again after a crash or failure, and first
+ * takes back what it had claimed.
  */
-export async function runWalkJob(state: WalkState, loadAssets: () => Promise<readonly Asset[]>, data: WalkJobData, jobId: string, beforeExpand?: BeforeExpand): Promise<WalkJobResult> {
+export async function runWalkJob(state: WalkState, loadAssets: () => Promise<readonly Asset[]>, data: WalkJobData, jobId: string, beforeExpand?: BeforeExpand, { recover = false } = {}): Promise<WalkJobResult> {
   const { direction, maxHops } = data
-  const claimed = await state.claim(direction, jobId, data.batchSize)
+  const claims = await state.claim(direction, jobId, data.batchSize, { recover })
   // null: the run was interrupted or replaced; the job ends without writing anything.
-  if (claimed === null || claimed.length === 0) return { claimed: 0, expanded: 0, candidates: 0, changed: 0, queued: 0 }
+  if (claims === null || claims.length === 0) return { claimed: 0, expanded: 0, candidates: 0, changed: 0, queued: 0 }
+  const claimed = claims.flatMap((c) => c.hexes)
   // Lazy-history hook (src/sources/lazy-history.ts): per-address sources write the claimed
   // addresses' transfers into the store before they are read. Without a hook nothing changes.
   if (beforeExpand) await beforeExpand(claimed.map((hex) => `0x${hex}` as Address))
@@ -40,6 +43,6 @@ export async function runWalkJob(state: WalkState, loadAssets: () => Promise<rea
   const expandable = passable.map((n, i) => ({ hex: n.hex, labels: n.labels, adjacency: lists[i]! }))
   const candidates = expandNodes(direction, maxHops, expandable, dust)
   const { changed, queued } = await state.relax(direction, maxHops, candidates)
-  await state.release(direction, jobId)
+  await state.release(direction, jobId, claims)
   return { claimed: claimed.length, expanded: expandable.length, candidates: candidates.length, changed, queued }
 }

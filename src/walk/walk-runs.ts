@@ -1,9 +1,11 @@
 /**
- * Walk runs and the published walk. Every walk writes its labels under its own run id
- * (keys.ts: P:walk:r:<run>:…); answers come from the published run (P:walk:current) until a new
- * run completes and is published in one atomic step (store/lua/publish-walk.lua), which also
- * frees the previous run. A run that fails, is interrupted, or whose coordinator died leaves the
- * published walk as it was; its own keys and queued jobs are dropped.
+ * Walk runs and the published walk. Every walk writes its labels under its own run id, in each
+ * address's partition (keys.ts: Q:walk:r:<run>:…); answers come from the published run
+ * (P:walk:current) until a new run completes and is published in one atomic step
+ * (store/lua/publish-walk.lua: the switch of P:walk:current); the previous run's per-partition
+ * keys are freed right after, partition by partition (a crash in between leaves them behind, never
+ * a mix). A run that fails, is interrupted, or whose coordinator died leaves the published walk as
+ * it was; its own keys, its partitions' guards and its queued jobs are dropped.
  *
  * The published walk carries its basis: the store (id, version), the seed set's version, the
  * labels' version and digest, the parameters and the source with its block range. Answers compare
@@ -14,6 +16,8 @@ import type { GraphStore } from '../store/graph-store.ts'
 import { describeHolder, parseHolder, type Holder } from '../store/holder.ts'
 import { inspectLock } from '../store/locks.ts'
 import type { StoreKeys } from '../store/keys.ts'
+import { hmgetByPartition, PARTITIONS } from '../store/partitions.ts'
+import { defineScripts, pipeScript } from '../store/scripts.ts'
 import { DIRECTIONS, type Direction } from '../types.ts'
 import type { WalkParams } from './params.ts'
 
@@ -96,13 +100,39 @@ export async function readAttempt(redis: Redis, keys: StoreKeys): Promise<WalkAt
   }
 }
 
-/** Deletes a run's own keys (never the published run's). */
+/** Deletes a run's own keys (never the published run's), and its partitions' walk guards. */
 export async function dropRun(redis: Redis, keys: StoreKeys, runId: string): Promise<void> {
+  await clearWalkGuards(redis, keys, runId)
   const published = await redis.hget(keys.walkCurrent, 'runId')
   if (published === runId) return
-  const doomed = [keys.walkRunSeeds(runId)]
-  for (const d of DIRECTIONS) doomed.push(keys.walkLabels(runId, d), keys.walkFrontier(runId, d), keys.walkClaims(runId, d))
-  await redis.unlink(...doomed)
+  await freeRunKeys(redis, keys, runId, { labels: true })
+  await redis.unlink(keys.walkRunSeeds(runId))
+}
+
+/**
+ * Unlinks a run's per-partition keys (frontiers, claims, and its labels when `labels`) and its
+ * active sets, one UNLINK per partition (each in one slot).
+ */
+export async function freeRunKeys(redis: Redis, keys: StoreKeys, runId: string, { labels }: { labels: boolean }): Promise<void> {
+  const pipeline = redis.pipeline()
+  for (let p = 0; p < PARTITIONS; p++) {
+    pipeline.unlink(...DIRECTIONS.flatMap((d) => [...(labels ? [keys.walkLabels(runId, d, p)] : []), keys.walkFrontier(runId, d, p), keys.walkClaims(runId, d, p)]))
+  }
+  pipeline.unlink(...DIRECTIONS.map((d) => keys.walkActive(runId, d)))
+  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error
+}
+
+/** Sets every partition's walk guard to the run that starts (a newer run overwrites an older one's). */
+export function setWalkGuards(pipeline: ReturnType<Redis['multi']>, keys: StoreKeys, runId: string): void {
+  for (let p = 0; p < PARTITIONS; p++) pipeline.set(keys.walkRunning(p), runId)
+}
+
+/** Clears the partitions' walk guards that still name `runId` (never a newer run's). */
+export async function clearWalkGuards(redis: Redis, keys: StoreKeys, runId: string): Promise<void> {
+  defineScripts(redis)
+  const pipeline = redis.pipeline()
+  for (let p = 0; p < PARTITIONS; p++) pipeScript(pipeline, 'walk-guard', [keys.walkRunning(p)], [runId])
+  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error
 }
 
 /**
@@ -121,14 +151,25 @@ export async function cleanUpDeadRun(store: GraphStore, drainJobs: () => Promise
   return runId
 }
 
-/** The published run's labels key of a direction (tests and benchmarks read labels directly). */
-export async function publishedLabelsKey(store: Pick<GraphStore, 'redis' | 'keys'>, direction: Direction): Promise<string | null> {
-  const runId = await store.redis.hget(store.keys.walkCurrent, 'runId')
-  return runId === null ? null : store.keys.walkLabels(runId, direction)
+/** Every label of a run in a direction, from all its partitions: hex40 → "h,c,key;…". */
+export async function runLabels(store: Pick<GraphStore, 'redis' | 'keys'>, runId: string, direction: Direction): Promise<Record<string, string>> {
+  const pipeline = store.redis.pipeline()
+  for (let p = 0; p < PARTITIONS; p++) pipeline.hgetall(store.keys.walkLabels(runId, direction, p))
+  const out: Record<string, string> = {}
+  for (const [error, reply] of (await pipeline.exec()) ?? []) {
+    if (error) throw error
+    Object.assign(out, reply as Record<string, string>)
+  }
+  return out
 }
 
-/** Every label of the published walk in a direction: hex40 → "h,c,key;…". */
+/** Every label of the published walk in a direction (tests and benchmarks read labels directly). */
 export async function publishedLabels(store: Pick<GraphStore, 'redis' | 'keys'>, direction: Direction): Promise<Record<string, string>> {
-  const key = await publishedLabelsKey(store, direction)
-  return key === null ? {} : store.redis.hgetall(key)
+  const runId = await store.redis.hget(store.keys.walkCurrent, 'runId')
+  return runId === null ? {} : runLabels(store, runId, direction)
+}
+
+/** Labels of some addresses in a run and direction, each read from its partition. */
+export function labelsIn(redis: Redis, keys: StoreKeys, runId: string, direction: Direction, hexes: readonly string[]): Promise<(string | null)[]> {
+  return hmgetByPartition(redis, (p) => keys.walkLabels(runId, direction, p), hexes)
 }

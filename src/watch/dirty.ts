@@ -12,6 +12,7 @@
  */
 import type { GraphStore } from '../store/graph-store.ts'
 import { IN_SIZE, OUT_SIZE, splitNode } from '../store/records.ts'
+import { mgetBufferByPartition, PARTITIONS } from '../store/partitions.ts'
 import type { Address, Direction } from '../types.ts'
 import { incrementalEligibility } from '../walk/incremental.ts'
 import { parseLabels } from '../walk/labels.ts'
@@ -30,12 +31,14 @@ export interface LabelSnapshot {
 
 async function readLabels(store: GraphStore, runId: string, direction: Direction): Promise<Map<string, string>> {
   const out = new Map<string, string>()
-  let cursor = '0'
-  do {
-    const [next, flat] = await store.redis.hscan(store.keys.walkLabels(runId, direction), cursor, 'COUNT', 10_000)
-    cursor = next
-    for (let i = 0; i < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!)
-  } while (cursor !== '0')
+  for (let p = 0; p < PARTITIONS; p++) {
+    let cursor = '0'
+    do {
+      const [next, flat] = await store.redis.hscan(store.keys.walkLabels(runId, direction, p), cursor, 'COUNT', 10_000)
+      cursor = next
+      for (let i = 0; i < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!)
+    } while (cursor !== '0')
+  }
   return out
 }
 
@@ -67,7 +70,7 @@ export async function dirtyAfter(store: GraphStore, before: LabelSnapshot, runId
   const sources = [...new Set([...changed, ...before.stopsChanged])]
   for (let i = 0; i < sources.length; i += 2_000) {
     const chunk = sources.slice(i, i + 2_000)
-    const nodes = await store.redis.mgetBuffer(...chunk.map((hex) => store.keys.node(`0x${hex}` as Address)))
+    const nodes = await mgetBufferByPartition(store.redis, (hex) => store.keys.node(`0x${hex}` as Address), chunk)
     for (const node of nodes) {
       const { out, in: inn } = splitNode(node)
       for (let o = 0; o + OUT_SIZE <= out.length; o += OUT_SIZE) near.add(out.toString('hex', o + 6, o + 26))

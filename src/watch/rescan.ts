@@ -36,6 +36,7 @@ import { createSeedVersions, type SeedChange } from '../store/seed-versions.ts'
 import { createDeliverQueue } from '../queues/watch-queues.ts'
 import { quietDuplicate } from '../store/redis.ts'
 import type { Address, ServiceLabel } from '../types.ts'
+import { labelsIn } from '../walk/walk-runs.ts'
 import { createChecker, type CheckResult } from '../walk/check.ts'
 import { checksumAddress } from '../walk/checksum.ts'
 import { traceWalk, type TraceSummary } from '../walk/incremental.ts'
@@ -328,12 +329,8 @@ async function rescanLocked(store: GraphStore, run: RescanRunOptions, assertHeld
     let unchanged = 0
     const unlabelledNow = async (addresses: readonly Address[]): Promise<boolean[]> => {
       if (published === null) return addresses.map(() => false)
-      const pipeline = redis.pipeline()
-      for (const d of published.directions) pipeline.hmget(keys.walkLabels(published.runId, d), ...addresses.map((a) => a.slice(2)))
-      const replies = ((await pipeline.exec()) ?? []).map(([error, v]) => {
-        if (error) throw error
-        return v as (string | null)[]
-      })
+      const hexes = addresses.map((a) => a.slice(2))
+      const replies = await Promise.all(published.directions.map((d) => labelsIn(redis, keys, published.runId, d, hexes)))
       return addresses.map((_, i) => replies.every((r) => r[i] == null || r[i] === ''))
     }
     for (let i = 0; i < watched.length; i += EVALUATE_CHUNK) {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.ts'
 import { freePort, startRedis, testPrefix, type TestRedis } from '../support/redis-server.ts'
+import { storeGlobs } from '../../src/store/partitions.ts'
 
 /**
  * The CLI contract on the shared etl sample (a copy in fixtures/etl-sample): import, seeds import,
@@ -29,7 +30,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
-const storeKeys = async (prefix: string) => (await redis.keys(`${prefix}*`)).sort()
+const storeKeys = async (prefix: string) => (await Promise.all(storeGlobs(prefix).map((g) => redis.keys(g)))).flat().sort()
 
 describe('exposure CLI on the etl sample', () => {
   it('reproduces expected.json with check --json, with valid paths, and re-import changes nothing', async () => {
@@ -162,6 +163,25 @@ describe('exposure CLI on the etl sample', () => {
     expect(ragged.code).toBe(2)
     expect(ragged.stderr).toContain(`${short}:2`)
     expect(await storeKeys(prefix)).toEqual([`${prefix}:assets`])
+  })
+
+  it('refuses a store of an older format for reading and writing (exit 2, naming it and what to do), writes nothing', async () => {
+    // A format-2 store: its nodes under the prefix's own tag, where this version never looks.
+    const prefix = testPrefix('old')
+    const address = '0xa797bedfcb1f5c3fa3ea78d86520caa3c9d737a4'
+    await redis.hset(`${prefix}:meta`, { format: '2', transfers: '10', addresses: '4', version: '1', storeId: 'abc' })
+    await redis.set(`${prefix}:n:${address.slice(2)}`, 'old node')
+    const before = await storeKeys(prefix)
+    const g = ['--redis-url', server.url, '--prefix', prefix]
+    for (const args of [['check', '--json', address], ['import', SAMPLE], ['trace', '--hops', '2'], ['status'], ['serve', '--port', '0', '--no-workers']]) {
+      const result = await runCli([...g, ...args])
+      expect(result.code, `${args[0]}: ${result.stderr}`).toBe(2)
+      expect(result.stdout, args[0]).toBe('')
+      expect(result.stderr, args[0]).toContain(prefix)
+      expect(result.stderr, args[0]).toMatch(/store format 2, this version reads and writes 3/)
+      expect(result.stderr, args[0]).toMatch(/re-import into a new store \(--prefix\)/)
+    }
+    expect(await storeKeys(prefix)).toEqual(before)
   })
 
   it('rejects invalid addresses in check with exit 2 and no output', async () => {

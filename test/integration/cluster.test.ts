@@ -4,13 +4,13 @@
  * a second import and an incremental walk, check, status — gives the same answers on the cluster
  * as on a single server, command for command. A master SIGKILLed in the middle of a walk (its
  * replica promoted): the walk notices the failover, starts again, and publishes answers equal to a
- * clean run's.
+ * clean run's. The partitioned layout (keys.ts) spreads the node strings over all three masters.
  */
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import slotOf from 'cluster-key-slot'
 import { BIN, runCli } from '../support/cli.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
@@ -18,6 +18,8 @@ import { useRedisAndTempDir } from '../support/harness.ts'
 import { generateEtl } from '../support/random-etl.ts'
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster.ts'
 import { testPrefix } from '../support/redis-server.ts'
+import { storeKeys } from '../../src/store/keys.ts'
+import { PARTITIONS } from '../../src/store/partitions.ts'
 
 const h = useRedisAndTempDir('cluster')
 let cluster: TestCluster
@@ -122,6 +124,16 @@ describe('a store on a Redis Cluster', () => {
       await on(target, prefixes[target], ['seeds', 'import', seeds])
     }
     await on('server', prefixes.server, ['trace'])
+    // The partitioned layout spreads the graph: every master holds a fair share of the node strings
+    // (hundreds of addresses over 256 partition tags; which tag lands where depends on the prefix).
+    const perMaster = await nodeStringsPerMaster(prefixes.cluster)
+    const total = perMaster.reduce((a, b) => a + b, 0)
+    expect(perMaster.length).toBe(3)
+    expect(total).toBeGreaterThan(300)
+    for (const count of perMaster) {
+      expect(count / total, `node strings per master: ${perMaster.join(', ')}`).toBeGreaterThanOrEqual(0.25)
+      expect(count / total, `node strings per master: ${perMaster.join(', ')}`).toBeLessThanOrEqual(0.42)
+    }
 
     // The master of the store's own slot (walk meta, queues): the hardest one to lose.
     const client = new Cluster(cluster.nodes.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })))
@@ -140,7 +152,8 @@ describe('a store on a Redis Cluster', () => {
     const deadline = Date.now() + 30_000
     for (;;) {
       const [runId, status] = await client.hmget(`${prefixes.cluster}:walk:meta`, 'runId', 'status')
-      if (runId !== null && status === 'running' && (await client.hlen(`${prefixes.cluster}:walk:r:${runId}:downstream:labels`).catch(() => 0)) > 10) break
+      // The run's labels live in one hash per partition (keys.ts): sum them over the partitions.
+      if (runId !== null && runId !== undefined && status === 'running' && (await labelled(client, prefixes.cluster, runId)) > 10) break
       expect(Date.now() < deadline && trace.exitCode === null, `the walk did not start, or ended before the kill: ${stderr}`).toBe(true)
       await new Promise((r) => setTimeout(r, 50))
     }
@@ -156,3 +169,34 @@ describe('a store on a Redis Cluster', () => {
     expect(await list('cluster')).toEqual(clean)
   }, 240_000)
 })
+
+/** Node strings of a store on each master, counted by SCAN on each master's own connection. */
+async function nodeStringsPerMaster(prefix: string): Promise<number[]> {
+  const pattern = storeKeys(prefix).nodePattern
+  return Promise.all(
+    (await cluster.masters()).map(async (node) => {
+      const redis = new Redis({ host: node.split(':')[0]!, port: Number(node.split(':')[1]), lazyConnect: true })
+      redis.on('error', () => undefined)
+      try {
+        await redis.connect()
+        let count = 0
+        let cursor = '0'
+        do {
+          const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000)
+          cursor = next
+          count += found.length
+        } while (cursor !== '0')
+        return count
+      } finally {
+        redis.disconnect()
+      }
+    }),
+  )
+}
+
+/** Addresses a running walk has labelled downstream so far, over all partitions. */
+async function labelled(client: Cluster, prefix: string, runId: string): Promise<number> {
+  const keys = storeKeys(prefix)
+  const sizes = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => client.hlen(keys.walkLabels(runId, 'downstream', p)).catch(() => 0)))
+  return sizes.reduce((a, b) => a + b, 0)
+}

@@ -8,6 +8,8 @@ import { importEtl } from '../../src/sources/etl-import.ts'
 import { transfersFromParityTraces, transfersFromLogs } from '../../src/sources/rpc/decode.ts'
 import { createGraphStore } from '../../src/store/graph-store.ts'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { storeGlobs } from '../../src/store/partitions.ts'
+import { storeKeys as keysOf } from '../../src/store/keys.ts'
 import { isExposureError } from '../../src/errors.ts'
 import type { Address, Transfer } from '../../src/types.ts'
 import { DEFAULT_LISTED_TOKENS } from '../../src/sources/assets.ts'
@@ -194,7 +196,7 @@ describe('etl import of real mainnet rows', () => {
     const prefix = testPrefix('b')
     const error = await importEtl(createGraphStore(redis, prefix), [broken], { listedTokens: [] }).catch((e: unknown) => e)
     expect(isExposureError(error, 'MALFORMED_FILE')).toBe(true)
-    expect((await redis.keys(`${prefix}:n:*`)).length).toBe(0)
+    expect((await redis.keys(keysOf(prefix).nodePattern)).length).toBe(0)
   })
 })
 
@@ -212,7 +214,7 @@ describe('exposure import refuses values out of their domain (exit 2, file:line 
     await writeFile(file, `${[TOKEN_HEADER, ...rows].join('\n')}\n`)
     return file
   }
-  const storeKeys = async (prefix: string) => (await redis.keys(`${prefix}*`)).filter((k) => !k.endsWith(':assets'))
+  const storeKeys = async (prefix: string) => (await Promise.all(storeGlobs(prefix).map((g) => redis.keys(g)))).flat().filter((k) => !k.endsWith(':assets'))
 
   it('a value of 2^256+1', async () => {
     const big = ((1n << 256n) + 1n).toString()

@@ -19,6 +19,7 @@ import { dropPrefix, useRedisAndTempDir, writeEtlFolder } from '../support/harne
 import { generateEtl } from '../support/random-etl.ts'
 import { startRedis, testPrefix } from '../support/redis-server.ts'
 import { adjacencySnapshot } from '../support/store-compare.ts'
+import { partitionGlob } from '../../src/store/partitions.ts'
 import { generatePowerLawGraph } from '../../bench/power-law-graph.ts'
 
 const harness = useRedisAndTempDir('integrity-import')
@@ -41,7 +42,12 @@ async function graphSnapshot(redis: Redis, prefix: string): Promise<Record<strin
 
 /** Keys an import may leave behind if it is not finished properly. */
 async function leftovers(redis: Redis, prefix: string): Promise<string[]> {
-  const keys = [...(await redis.keys(`${prefix}:stage:*`)), ...(await redis.keys(`${prefix}:journal:*`)), ...(await redis.keys(`${prefix}:import:*`)), ...(await redis.keys(`${prefix}:lock:*`))]
+  const keys: string[] = []
+  // Staging and node journal parts live under the partitions' tags too (keys.ts).
+  for (const tag of [prefix, partitionGlob(prefix)]) keys.push(...(await redis.keys(`${tag}:stage:*`)), ...(await redis.keys(`${tag}:journal:*`)))
+  // Import records, and the partitions' live markers a cluster writes (keys.ts).
+  for (const tag of [prefix, partitionGlob(prefix)]) keys.push(...(await redis.keys(`${tag}:import:*`)))
+  keys.push(...(await redis.keys(`${prefix}:lock:*`)))
   if ((await redis.zcard(`${prefix}:imports`)) > 0) keys.push(`${prefix}:imports`)
   return keys.sort()
 }

@@ -6,6 +6,7 @@
  * `exposure worker` process (which reads the source choice from the walk meta and its URLs and
  * API key from its own environment). The summary says which blocks the answers cover.
  */
+import { storeGlobs } from '../../src/store/partitions.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -160,8 +161,8 @@ describe('exposure trace --source (lazy per-address history)', () => {
     // Nothing under the store's prefix holds the key (walk meta, job data, lazy cursors).
     let cursor = '0'
     let scanned = 0
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    for (const glob of storeGlobs(prefix)) do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', glob, 'COUNT', 1000)
       cursor = next
       for (const key of keys) {
         const type = await redis.type(key)

@@ -4,6 +4,7 @@
  * hashes, its transfers are rolled back and the new blocks are read. The store then equals a
  * fresh sync of the final chain, byte for byte.
  */
+import { storeKeys } from '../../src/store/keys.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runSync, type SyncEvent } from '../../src/sources/rpc/sync.ts'
 import { createGraphStore } from '../../src/store/graph-store.ts'
@@ -52,7 +53,7 @@ async function waitFor(what: string, predicate: () => boolean | Promise<boolean>
 
 async function blocksOf(prefix: string, address: string): Promise<number[]> {
   const { splitNode, IN_SIZE } = await import('../../src/store/records.ts')
-  const node = await redis.getBuffer(`${prefix}:n:${address.slice(2)}`)
+  const node = await redis.getBuffer(storeKeys(prefix).node(address as `0x${string}`))
   const { in: inn } = splitNode(node)
   const blocks: number[] = []
   for (let o = 0; o < inn.length; o += IN_SIZE) blocks.push(inn.readUInt32BE(o))

@@ -61,7 +61,7 @@ describe('JSON-RPC block sync', () => {
     expect(stats.transfers).toBeGreaterThan(200)
     // All three kinds arrived: external txs, internal calls, listed-token logs.
     const kinds = new Set<string>()
-    for (const key of (await redis.keys(`${synced.keys.prefix}:n:*`)).slice(0, 40)) {
+    for (const key of (await redis.keys(synced.keys.nodePattern)).slice(0, 40)) {
       const { out } = splitNode(await redis.getBuffer(key))
       for (let o = 0; o < out.length; o += OUT_SIZE) kinds.add(decodeRecord(out, o, OUT_SIZE).kind ?? '?')
     }
@@ -107,7 +107,7 @@ describe('JSON-RPC block sync', () => {
     const summary = await runSync(store, { redisUrl: server.url, rpcUrl: anvil.url, listedTokens: listed, fromBlock: 0, confirmations: 10, rangeSize: 50, workers: 1 })
     expect(summary.finalThrough).toBe(head - 10)
     const blocks = new Set<number>()
-    for (const key of await redis.keys(`${store.keys.prefix}:n:*`)) {
+    for (const key of await redis.keys(store.keys.nodePattern)) {
       const { out } = splitNode(await redis.getBuffer(key))
       for (let o = 0; o < out.length; o += OUT_SIZE) blocks.add(out.readUInt32BE(o))
     }

@@ -1,4 +1,4 @@
-import { publishedLabels, publishedLabelsKey } from '../../src/walk/walk-runs.ts'
+import { publishedLabels } from '../../src/walk/walk-runs.ts'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { importEtl } from '../../src/sources/etl-import.ts'
@@ -177,13 +177,13 @@ describe('the boundary after a removal', () => {
       const options: TraceOptions = { redisUrl: harness.server.url, directions: DIRS, maxHops: 3, batchSize: 4, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 1, concurrency: 1 }
       await setSeeds(store, [s1, s2])
       await traceWalk(store, options)
-      expect(parseLabels(await harness.redis.hget((await publishedLabelsKey(store, 'downstream'))!, z.slice(2))).map((l) => l.hops)).toEqual([1])
+      expect(parseLabels((await publishedLabels(store, 'downstream'))[z.slice(2)]).map((l) => l.hops)).toEqual([1])
       await setSeeds(store, [s2])
       const removed = await traceWalk(store, options, { incremental: true })
       expect(removed.mode).toBe('incremental')
       expect(removed.boundary.downstream).toBe(1)
       // The key names x and its out-record to z: position (block 5, index 0), asset 0 (ETH), kind trace with sub-index 1.
-      expect(parseLabels(await harness.redis.hget((await publishedLabelsKey(store, 'downstream'))!, z.slice(2)))).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}000000050000` + '00' + '400001' }])
+      expect(parseLabels((await publishedLabels(store, 'downstream'))[z.slice(2)])).toEqual([{ hops: 2, cost: 5 * 65536, key: `${x.slice(2)}000000050000` + '00' + '400001' }])
     } finally {
       await cleanup(prefix)
     }

@@ -12,6 +12,7 @@ import { readCoverage, syncKeys } from '../../src/sources/rpc/ingest.ts'
 import { runSync, type SyncOptions } from '../../src/sources/rpc/sync.ts'
 import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { storeGlobs } from '../../src/store/partitions.ts'
 import type { Address } from '../../src/types.ts'
 import { startIngestWorker } from '../../workers/ingest.ts'
 import { startAnvil, type AnvilInstance } from '../support/anvil.ts'
@@ -53,7 +54,7 @@ const env = (prefix: string) => ({ REDIS_URL: server.url, EXPOSURE_PREFIX: prefi
 /** Every key of the store (BullMQ's housekeeping aside) with its value's dump, to show a refused command changed nothing. */
 async function dump(prefix: string): Promise<Map<string, string>> {
   const out = new Map<string, string>()
-  for (const key of (await redis.keys(`${prefix}*`)).sort()) if (!key.startsWith(`${prefix}:q:`)) out.set(key, ((await redis.dumpBuffer(key)) ?? Buffer.alloc(0)).toString('hex'))
+  for (const key of (await Promise.all(storeGlobs(prefix).map((g) => redis.keys(g)))).flat().sort()) if (!key.startsWith(`${prefix}:q:`)) out.set(key, ((await redis.dumpBuffer(key)) ?? Buffer.alloc(0)).toString('hex'))
   return out
 }
 

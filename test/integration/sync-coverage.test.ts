@@ -13,6 +13,7 @@ import { createGraphStore, type GraphStore } from '../../src/store/graph-store.t
 import { createHolder } from '../../src/store/holder.ts'
 import { acquireLock } from '../../src/store/locks.ts'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { storeGlobs } from '../../src/store/partitions.ts'
 import type { Address } from '../../src/types.ts'
 import { startAnvil, type AnvilInstance } from '../support/anvil.ts'
 import { buildRandomChain, rpc, type RandomChain } from '../support/chain.ts'
@@ -50,7 +51,7 @@ function sync(store: GraphStore, options: Partial<SyncOptions>) {
 const env = (prefix: string, extra: Record<string, string> = {}) => ({ REDIS_URL: server.url, EXPOSURE_PREFIX: prefix, RPC_URL: anvil.url, EXPOSURE_ASSETS: listed.join(','), ...extra })
 
 async function keysOf(prefix: string): Promise<string[]> {
-  return (await redis.keys(`${prefix}*`)).sort()
+  return (await Promise.all(storeGlobs(prefix).map((g) => redis.keys(g)))).flat().sort()
 }
 
 describe('block coverage', () => {

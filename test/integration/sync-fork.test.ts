@@ -6,6 +6,7 @@
  * line too), and says so (a stderr line and the JSON summary's `forks`). The store then equals a
  * fresh sync of the chain as it is.
  */
+import { storeKeys } from '../../src/store/keys.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readCoverage, syncKeys } from '../../src/sources/rpc/ingest.ts'
 import { runSync } from '../../src/sources/rpc/sync.ts'
@@ -50,7 +51,7 @@ async function mineTransfers(to: string, blocks: number): Promise<void> {
 }
 
 async function receivedIn(prefix: string, address: string): Promise<number[]> {
-  const { in: inn } = splitNode(await redis.getBuffer(`${prefix}:n:${address.slice(2)}`))
+  const { in: inn } = splitNode(await redis.getBuffer(storeKeys(prefix).node(address as `0x${string}`)))
   const blocks: number[] = []
   for (let o = 0; o < inn.length; o += IN_SIZE) blocks.push(inn.readUInt32BE(o))
   return blocks

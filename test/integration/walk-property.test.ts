@@ -5,6 +5,8 @@ import { createGraphStore } from '../../src/store/graph-store.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
+import { createWalkState } from '../../src/store/walk-state.ts'
+import { partitionGlob } from '../../src/store/partitions.ts'
 import type { Address, Direction } from '../../src/types.ts'
 import { DUST_FLOORS, USDT, dustOption, generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
@@ -111,6 +113,42 @@ describe('queue walk equals the in-process reference', () => {
       expect(Object.keys(labels[0]!.upstream).length, `graph ${graphSeed}`).toBeGreaterThan(10)
       labels.forEach((l, i) => expect(l, `graph ${graphSeed}, run ${JSON.stringify(runs[i])} against run ${JSON.stringify(runs[0])}`).toEqual(labels[0]))
     }
+  })
+
+  it('loses no work when the active-partition set lost its wake-ups (a crash between relax and its ZADD), and a stopped run writes nothing', async () => {
+    const etl = generateEtl(5150)
+    const files = await writeEtlFolder(harness.dir, 'active', etl)
+    const options = { directions: ['downstream', 'upstream'] as Direction[], maxHops: 5, batchSize: 3, stopCategories: DEFAULT_STOP_CATEGORIES, counterpartyCap: 1_000_000, dust: {}, workers: 2, concurrency: 2 }
+    const labels: Record<Direction, Record<string, string>>[] = []
+    for (const lose of [false, true]) {
+      const prefix = testPrefix('active')
+      const store = createGraphStore(harness.redis, prefix)
+      await importEtl(store, [files], { listedTokens: [etl.listedToken as Address] })
+      await store.putSeeds(etl.seeds.map((a) => ({ address: a as Address, label: 'seed', source: 'random-etl' })))
+      const summary = await runWalk(store, {
+        redisUrl: harness.server.url,
+        ...options,
+        // The seeds are on their partitions' frontiers, but no partition is marked active.
+        start: async (state, seeds, direction) => {
+          await state.reset(direction, seeds)
+          if (lose) await harness.redis.del(store.keys.walkActive(state.runId, direction))
+        },
+      })
+      labels.push(await walkLabelsSnapshot(store))
+      if (lose) {
+        // A late job of the run, once it is published (its guards are gone): no claim, no relax.
+        const stale = createWalkState(harness.redis, store.keys, summary.runId)
+        const target = etl.seeds[0]!.slice(2)
+        expect(await stale.claim('downstream', 'stale-job', 10)).toEqual([])
+        await expect(stale.relax('downstream', 5, [{ hex: target, hops: 0, cost: -1, key: '' }])).rejects.toThrow(/no longer running/)
+        expect(await walkLabelsSnapshot(store)).toEqual(labels[1])
+        expect(await harness.redis.keys(`${partitionGlob(prefix)}:walk:r:${summary.runId}:*:frontier`)).toEqual([])
+        expect(await harness.redis.keys(`${partitionGlob(prefix)}:walk:running`)).toEqual([])
+      }
+      await dropPrefix(harness.redis, prefix)
+    }
+    expect(Object.keys(labels[0]!.downstream).length).toBeGreaterThan(10)
+    expect(labels[1]).toEqual(labels[0])
   })
 
   it('gives a tie between equally good labels to the smaller witness key, whichever the walk met first', async () => {

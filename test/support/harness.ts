@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
+import { storeGlobs } from '../../src/store/partitions.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv, type EtlRows } from './etl-rows.ts'
 import { startRedis, type TestRedis } from './redis-server.ts'
 
@@ -44,6 +45,8 @@ export async function writeEtlFolder(dir: string, name: string, rows: EtlRows): 
 
 /** Deletes every key of a test's store prefix. */
 export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
+  for (const glob of storeGlobs(prefix)) {
+    const keys = await redis.keys(glob)
+    if (keys.length > 0) await redis.del(...keys)
+  }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
 import type { Redis } from 'ioredis'
 import type { GraphStore } from '../../src/store/graph-store.ts'
+import { storeKeys } from '../../src/store/keys.ts'
 import { publishedLabels } from '../../src/walk/walk-runs.ts'
 import { createChecker } from '../../src/walk/check.ts'
 import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
@@ -14,16 +15,16 @@ import type { Address, Direction } from '../../src/types.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, type EtlRows } from './etl-rows.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type RefLabel } from './reference-walk.ts'
 
-/** Every adjacency key of a store (name without the prefix) → its bytes as hex. */
+/** Every adjacency key of a store (name without its partition tag: `:n:<hex40>`) → its bytes as hex. */
 export async function adjacencySnapshot(redis: Redis, prefix: string): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:n:*`, 'COUNT', 1000)
+    const [next, keys] = await redis.scan(cursor, 'MATCH', storeKeys(prefix).nodePattern, 'COUNT', 1000)
     cursor = next
     if (keys.length > 0) {
       const values = await redis.mgetBuffer(...keys)
-      keys.forEach((k, i) => out.set(k.slice(prefix.length), values[i]?.toString('hex') ?? ''))
+      keys.forEach((k, i) => out.set(k.slice(k.indexOf(':n:')), values[i]?.toString('hex') ?? ''))
     }
   } while (cursor !== '0')
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)))

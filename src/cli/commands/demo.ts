@@ -6,7 +6,8 @@ import { readSeedCsv } from '../../seeds/lists.ts'
 import { importEtl } from '../../sources/etl-import.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
 import { startPrivateRedis, type PrivateRedis } from '../../store/private-redis.ts'
-import { connectRedis, type Redis } from '../../store/redis.ts'
+import { connectRedis, scanKeys, unlinkKeys, type Redis } from '../../store/redis.ts'
+import { storeGlobs } from '../../store/partitions.ts'
 import { createChecker } from '../../walk/check.ts'
 import { runWalk } from '../../walk/run-walk.ts'
 import { DIRECTIONS, type Address } from '../../types.ts'
@@ -46,8 +47,8 @@ export function registerDemo(program: Command): void {
       try {
         const options = buildOptions({ redisUrl: url, prefix: DEMO_PREFIX }, process.env)
         // The demo owns its prefix: start from an empty store every time.
-        const stale = await redis.keys(`${DEMO_PREFIX}*`)
-        for (let i = 0; i < stale.length; i += 1000) await redis.del(...stale.slice(i, i + 1000))
+        // Its keys are under the prefix's tag and its 256 partition tags (keys.ts), on any master.
+        for (const glob of storeGlobs(DEMO_PREFIX)) await scanKeys(redis, glob, (stale) => unlinkKeys(redis, stale))
         const store = createGraphStore(redis, DEMO_PREFIX)
         const say = (text: string) => process.stdout.write(`${text}\n`)
         say(`exposure-tracer demo — store ${DEMO_PREFIX} on ${url}${server ? ' (private redis-server)' : ''}\n`)

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander'
 import { buildOptions } from '../../config.ts'
 import { connectRedis, guardOutage, refuseEviction } from '../../store/redis.ts'
+import { createGraphStore } from '../../store/graph-store.ts'
 import { createLogger, runServer } from '../../api/server.ts'
 import { checkSourceOf } from '../../api/plugins/app/services.ts'
 import { requireSourceConfig, walkSourceConfig } from '../../sources/walk-source.ts'
@@ -27,6 +28,7 @@ export function registerServe(program: Command): void {
       try {
         const warning = await refuseEviction(probe, globals.allowEviction === true || process.env.EXPOSURE_ALLOW_EVICTION === '1')
         if (warning) process.stderr.write(`${warning}\n`)
+        await createGraphStore(probe, options.prefix).assertFormat()
       } finally {
         probe.disconnect()
       }

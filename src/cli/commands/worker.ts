@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { buildOptions } from '../../config.ts'
 import { InputError } from '../../errors.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
-import { connectRedis, guardOutage, quietRedis, refuseEviction } from '../../store/redis.ts'
+import { connectRedis, guardOutage, quietRedis, quietStoreRedis, refuseEviction } from '../../store/redis.ts'
 import { createWalkSourceHook, walkSourceConfig } from '../../sources/walk-source.ts'
 import { runWorkerProcess, type WorkerQueue } from '../../../workers/process.ts'
 import { onDemandDefaults } from '../../walk/on-demand-check.ts'
@@ -38,6 +38,7 @@ export function registerWorker(program: Command): void {
       try {
         const warning = await refuseEviction(probe, options.allowEviction)
         if (warning) process.stderr.write(`${warning}\n`)
+        await createGraphStore(probe, options.prefix).assertFormat()
       } catch (error) {
         probe.disconnect()
         throw error
@@ -46,7 +47,7 @@ export function registerWorker(program: Command): void {
       const guard = guardOutage(probe, options.redisUrl, { onDown: say, onUp: say })
       // Lazy walks (exposure trace --source rpc|etherscan): the walk meta says which source; the
       // URLs and the API key are this process's own configuration.
-      const hookRedis = quietRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
+      const hookRedis = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
       const hook = createWalkSourceHook(createGraphStore(hookRedis, options.prefix), walkSourceConfig(options))
       await runWorkerProcess({
         queues,

@@ -13,15 +13,19 @@
 -- found again by position and recipient among records at or above the walk's dust floor.
 --
 -- The label and node keys it reads are derived from the published run and the labels, so they
--- cannot all be declared in KEYS; they share the store's hash tag (one cluster slot).
+-- cannot all be declared in KEYS; each lives under its address's partition tag (keys.ts), so the
+-- witness path crosses partitions: legal on one server only. On a Redis Cluster check.ts walks the
+-- same path client-side instead, one slot per step (walk/answer-stepwise.ts); keep the two alike.
 -- KEYS[1] walk current hash (runId, directions, dustIds "assetId=hex24,…", and the basis)
 -- KEYS[2] seeds hash (0x-address -> JSON)
 -- KEYS[3] block times hash (block -> unix seconds)
 -- KEYS[4] store meta hash (version, labelsVersion, storeId)
 -- KEYS[5] seed set version string
 -- ARGV[1] address hex40
--- ARGV[2] store prefix (node keys prefix .. ':n:' .. hex40: header u32 counterparties, u32
---         outCount, then outCount 74-byte out-records, then 35-byte in-records; records.ts)
+-- ARGV[2] the store's partition name (the prefix without braces): an address's keys are under
+--         '{' .. name .. ':p' .. its first two hex digits .. '}' (node key tag .. ':n:' .. hex40:
+--         header u32 counterparties, u32 outCount, then outCount 74-byte out-records, then
+--         35-byte in-records; records.ts; labels tag .. ':walk:r:' .. run .. ':' .. dir .. ':labels')
 -- Returns { current (flat field/value list, empty when no walk is published),
 --           { store version, labels version, store id, seed version },
 --           downstream, upstream }
@@ -29,7 +33,9 @@
 -- 'BROKEN_PATH …', or { seedJson or false, then per step from the address to the seed: hex40,
 -- hops, cost, neighbour hex40, out-record (74 bytes) or false, block time or false }.
 local HEADER, OUT, IN = 8, 74, 35
-local prefix = ARGV[2]
+local name = ARGV[2]
+local function tag(hex) return '{' .. name .. ':p' .. string.sub(hex, 1, 2) .. '}' end
+local function nodeKey(hex) return tag(hex) .. ':n:' .. hex end
 
 local current = redis.call('HGETALL', KEYS[1])
 local versions = {
@@ -101,12 +107,12 @@ local function hexToBytes(hex)
   return (string.gsub(hex, '..', function(pair) return string.char(tonumber(pair, 16)) end))
 end
 
-local function witness(labelsKey, start, up)
+local function witness(labelsKeyOf, start, up)
   local out = {}
   local limit = nil
   local addr = start
   for _ = 1, 64 do
-    local text = redis.call('HGET', labelsKey, addr)
+    local text = redis.call('HGET', labelsKeyOf(addr), addr)
     if not text then
       if #out == 0 then return {} end
       return 'BROKEN_PATH no labels at ' .. addr
@@ -134,13 +140,13 @@ local function witness(labelsKey, start, up)
       local to = hexToBytes(neighbour)
       local asset = string.sub(tag, 7, 7)
       local amount = string.sub(tag, 8, 15)
-      record = findOut(prefix .. ':n:' .. addr, pos, function(r) return string.sub(r, 7, 26) == to and string.sub(r, 27, 27) == asset and inAmount(r) == amount end)
+      record = findOut(nodeKey(addr), pos, function(r) return string.sub(r, 7, 26) == to and string.sub(r, 27, 27) == asset and inAmount(r) == amount end)
       if not record then
-        record = findOut(prefix .. ':n:' .. addr, pos, function(r) return string.sub(r, 7, 26) == to and counts(r) end)
+        record = findOut(nodeKey(addr), pos, function(r) return string.sub(r, 7, 26) == to and counts(r) end)
       end
     else
       -- The transfer neighbour -> addr sits in neighbour's out-list.
-      local neighbourKey = prefix .. ':n:' .. neighbour
+      local neighbourKey = nodeKey(neighbour)
       local to = hexToBytes(addr)
       local asset = string.sub(tag, 7, 7)
       local kindSub = string.sub(tag, 8, 10)
@@ -161,7 +167,8 @@ end
 local replies = {}
 for _, d in ipairs({ 'downstream', 'upstream' }) do
   if string.find(',' .. (basis.directions or '') .. ',', ',' .. d .. ',', 1, true) then
-    replies[#replies + 1] = witness(prefix .. ':walk:r:' .. basis.runId .. ':' .. d .. ':labels', ARGV[1], d == 'upstream')
+    local suffix = ':walk:r:' .. basis.runId .. ':' .. d .. ':labels'
+    replies[#replies + 1] = witness(function(hex) return tag(hex) .. suffix end, ARGV[1], d == 'upstream')
   else
     replies[#replies + 1] = {}
   end

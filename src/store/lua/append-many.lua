@@ -1,7 +1,9 @@
 -- Appends one blob to each staging key of an import: a whole staging batch in one round trip
--- (APPEND has no multi-key form). Refused once the import's record is gone (the import was
--- dropped: an ingest job still running on another host must not leave staging keys behind).
--- KEYS[1] the import's record (P:import:<id>)
+-- (APPEND has no multi-key form). Refused once the guard is gone (the import was dropped: an
+-- ingest job still running on another host must not leave staging keys behind).
+-- KEYS[1] the guard: on one server the import's record (P:import:<id>); on a Redis Cluster, where
+--         a call names one staging key, a key of that key's slot: the record for P:stage:<id>:x,
+--         the partition's live marker (Q:import:<id>:live) for Q:stage:<id>:p:<q> (graph-store.ts)
 -- KEYS[i + 1] staging key
 -- ARGV[i] bytes to append to KEYS[i + 1]
 -- Returns the number of keys written.

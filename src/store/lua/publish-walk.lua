@@ -1,5 +1,7 @@
 -- Publishes a finished walk run: from now on every answer comes from it. Atomic: a reader sees
--- the previous walk or this one, never a mix; the previous run's labels are freed in the same step.
+-- the previous walk or this one, never a mix. The runs' per-partition keys (the previous run's
+-- labels, this run's empty frontiers and claims) are freed by the caller afterwards, partition by
+-- partition (keys.ts: they live under 256 tags; this script stays in the prefix's slot).
 -- Refuses when the run is no longer the running walk (interrupted, replaced) or when the store it
 -- walked is gone (Redis restarted without its data: a walk over nothing must never be published).
 -- KEYS[1] walk meta (latest attempt: runId, status)
@@ -12,7 +14,7 @@
 -- ARGV[1] run id
 -- ARGV[2] the store id the walk started on
 -- ARGV[3] finishedAt (ISO)
--- ARGV[4] store prefix (run keys are prefix .. ':walk:r:' .. runId .. ':' .. direction .. ':labels|frontier|claims')
+-- ARGV[4] store prefix (the previous run's stops set is prefix .. ':walk:r:' .. runId .. ':stops')
 -- ARGV[5] '1' when the basis' storeVersion is the store's version now (lazy walks: what they fetched is their input)
 -- ARGV[6..] basis fields and values
 -- Returns the previous published run id ('' when none).
@@ -39,12 +41,5 @@ redis.call('DEL', KEYS[3], KEYS[6])
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[3]) end
 if redis.call('EXISTS', KEYS[7]) == 1 then redis.call('RENAME', KEYS[7], KEYS[6]) end
 redis.call('HSET', KEYS[1], 'status', 'complete', 'finishedAt', ARGV[3])
-for _, d in ipairs({ 'downstream', 'upstream' }) do
-  local run = prefix .. ':walk:r:' .. ARGV[1] .. ':' .. d
-  redis.call('UNLINK', run .. ':frontier', run .. ':claims')
-  if previous and previous ~= ARGV[1] then
-    local old = prefix .. ':walk:r:' .. previous .. ':' .. d
-    redis.call('UNLINK', old .. ':labels', old .. ':frontier', old .. ':claims', prefix .. ':walk:r:' .. previous .. ':stops')
-  end
-end
+if previous and previous ~= ARGV[1] then redis.call('UNLINK', prefix .. ':walk:r:' .. previous .. ':stops') end
 return previous or ''

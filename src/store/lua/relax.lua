@@ -5,15 +5,17 @@
 -- departure position; smaller is better), key = predecessor hex40 .. record hex (ties: smaller key
 -- wins, so the witness path does not depend on the order jobs ran in).
 -- (h1,c1) dominates (h2,c2) when h1 <= h2 and c1 <= c2.
--- KEYS[1] labels hash of the run (hex40 -> "h,c,key;h,c,key")
--- KEYS[2] frontier zset of the run (hex40 -> least hops still to expand)
--- KEYS[3] walk meta hash (runId, status): nothing is written unless it names this run as running
+-- All keys are one partition's (keys.ts): the candidates must all be addresses of that partition.
+-- KEYS[1] labels hash of the run in the partition (hex40 -> "h,c,key;h,c,key")
+-- KEYS[2] frontier zset of the run in the partition (hex40 -> least hops still to expand)
+-- KEYS[3] the partition's walk guard (the running run id): nothing is written unless it names this
+--         run (the partition's copy of the walk meta, so the script stays in one slot)
 -- ARGV[1] run id
 -- ARGV[2] maxHops: labels with h >= maxHops are stored but never expanded
 -- ARGV[3..] candidates as quadruples: hex40, h, c, key
--- Returns { labels changed, addresses queued for expansion }, or { -1, -1 } when the run is not running
-local meta = redis.call('HMGET', KEYS[3], 'runId', 'status')
-if meta[1] ~= ARGV[1] or meta[2] ~= 'running' then return { -1, -1 } end
+-- Returns { labels changed, addresses queued for expansion, least hops queued (-1: none) }, or
+-- { -1, -1, -1 } when the run is not running
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return { -1, -1, -1 } end
 local maxHops = tonumber(ARGV[2])
 
 -- Byte-wise string order (Lua's < follows the server's locale collation).
@@ -43,7 +45,7 @@ local function serialize(list)
 end
 
 local cache, dirty, order = {}, {}, {}
-local changed, queued = 0, 0
+local changed, queued, least = 0, 0, -1
 
 for i = 3, #ARGV, 4 do
   local addr, h, c, key = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
@@ -78,6 +80,7 @@ for i = 3, #ARGV, 4 do
     if not sameCost and h < maxHops then
       redis.call('ZADD', KEYS[2], 'LT', h, addr)
       queued = queued + 1
+      if least < 0 or h < least then least = h end
     end
   end
 end
@@ -85,4 +88,4 @@ end
 for _, addr in ipairs(order) do
   redis.call('HSET', KEYS[1], addr, serialize(cache[addr]))
 end
-return { changed, queued }
+return { changed, queued, least }

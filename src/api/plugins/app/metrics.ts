@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { QueueEvents } from 'bullmq'
 import { memoryInfo } from '../../../store/memory.ts'
 import { quietRedis } from '../../../store/redis.ts'
+import { PARTITIONS } from '../../../store/partitions.ts'
 import type { AnsweredFrom, ScreenResult } from '../../../screen/screening.ts'
 
 declare module 'fastify' {
@@ -63,12 +64,19 @@ async function metrics(app: FastifyInstance): Promise<void> {
       const [runId, status] = await redis.hmget(store.keys.walkMeta, 'runId', 'status')
       this.set({ measure: 'running', direction: '' }, status === 'running' ? 1 : 0)
       if (!runId) return
+      // Summed over the partitions (keys.ts), one pipeline.
       const pipeline = redis.pipeline()
-      for (const d of ['downstream', 'upstream'] as const) pipeline.hlen(store.keys.walkLabels(runId, d)).zcard(store.keys.walkFrontier(runId, d))
+      for (const d of ['downstream', 'upstream'] as const) for (let p = 0; p < PARTITIONS; p++) pipeline.hlen(store.keys.walkLabels(runId, d, p)).zcard(store.keys.walkFrontier(runId, d, p))
       const replies = ((await pipeline.exec()) ?? []).map(([, v]) => Number(v ?? 0))
       ;(['downstream', 'upstream'] as const).forEach((d, i) => {
-        this.set({ measure: 'labelled', direction: d }, replies[i * 2]!)
-        this.set({ measure: 'frontier', direction: d }, replies[i * 2 + 1]!)
+        let labelled = 0
+        let frontier = 0
+        for (let p = 0; p < PARTITIONS; p++) {
+          labelled += replies[(i * PARTITIONS + p) * 2]!
+          frontier += replies[(i * PARTITIONS + p) * 2 + 1]!
+        }
+        this.set({ measure: 'labelled', direction: d }, labelled)
+        this.set({ measure: 'frontier', direction: d }, frontier)
       })
     },
   })

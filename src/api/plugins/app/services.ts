@@ -12,7 +12,7 @@ import { createCheckEvents, createCheckQueue, type CheckQueue } from '../../../q
 import { createIngestQueue } from '../../../queues/ingest-queue.ts'
 import { createWalkQueue } from '../../../queues/walk-queue.ts'
 import { createGraphStore, type GraphStore } from '../../../store/graph-store.ts'
-import { quietRedis, type Redis } from '../../../store/redis.ts'
+import { quietRedis, quietStoreRedis, type Redis } from '../../../store/redis.ts'
 import { defineScripts } from '../../../store/scripts.ts'
 import { defineScreenScripts } from '../../../screen/scripts.ts'
 import { walkSourceConfig } from '../../../sources/walk-source.ts'
@@ -71,13 +71,19 @@ export function checkSourceOf(options: Options): LiveSourceName | null {
 async function services(app: FastifyInstance, opts: ServiceOptions): Promise<void> {
   const { options } = opts
   // Commands fail at once while Redis is away (a 503, never a hang); ioredis reconnects on its own.
-  const redis = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000, enableAutoPipelining: true, lazyConnect: true })
+  // The store's connection: on a cluster, pipelines and MULTIs over many partitions run per slot.
+  const redis = quietStoreRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000, enableAutoPipelining: true, lazyConnect: true })
   // Every script defined before the first command: automatic pipelines only know the commands defined when they open.
   defineScripts(redis)
   defineScreenScripts(redis)
   await redis.connect()
-  const queueConnection = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 })
   const store = createGraphStore(redis, options.prefix, { actor: 'exposure serve' })
+  // An older store's nodes and labels are under other key names: every answer would be "not exposed".
+  await store.assertFormat().catch((error: unknown) => {
+    redis.disconnect()
+    throw error
+  })
+  const queueConnection = quietRedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 })
   const checkQueue = createCheckQueue(queueConnection, store.keys.queuePrefix)
   const checkEvents = createCheckEvents(quietRedis(options.redisUrl, { maxRetriesPerRequest: null }), store.keys.queuePrefix)
   const queues = {
