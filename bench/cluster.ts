@@ -8,8 +8,8 @@
  * Prints a table and writes bench/results/cluster.json.
  *
  * Every Redis runs on this machine's cores beside the workers, so the cluster's numbers show its
- * overhead (routing, replication, WAIT before commits and publication), not its scale: the store
- * keeps one hash tag today, so one master holds it (the masters' rows say so).
+ * overhead (routing, per-slot pipelines, stepwise answers, replication, WAIT before commits and
+ * publication), not its scale; the masters' rows show how the store's partitions spread.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -141,7 +141,10 @@ try {
         await stopAll(processes)
       }
       // Only the last import's store stays: memory per transfer is one store's.
-      if (workers === 1) await scanKeys(connection, `${prefix}*`, (keys) => unlinkKeys(connection, keys))
+      if (workers === 1) {
+        // The prefix's own tag and its partition tags ({bench1}… and {bench1:pXX}…).
+        for (const pattern of [`${prefix}*`, `${prefix.slice(0, -1)}:p*`]) await scanKeys(connection, pattern, (keys) => unlinkKeys(connection, keys))
+      }
     }
     // The store of the 2-worker import is the one walked and checked.
     const prefix = '{bench2}'
