@@ -11,13 +11,11 @@
  * overhead (routing, per-slot pipelines, stepwise answers, replication, WAIT before commits and
  * publication), not its scale; the masters' rows show how the store's partitions spread.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, rm, unlink, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Table from 'cli-table3'
@@ -25,6 +23,7 @@ import { startPrivateRedis } from '../src/store/private-redis.ts'
 import { memoryInfo } from '../src/store/memory.ts'
 import { connectRedis, scanKeys, unlinkKeys } from '../src/store/redis.ts'
 import { startRedisCluster } from '../test/support/redis-cluster.ts'
+import { BIN, splitEtlFile, startIngestWorkerProcess, stopProcesses } from './etl-files.ts'
 import { generatePowerLawGraph, prng } from './power-law-graph.ts'
 
 const execFileAsync = promisify(execFile)
@@ -33,49 +32,10 @@ const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
 const ROWS_PER_FILE = 100_000
 const SEEDS = 20
 const CHECKS = 5_000
-const BIN = fileURLToPath(new URL('../bin/exposure.mjs', import.meta.url))
 const CHECK_LATENCY = fileURLToPath(new URL('./check-latency.ts', import.meta.url))
 
-async function split(file: string, stem: string, dir: string): Promise<void> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity })
-  let header = ''
-  let out: ReturnType<typeof createWriteStream> | null = null
-  let rows = 0
-  let part = 0
-  for await (const line of lines) {
-    if (header === '') {
-      header = line
-      continue
-    }
-    if (out === null || rows === ROWS_PER_FILE) {
-      out?.end()
-      out = createWriteStream(join(dir, `${stem}_${String(part++).padStart(3, '0')}.csv`))
-      out.write(`${header}\n`)
-      rows = 0
-    }
-    out.write(`${line}\n`)
-    rows++
-  }
-  out?.end()
-  await unlink(file)
-}
 
-function startWorker(prefix: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, '--prefix', prefix, 'worker', '--queues', 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (d) => {
-      stderr += d
-      if (stderr.includes('ingest worker ready')) resolve(child)
-    })
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${stderr}`)))
-  })
-}
 
-async function stopAll(children: ChildProcess[]): Promise<void> {
-  for (const child of children) child.kill('SIGTERM')
-  await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
-}
 
 async function cli(env: NodeJS.ProcessEnv, args: string[]): Promise<{ stdout: string; seconds: number }> {
   const t = performance.now()
@@ -102,8 +62,8 @@ const dir = join(tmpdir(), `exposure-bench-cluster-${process.pid}`)
 await rm(dir, { recursive: true, force: true })
 process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
 const graph = await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
-await split(join(dir, 'transactions.csv'), 'transactions', dir)
-await split(join(dir, 'token_transfers.csv'), 'token_transfers', dir)
+await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, ROWS_PER_FILE)
+await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, ROWS_PER_FILE)
 const random = prng(7)
 const seeds = new Set<string>()
 while (seeds.size < SEEDS) seeds.add(graph.addresses[Math.floor(ADDRESSES * (0.001 + 0.05 * random()))]!)
@@ -132,13 +92,13 @@ try {
     const usedBefore = (await memoryInfo(connection)).used
     for (const workers of [1, 2]) {
       const prefix = `{bench${workers}}`
-      const processes = await Promise.all(Array.from({ length: workers }, () => startWorker(prefix, environment)))
+      const processes = await Promise.all(Array.from({ length: workers }, () => startIngestWorkerProcess(prefix, environment)))
       try {
         const { stdout, seconds } = await cli(environment, ['--prefix', prefix, 'import', dir, '--ingest-workers', '0', '--json'])
         result.import[`${workers}`] = (JSON.parse(stdout) as { transfersAdded: number }).transfersAdded / seconds
         process.stderr.write(`${target}: import with ${workers} ingest worker(s) ${seconds.toFixed(1)} s\n`)
       } finally {
-        await stopAll(processes)
+        await stopProcesses(processes)
       }
       // Only the last import's store stays: memory per transfer is one store's.
       if (workers === 1) {

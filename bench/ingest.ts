@@ -11,14 +11,11 @@
  *
  * Scale with BENCH_TRANSFERS / BENCH_ADDRESSES.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, readdir, rm, unlink, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Table from 'cli-table3'
 import { createGraphStore } from '../src/store/graph-store.ts'
@@ -27,38 +24,14 @@ import { startPrivateRedis } from '../src/store/private-redis.ts'
 import { connectRedis } from '../src/store/redis.ts'
 import { importEtl } from '../src/sources/etl-import.ts'
 import { DEFAULT_LISTED_TOKENS } from '../src/sources/assets.ts'
+import { BIN, splitEtlFile, startIngestWorkerProcess, stopProcesses } from './etl-files.ts'
 import { generatePowerLawGraph } from './power-law-graph.ts'
 
 const execFileAsync = promisify(execFile)
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
 const ROWS_PER_FILE = 100_000
-const BIN = fileURLToPath(new URL('../bin/exposure.mjs', import.meta.url))
 
-/** Splits one etl CSV into files of ROWS_PER_FILE rows, each with the header, as ethereum-etl's exports come. */
-async function split(file: string, stem: string, dir: string): Promise<void> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity })
-  let header = ''
-  let out: ReturnType<typeof createWriteStream> | null = null
-  let rows = 0
-  let part = 0
-  for await (const line of lines) {
-    if (header === '') {
-      header = line
-      continue
-    }
-    if (out === null || rows === ROWS_PER_FILE) {
-      out?.end()
-      out = createWriteStream(join(dir, `${stem}_${String(part++).padStart(3, '0')}.csv`))
-      out.write(`${header}\n`)
-      rows = 0
-    }
-    out.write(`${line}\n`)
-    rows++
-  }
-  out?.end()
-  await unlink(file)
-}
 
 /** A digest of every node string of a store (names without the prefix, sorted), computed in Redis. */
 const DIGEST_SCRIPT = `
@@ -77,25 +50,13 @@ end
 return redis.sha1hex(table.concat(parts))
 `
 
-/** Starts `exposure worker --queues ingest` and resolves when it is ready. */
-function startWorkerProcess(prefix: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, '--prefix', prefix, 'worker', '--queues', 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (d) => {
-      stderr += d
-      if (stderr.includes('ingest worker ready')) resolve(child)
-    })
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${stderr}`)))
-  })
-}
 
 const dir = join(tmpdir(), `exposure-bench-ingest-${TRANSFERS}-${ADDRESSES}`)
 await rm(dir, { recursive: true, force: true })
 process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
 await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
-await split(join(dir, 'transactions.csv'), 'transactions', dir)
-await split(join(dir, 'token_transfers.csv'), 'token_transfers', dir)
+await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, ROWS_PER_FILE)
+await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, ROWS_PER_FILE)
 const files = (await readdir(dir)).length
 const loadBefore = loadavg()
 
@@ -126,7 +87,7 @@ try {
     // run the jobs; the import command only queues them and commits.
     const prefix = `{jobs${workers}}`
     const env = { ...process.env, REDIS_URL: server.url, EXPOSURE_PREFIX: undefined, RPC_URL: undefined } as NodeJS.ProcessEnv
-    const processes = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(prefix, env)))
+    const processes = await Promise.all(Array.from({ length: workers }, () => startIngestWorkerProcess(prefix, env)))
     try {
       t = performance.now()
       const { stdout } = await execFileAsync(process.execPath, [BIN, '--prefix', prefix, 'import', dir, '--ingest-workers', '0', '--json'], { env, maxBuffer: 64 * 1024 * 1024 })
@@ -135,8 +96,7 @@ try {
       const equal = (await digestOf(prefix)) === reference && summary.transfersAdded === plain.transfersAdded
       rows.push({ mode: `ingest jobs, ${workers} worker process${workers > 1 ? 'es' : ''}`, seconds, readSeconds: summary.readSeconds, rate: summary.transfersAdded / seconds, equal })
     } finally {
-      for (const child of processes) child.kill('SIGTERM')
-      await Promise.all(processes.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
+      await stopProcesses(processes)
     }
     await redis.flushall()
   }
