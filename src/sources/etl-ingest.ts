@@ -159,15 +159,18 @@ async function waitForJobs(options: DistributedImportOptions, jobIds: readonly s
   let servedAt = Date.now()
   let lastWorkerCheck = 0
   let told = false
+  // Finished jobs by index, with their bytes: each poll reads only the jobs still open.
+  const finished = new Map<number, { result: Extract<EtlIngestResult, { ok: true }>; bytes: number }>()
   for (;;) {
     if (options.signal?.aborted) throw new BaseError('INTERRUPTED', 'import interrupted while its files were being read: nothing of it reached the store')
-    const jobs = await Promise.all(jobIds.map((id) => queue.getJob(id)))
+    const open = jobIds.map((_, i) => i).filter((i) => !finished.has(i))
+    const jobs = await Promise.all(open.map((i) => queue.getJob(jobIds[i]!)))
     const states = await Promise.all(jobs.map((job) => job?.getState() ?? 'missing'))
     let bytes = 0
-    const done: Extract<EtlIngestResult, { ok: true }>[] = []
-    for (let i = 0; i < jobIds.length; i++) {
-      const job = jobs[i] as Job<EtlIngestJobData, EtlIngestResult> | undefined
-      const state = states[i]
+    for (let k = 0; k < open.length; k++) {
+      const i = open[k]!
+      const job = jobs[k] as Job<EtlIngestJobData, EtlIngestResult> | undefined
+      const state = states[k]
       if (job === undefined || state === 'missing' || state === 'unknown') throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} vanished from the queue (removed by hand, or Redis lost its data)`, { value: jobIds[i]! })
       if (state === 'failed') throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} (${job.data.files.map((f) => f.file).join(', ')}) failed for good: ${job.failedReason ?? 'unknown reason'}`, { value: jobIds[i]! })
       if (state === 'completed') {
@@ -176,12 +179,13 @@ async function waitForJobs(options: DistributedImportOptions, jobIds: readonly s
         if (result === undefined || result === null) continue
         if ('gone' in result) throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} found its import gone`, { value: jobIds[i]! })
         if (!result.ok) throw new InputError(result.error.code, result.error.message, result.error.details)
-        done.push(result)
-        bytes += job.data.files.reduce((sum, f) => sum + f.size, 0)
+        finished.set(i, { result, bytes: job.data.files.reduce((sum, f) => sum + f.size, 0) })
       } else if (typeof job.progress === 'number') bytes += job.progress
     }
-    options.onProgress?.({ phase: 'read', done: bytes, total: totalBytes, transfers: done.reduce((sum, r) => sum + r.transfers, 0) })
-    if (done.length === jobIds.length) return done
+    const done = [...finished.values()]
+    bytes += done.reduce((sum, f) => sum + f.bytes, 0)
+    options.onProgress?.({ phase: 'read', done: bytes, total: totalBytes, transfers: done.reduce((sum, f) => sum + f.result.transfers, 0) })
+    if (finished.size === jobIds.length) return jobIds.map((_, i) => finished.get(i)!.result)
     // A job a dead worker held stays 'active' until a live worker's stalled check takes it back:
     // ask whether anyone serves the queue, not whether jobs move.
     if (!told && Date.now() - lastWorkerCheck > 1_000) {
