@@ -68,6 +68,10 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   P:walk:r:<run>:seeds           set   the seeds the run started from
  *   P:walk:r:<run>:stops           set   addresses that were stop nodes by label when it started
  *   P:walk:current:stops    set     the same of the published walk
+ *   P:walk:runs             set     run ids that may still own per-run keys: added in the MULTI that starts a run
+ *                                   (before any of its keys exist), removed once they are freed; the published
+ *                                   run stays. A walk start frees every other member's keys (walk-runs.ts
+ *                                   sweepRuns): what a crash between publishing and freeing left behind
  *   P:changes:<version>     string  the addresses (20 bytes each) whose nodes the commit that made
  *                                   store version <version> changed; kept while a published walk
  *                                   may need them (incremental walks re-expand them)
@@ -146,6 +150,8 @@ export interface StoreKeys {
   /** Addresses that were stop nodes by their label when run `runId` started (incremental walks diff against it). */
   walkRunStops(runId: string): string
   walkCurrentStops: string
+  /** Every run that may still own keys (registered before it writes any; removed once they are freed). */
+  walkRuns: string
   /** The addresses a commit changed, by the store version it made (20 bytes each). */
   changes(version: number): string
   /** Store versions whose commit removed transfers (rollbacks). */
@@ -237,6 +243,7 @@ export function storeKeys(prefix: string): StoreKeys {
     walkRunSeeds: (r) => `${run(r)}:seeds`,
     walkRunStops: (r) => `${run(r)}:stops`,
     walkCurrentStops: `${prefix}:walk:current:stops`,
+    walkRuns: `${prefix}:walk:runs`,
     changes: (v) => `${prefix}:changes:${v}`,
     shrinkingVersions: `${prefix}:changes:shrinking`,
     queuePrefix: `${prefix}:q`,

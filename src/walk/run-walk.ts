@@ -16,7 +16,7 @@ import { storeSourceChoice } from '../sources/walk-source.ts'
 import { labelsDigest } from './labels-digest.ts'
 import { walkParams } from './params.ts'
 import type { BeforeExpand } from './walk-job.ts'
-import { cleanUpDeadRun, clearWalkGuards, dropRun, freeRunKeys, readPublished, setWalkGuards, type WalkBasis } from './walk-runs.ts'
+import { cleanUpDeadRun, clearWalkGuards, dropRun, freeRunKeys, readPublished, setWalkGuards, sweepRuns, type WalkBasis } from './walk-runs.ts'
 
 /** Where a walk reads expanded addresses' transfers, and the blocks its answers cover. */
 export interface WalkSourceChoice {
@@ -128,6 +128,8 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
   try {
     const cleaned = await cleanUpDeadRun(store, drainJobs)
     if (cleaned !== null) options.onNote?.(`walk ${cleaned} was interrupted (its coordinator is gone); its partial labels were dropped`)
+    const swept = (await sweepRuns(redis, keys, '')).filter((r) => r !== cleaned)
+    if (swept.length > 0) options.onNote?.(`freed the keys of ${swept.length === 1 ? 'walk' : 'walks'} ${swept.join(', ')}, left behind by a coordinator that stopped before it freed them`)
     // A commit being applied right now must finish first: a walk starts on a whole store.
     const writer = await store.imports.lockWriter({ onWait: (h) => options.onNote?.(`waiting for ${describeHolder(h)} to finish writing the store`) })
     try {
@@ -167,6 +169,8 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
       sourceMethod: source.method,
       sourceCoverage: source.coverage ?? '',
     })
+    // Registered before any of the run's keys exist, so whatever it leaves behind can be found.
+    start.sadd(keys.walkRuns, runId)
     setWalkGuards(start, keys, runId)
     if (seeds.length > 0) start.sadd(keys.walkRunSeeds(runId), ...seeds)
     const stops = await labelStops(redis, keys.labels, options.stopCategories)
@@ -286,9 +290,11 @@ async function runWalkOnce(store: GraphStore, options: WalkOptions): Promise<Wal
           if (/WALK_STOPPED/.test(message)) throw new BaseError('WALK_FAILED', `walk ${runId} was stopped by another process before it could be published`, { value: runId }, { cause: error })
           throw error
         }
-        // The run's empty frontiers and claims, and the replaced run's labels, partition by partition.
+        failpoint('walk:published')
+        // The run's empty frontiers and claims, and the replaced run's labels, partition by
+        // partition (a crash before this ends leaves them registered: the next walk frees them).
         await freeRunKeys(redis, keys, runId, { labels: false })
-        if (previousRunId !== '' && previousRunId !== runId) await freeRunKeys(redis, keys, previousRunId, { labels: true })
+        await sweepRuns(redis, keys, runId)
         await pruneChangeLog(redis, keys, Number((await redis.hget(keys.walkCurrent, 'storeVersion')) ?? 0))
         return { runId, seconds: (Date.now() - startedAt) / 1000, labelled, seeds: seeds.length, previousRunId }
       }
@@ -347,7 +353,7 @@ export async function labelStops(redis: Redis, labelsKey: string, stopCategories
 
 /** publish-walk.lua: the run becomes the published walk, atomically. Answers the previous run id. */
 async function publish(redis: Redis, keys: GraphStore['keys'], runId: string, storeId: string, finishedAt: string, versionAtPublish: boolean, basis: Record<string, string>): Promise<unknown> {
-  return callScript(redis, 'publish-walk', [keys.walkMeta, keys.walkCurrent, keys.walkCurrentSeeds, keys.walkRunSeeds(runId), keys.meta, keys.walkCurrentStops, keys.walkRunStops(runId)], [runId, storeId, finishedAt, keys.prefix, versionAtPublish ? '1' : '0', ...Object.entries(basis).flat()])
+  return callScript(redis, 'publish-walk', [keys.walkMeta, keys.walkCurrent, keys.walkCurrentSeeds, keys.walkRunSeeds(runId), keys.meta, keys.walkCurrentStops, keys.walkRunStops(runId), keys.walkRuns], [runId, storeId, finishedAt, keys.prefix, versionAtPublish ? '1' : '0', ...Object.entries(basis).flat()])
 }
 
 /** 12 big-endian bytes of an amount (an out-record's amount field), as hex; saturated like records. */

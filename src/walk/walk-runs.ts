@@ -3,8 +3,9 @@
  * address's partition (keys.ts: Q:walk:r:<run>:…); answers come from the published run
  * (P:walk:current) until a new run completes and is published in one atomic step
  * (store/lua/publish-walk.lua: the switch of P:walk:current); the previous run's per-partition
- * keys are freed right after, partition by partition (a crash in between leaves them behind, never
- * a mix). A run that fails, is interrupted, or whose coordinator died leaves the published walk as
+ * keys are freed right after, partition by partition. Every run is registered (P:walk:runs) before
+ * it writes a key, and the one a publish replaces is registered again in the publish itself, so a
+ * crash in between leaves keys that the next walk finds and frees (sweepRuns), never a mix. A run that fails, is interrupted, or whose coordinator died leaves the published walk as
  * it was; its own keys, its partitions' guards and its queued jobs are dropped.
  *
  * The published walk carries its basis: the store (id, version), the seed set's version, the
@@ -106,7 +107,30 @@ export async function dropRun(redis: Redis, keys: StoreKeys, runId: string): Pro
   const published = await redis.hget(keys.walkCurrent, 'runId')
   if (published === runId) return
   await freeRunKeys(redis, keys, runId, { labels: true })
-  await redis.unlink(keys.walkRunSeeds(runId))
+  await redis.unlink(keys.walkRunSeeds(runId), keys.walkRunStops(runId))
+  await redis.srem(keys.walkRuns, runId)
+}
+
+/**
+ * Frees the keys of every registered run that is neither the published one nor `running`: runs
+ * replaced by a publish whose coordinator died before it freed them, and dropped runs whose drop
+ * was cut short (Redis went away meanwhile). Without it their labels (as big as a whole walk's)
+ * would stay for good, read by nothing. The caller holds the walk lock, so no coordinator owns
+ * those runs, and their guards no longer name them, so no late job writes into them. Returns the
+ * run ids it freed.
+ */
+export async function sweepRuns(redis: Redis, keys: StoreKeys, running: string): Promise<string[]> {
+  const [members, published] = await Promise.all([redis.smembers(keys.walkRuns), redis.hget(keys.walkCurrent, 'runId')])
+  const swept: string[] = []
+  for (const runId of members) {
+    if (runId === published || runId === running) continue
+    await clearWalkGuards(redis, keys, runId)
+    await freeRunKeys(redis, keys, runId, { labels: true })
+    await redis.unlink(keys.walkRunSeeds(runId), keys.walkRunStops(runId))
+    await redis.srem(keys.walkRuns, runId)
+    swept.push(runId)
+  }
+  return swept
 }
 
 /**

@@ -256,6 +256,42 @@ describe('interrupted walks', () => {
     expect((await runCli([...g, 'trace'], env)).code).toBe(0)
     await dropPrefix(harness.redis, prefix)
   })
+  it('killed right after publishing: the new walk answers, and the next trace frees the replaced run\'s keys that were left behind', async () => {
+    const prefix = testPrefix('postpub')
+    const { g, env, exposed, runId: first } = await published(prefix)
+    const runKeys = async (runId: string) => {
+      const found: string[] = []
+      let cursor = '0'
+      do {
+        const [next, keys] = await harness.redis.scan(cursor, 'MATCH', `*:walk:r:${runId}:*`, 'COUNT', 1000)
+        cursor = next
+        found.push(...keys)
+      } while (cursor !== '0')
+      return found
+    }
+    expect((await runKeys(first)).length).toBeGreaterThan(0)
+    const killed = await runCli([...g, 'trace'], { ...env, EXPOSURE_FAILPOINT: 'walk:published' })
+    expect(killed.code, killed.stderr).toBe(null)
+    const status = JSON.parse((await runCli([...g, 'status', '--json'], env)).stdout) as { walk: { runId: string }; latestWalk: { status: string } }
+    const second = status.walk.runId
+    expect(second).not.toBe(first)
+    expect(status.latestWalk.status).toBe('complete')
+    const check = JSON.parse((await runCli([...g, 'check', '--json', exposed], env)).stdout) as { walk: { runId: string }; risk: string }[]
+    expect(check[0]!.walk.runId).toBe(second)
+    expect(check[0]!.risk).toBe('severe')
+    // The replaced run's labels are still there (the process died before freeing them) and registered.
+    expect((await runKeys(first)).some((k) => k.endsWith(':labels'))).toBe(true)
+    expect(await harness.redis.smembers(`${prefix}:walk:runs`)).toEqual(expect.arrayContaining([first, second]))
+    const again = await runCli([...g, 'trace'], env)
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stderr).toContain(`freed the keys of walk ${first}`)
+    const third = (JSON.parse((await runCli([...g, 'status', '--json'], env)).stdout) as { walk: { runId: string } }).walk.runId
+    expect(await runKeys(first)).toEqual([])
+    expect(await runKeys(second)).toEqual([])
+    expect((await runKeys(third)).length).toBeGreaterThan(0)
+    expect(await harness.redis.smembers(`${prefix}:walk:runs`)).toEqual([third])
+    await dropPrefix(harness.redis, prefix)
+  })
 })
 
 describe('Redis faults and operator mistakes', () => {

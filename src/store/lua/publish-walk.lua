@@ -11,6 +11,8 @@
 -- KEYS[5] store meta (storeId, version)
 -- KEYS[6] current stops set (addresses that were stop nodes by label when the published run started)
 -- KEYS[7] this run's stops set
+-- KEYS[8] the registered runs (a replaced run is registered here for sure, so its keys are freed
+--         even if this process dies before it frees them: walk-runs.ts sweepRuns)
 -- ARGV[1] run id
 -- ARGV[2] the store id the walk started on
 -- ARGV[3] finishedAt (ISO)
@@ -41,5 +43,8 @@ redis.call('DEL', KEYS[3], KEYS[6])
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[3]) end
 if redis.call('EXISTS', KEYS[7]) == 1 then redis.call('RENAME', KEYS[7], KEYS[6]) end
 redis.call('HSET', KEYS[1], 'status', 'complete', 'finishedAt', ARGV[3])
-if previous and previous ~= ARGV[1] then redis.call('UNLINK', prefix .. ':walk:r:' .. previous .. ':stops') end
+if previous and previous ~= ARGV[1] then
+  redis.call('UNLINK', prefix .. ':walk:r:' .. previous .. ':stops')
+  redis.call('SADD', KEYS[8], previous)
+end
 return previous or ''
