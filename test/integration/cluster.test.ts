@@ -4,7 +4,9 @@
  * a second import and an incremental walk, check, status — gives the same answers on the cluster
  * as on a single server, command for command. A master SIGKILLed in the middle of a walk (its
  * replica promoted): the walk notices the failover, starts again, and publishes answers equal to a
- * clean run's. The partitioned layout (keys.ts) spreads the node strings over all three masters.
+ * clean run's. A master failing over while an import is staged: the import is refused before its
+ * commit point and leaves nothing; run again, it equals the single server's. The partitioned layout
+ * (keys.ts) spreads the node strings over all three masters.
  */
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -168,7 +170,97 @@ describe('a store on a Redis Cluster', () => {
     expect(clean.filter((a) => (a as { downstream: unknown }).downstream !== null).length).toBeGreaterThan(20)
     expect(await list('cluster')).toEqual(clean)
   }, 240_000)
+
+  it('a master failing over while an import is staged: the import is refused before its commit point, nothing of it stays, and a rerun imports it whole', async () => {
+    const prefixes = { server: testPrefix('whole'), cluster: testPrefix('cut') }
+    await on('server', prefixes.server, ['import', first, second])
+    // No worker serves the ingest queue yet: the import waits, staged nothing, its epoch recorded.
+    const env = { ...process.env, REDIS_URL: undefined, EXPOSURE_PREFIX: undefined, REDIS_CLUSTER_NODES: cluster.nodes.join(',') } as NodeJS.ProcessEnv
+    const importing = spawn(process.execPath, [BIN, '--prefix', prefixes.cluster, 'import', first, second, '--ingest-workers', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    importing.stderr!.on('data', (d) => (stderr += d))
+    importing.stdout!.resume()
+    const exited = new Promise<number | null>((resolve) => importing.once('exit', (code) => resolve(code)))
+    const deadline = Date.now() + 30_000
+    while (!stderr.includes('no worker serves the etl ingest queue')) {
+      expect(Date.now() < deadline && importing.exitCode === null, `the import did not wait for a worker: ${stderr}`).toBe(true)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    // A master whose replica can take over (the walk test above left one master without one).
+    const victim = await masterWithReplica()
+    await cluster.kill(victim)
+    const promoted = Date.now() + 30_000
+    while ((await cluster.masters()).includes(victim) || (await cluster.masters()).length < 3) {
+      expect(Date.now() < promoted, 'no replica was promoted').toBe(true)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    await cluster.waitOk()
+    // Now a worker stages the files, and the import reaches its commit point after the failover.
+    const worker = spawn(process.execPath, [BIN, '--prefix', prefixes.cluster, 'worker', '--queues', 'ingest'], { env, stdio: ['ignore', 'ignore', 'ignore'] })
+    try {
+      expect(await exited, stderr).toBe(1)
+    } finally {
+      worker.kill('SIGTERM')
+      await new Promise((resolve) => worker.once('exit', resolve))
+    }
+    expect(stderr).toMatch(/failed over while import \S+ was being staged/)
+    expect(stderr).toContain('nothing of it was committed')
+    // Nothing committed, nothing staged, no import left registered.
+    const left = await keysOnMasters(`*${prefixes.cluster.replace(/[{}]/g, '')}*`)
+    expect(left.filter((k) => /:(n|stage|journal|import):/.test(k) || k === `${prefixes.cluster}:meta`), left.join(', ')).toEqual([])
+    expect(left.length, 'the scan sees the store\'s keys (its queue\'s)').toBeGreaterThan(0)
+    // Run again: the whole import, as on one server.
+    await on('cluster', prefixes.cluster, ['import', first, second])
+    for (const target of ['server', 'cluster'] as const) {
+      await on(target, prefixes[target], ['seeds', 'import', seedsFile])
+      await on(target, prefixes[target], ['trace'])
+    }
+    expect(await answers('cluster', prefixes.cluster)).toEqual(await answers('server', prefixes.server))
+  }, 180_000)
 })
+
+/** A live master that has a live replica (CLUSTER NODES of any live node). */
+async function masterWithReplica(): Promise<string> {
+  for (const node of await cluster.masters()) {
+    const redis = new Redis({ host: node.split(':')[0]!, port: Number(node.split(':')[1]), lazyConnect: true })
+    redis.on('error', () => undefined)
+    try {
+      await redis.connect()
+      const lines = String(await redis.cluster('NODES')).trim().split('\n').map((l) => l.split(' '))
+      const byId = new Map(lines.map((f) => [f[0]!, f]))
+      for (const f of lines) {
+        const flags = f[2]!.split(',')
+        if (!flags.includes('slave') || flags.some((x) => x.startsWith('fail'))) continue
+        const master = byId.get(f[3]!)
+        if (master && !master[2]!.split(',').some((x) => x.startsWith('fail'))) return master[1]!.split('@')[0]!
+      }
+    } finally {
+      redis.disconnect()
+    }
+  }
+  throw new Error('no master with a live replica')
+}
+
+/** Every key matching `pattern` on every master (SCAN on each master's own connection). */
+async function keysOnMasters(pattern: string): Promise<string[]> {
+  const found: string[] = []
+  for (const node of await cluster.masters()) {
+    const redis = new Redis({ host: node.split(':')[0]!, port: Number(node.split(':')[1]), lazyConnect: true })
+    redis.on('error', () => undefined)
+    try {
+      await redis.connect()
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000)
+        cursor = next
+        found.push(...keys)
+      } while (cursor !== '0')
+    } finally {
+      redis.disconnect()
+    }
+  }
+  return found
+}
 
 /** Node strings of a store on each master, counted by SCAN on each master's own connection. */
 async function nodeStringsPerMaster(prefix: string): Promise<number[]> {
