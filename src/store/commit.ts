@@ -39,6 +39,8 @@ export { PARTITIONS, partitionOfHex } from './partitions.ts'
 import { PARTITIONS } from './partitions.ts'
 /** Addresses merged per journal part. */
 const CHUNK = 1_000
+/** Partitions prepared at once by a commit. */
+const PREPARE_CONCURRENCY = 2
 export const ENTRY_OUT = 0
 export const ENTRY_IN = 1
 /** Extra staged entries (P:stage:<id>:x): type u8, length u16, payload. */
@@ -341,15 +343,25 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function preparePartition(importId: string, p: number): Promise<{ changed: number; transfers: number; addresses: number; parts: string[]; hexes: string[] }> {
     const staged = await redis.getBuffer(keys.stagePartition(importId, p))
     if (staged === null) return { changed: 0, transfers: 0, addresses: 0, parts: [], hexes: [] }
-    const byOwner = new Map<string, { outs: Buffer[]; ins: Buffer[] }>()
+    // Each owner's staged records, as offsets into `staged` (millions of records: no Buffer each).
+    const byOwner = new Map<string, { outs: number[]; ins: number[] }>()
     for (let at = 0; at < staged.length; ) {
       const isOut = staged[at] === ENTRY_OUT
       const size = isOut ? OUT_SIZE : IN_SIZE
       const owner = staged.toString('latin1', at + 1, at + 21)
       let lists = byOwner.get(owner)
       if (!lists) byOwner.set(owner, (lists = { outs: [], ins: [] }))
-      ;(isOut ? lists.outs : lists.ins).push(staged.subarray(at + 21, at + 21 + size))
+      ;(isOut ? lists.outs : lists.ins).push(at + 21)
       at += 21 + size
+    }
+    /** The stored list with the staged records after it, sorted and de-duplicated. */
+    const merged = (stored: Buffer, offsets: readonly number[], size: number): Buffer => {
+      if (offsets.length === 0) return stored
+      const all = Buffer.allocUnsafe(stored.length + offsets.length * size)
+      stored.copy(all, 0)
+      let at = stored.length
+      for (const offset of offsets) at += staged.copy(all, at, offset, offset + size)
+      return sortUnique(all, size)
     }
     const owners = [...byOwner.keys()]
     let changed = 0
@@ -366,8 +378,8 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
         const old = nodes[index] ?? null
         const before = splitNode(old)
         const lists = byOwner.get(chunk[index]!)!
-        const out = lists.outs.length === 0 ? before.out : sortUnique(Buffer.concat([before.out, ...lists.outs]), OUT_SIZE)
-        const inn = lists.ins.length === 0 ? before.in : sortUnique(Buffer.concat([before.in, ...lists.ins]), IN_SIZE)
+        const out = merged(before.out, lists.outs, OUT_SIZE)
+        const inn = merged(before.in, lists.ins, IN_SIZE)
         if (old !== null && out.length === before.out.length && inn.length === before.in.length) return // nothing new
         const node = joinNode(`0x${hex}` as Address, out, inn)
         if (node === null) return
@@ -518,16 +530,36 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       const touched: string[] = []
       let transferDelta = 0
       let addressDelta = 0
-      for (let p = 0; p < PARTITIONS; p++) {
-        if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
-        lock.assertHeld()
-        const result = await preparePartition(importId, p)
-        changedNodes += result.changed
-        touched.push(...result.hexes)
-        transferDelta += result.transfers
-        addressDelta += result.addresses
-        options.onProgress?.({ phase: 'prepare', done: p + 1, total: PARTITIONS })
+      // Partitions are prepared a few at a time: while one waits for Redis (its staging, its
+      // nodes, its journal write), another merges records here.
+      let next = 0
+      let done = 0
+      let failed = false
+      const touchedBy: string[][] = new Array(PARTITIONS)
+      const preparer = async () => {
+        try {
+          for (let p = next++; p < PARTITIONS && !failed; p = next++) {
+            if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
+            lock.assertHeld()
+            const result = await preparePartition(importId, p)
+            changedNodes += result.changed
+            touchedBy[p] = result.hexes
+            transferDelta += result.transfers
+            addressDelta += result.addresses
+            options.onProgress?.({ phase: 'prepare', done: ++done, total: PARTITIONS })
+          }
+        } catch (error) {
+          failed = true
+          throw error
+        }
       }
+      // Every preparer settled before an error goes up: a journal part written after the caller
+      // dropped the journal would be left behind.
+      const settled = await Promise.allSettled(Array.from({ length: PREPARE_CONCURRENCY }, preparer))
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+      if (failure) throw failure.reason
+      // In partition order, as one preparer would have listed them.
+      for (const hexes of touchedBy) if (hexes) for (const hex of hexes) touched.push(hex)
       const extraFields: (string | Buffer)[] = []
       for (const [field, value] of tokens.journal) extraFields.push(field, value)
       if (extras.blockTimes.size > 0) {

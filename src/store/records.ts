@@ -164,7 +164,8 @@ export function decodeRecord(buf: Buffer, offset: number, size: number): Decoded
 /**
  * Sorts fixed-size records by their bytes and drops duplicates. Returns a new buffer (records
  * only, no header). Already-sorted input (the common case: etl exports are in block order) is
- * detected in one pass and only de-duplicated.
+ * detected in one pass and only de-duplicated, and returned as it is (no copy) when it has no
+ * duplicates.
  */
 export function sortUnique(records: Buffer, size: number): Buffer {
   const n = records.length / size
@@ -174,7 +175,14 @@ export function sortUnique(records: Buffer, size: number): Buffer {
   // Merged lists are a few sorted runs (what the node held, then each file's rows in chain
   // order): merge the runs instead of sorting from scratch when there are few.
   const runs: number[] = [0]
-  for (let i = 1; i < n; i++) if (compare(i - 1, i) > 0) runs.push(i)
+  let duplicates = false
+  for (let i = 1; i < n; i++) {
+    const order = compare(i - 1, i)
+    if (order > 0) runs.push(i)
+    else if (order === 0) duplicates = true
+  }
+  // Sorted and without duplicates (a new node's records, in chain order): nothing to do.
+  if (runs.length === 1 && !duplicates) return records
   let order: number[]
   if (runs.length === 1) order = Array.from({ length: n }, (_, i) => i)
   else if (runs.length <= 8) order = mergeRuns(runs, n, compare)
