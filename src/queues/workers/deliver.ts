@@ -1,10 +1,10 @@
 import { Worker } from 'bullmq'
-import { QUEUES } from '../src/queues/names.ts'
-import type { DeliverJobData } from '../src/queues/watch-queues.ts'
-import { createGraphStore } from '../src/store/graph-store.ts'
-import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
-import { createDeliveryProcessor, webhookBackoff } from '../src/watch/delivery.ts'
-import { createErrorReporter } from '../src/queues/error-reporter.ts'
+import { QUEUES } from '../names.ts'
+import type { DeliverJobData } from '../watch-queues.ts'
+import { createGraphStore } from '../../store/graph-store.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../../store/redis.ts'
+import { createDeliveryProcessor, webhookBackoff } from '../../watch/delivery.ts'
+import { createErrorReporter } from '../error-reporter.ts'
 
 export interface DeliverWorkerOptions {
   redisUrl: string

@@ -1,13 +1,13 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
-import { createGraphStore } from '../src/store/graph-store.ts'
-import { createWalkState } from '../src/store/walk-state.ts'
-import { QUEUES } from '../src/queues/names.ts'
-import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../src/queues/walk-queue.ts'
-import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
-import { isExposureError } from '../src/errors.ts'
-import { isGivenUp, isRetryable } from '../src/sources/rpc/client.ts'
-import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
-import { createErrorReporter } from '../src/queues/error-reporter.ts'
+import { createGraphStore } from '../../store/graph-store.ts'
+import { createWalkState } from '../../store/walk-state.ts'
+import { QUEUES } from '../names.ts'
+import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../walk-queue.ts'
+import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../../walk/walk-job.ts'
+import { isExposureError } from '../../errors.ts'
+import { isGivenUp, isRetryable } from '../../sources/rpc/client.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../../store/redis.ts'
+import { createErrorReporter } from '../error-reporter.ts'
 
 /** How long closing waits for running jobs before it drops the connections. */
 const CLOSE_WAIT_MS = 15_000
@@ -96,21 +96,4 @@ export function startWalkWorker(options: WalkWorkerOptions) {
   }
 
   return { worker, close }
-}
-
-/** `node workers/walk.ts`: a standalone worker process (also `exposure worker`). */
-export async function runWalkWorkerProcess(options: WalkWorkerOptions): Promise<void> {
-  const { close, worker } = startWalkWorker(options)
-  // Handlers first: a SIGTERM that arrives while BullMQ is still connecting must close cleanly too.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      console.error(`walk worker: ${signal}, finishing running jobs`)
-      close().then(resolve, resolve)
-    }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
-  })
-  await Promise.race([worker.waitUntilReady(), stopped])
-  console.error(`walk worker ready (prefix ${options.prefix}, concurrency ${options.concurrency ?? 2})`)
-  await stopped
 }

@@ -1,11 +1,11 @@
 import { Worker } from 'bullmq'
-import type { Options } from '../src/config.ts'
-import { QUEUES } from '../src/queues/names.ts'
-import { createRescanQueue, RESCAN_SCHEDULER, type RescanJobData } from '../src/queues/watch-queues.ts'
-import { createGraphStore } from '../src/store/graph-store.ts'
-import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
-import { runRescan } from '../src/watch/rescan.ts'
-import { createErrorReporter } from '../src/queues/error-reporter.ts'
+import type { Options } from '../../config.ts'
+import { QUEUES } from '../names.ts'
+import { createRescanQueue, RESCAN_SCHEDULER, type RescanJobData } from '../watch-queues.ts'
+import { createGraphStore } from '../../store/graph-store.ts'
+import { isConnectionError, quietRedis, quietStoreRedis } from '../../store/redis.ts'
+import { runRescan } from '../../watch/rescan.ts'
+import { createErrorReporter } from '../error-reporter.ts'
 
 export interface RescanWorkerOptions {
   options: Options
