@@ -30,7 +30,7 @@ import { dispatch } from '../src/watch/delivery.ts'
 import { recordBaselines, runRescan, type RescanSummary } from '../src/watch/rescan.ts'
 import { createWatchlist } from '../src/watch/watchlist.ts'
 import { createWebhooks } from '../src/watch/webhooks.ts'
-import { startDeliverWorker } from '../workers/deliver.ts'
+import { startDeliverWorker } from '../src/queues/workers/deliver.ts'
 import { generatePowerLawGraph, prng } from './power-law-graph.ts'
 
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)

@@ -65,6 +65,20 @@ export interface Seed {
   extra?: Record<string, string>
 }
 
+/** What a seed set change does (src/seeds/seed-set.ts plans it, the store applies it). */
+export interface SeedSetPlan {
+  /** Seeds to write (new or changed), merged. */
+  put: Seed[]
+  /** Addresses that leave the seed set. */
+  remove: Address[]
+  /** Addresses new to the seed set. */
+  added: Address[]
+  /** Addresses already in the set whose provenance changes. */
+  updated: Address[]
+  /** Addresses of the input that were already there with the same provenance. */
+  unchanged: number
+}
+
 /** A service label: decides stop nodes by its category. */
 export interface ServiceLabel {
   address: Address

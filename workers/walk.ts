@@ -1,116 +1,17 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq'
-import { createGraphStore } from '../src/store/graph-store.ts'
-import { createWalkState } from '../src/store/walk-state.ts'
-import { QUEUES } from '../src/queues/names.ts'
-import { addWalkTokens, createWalkQueue, followUpJobId, type WalkJobData } from '../src/queues/walk-queue.ts'
-import { runWalkJob, type BeforeExpand, type WalkJobResult } from '../src/walk/walk-job.ts'
-import { isExposureError } from '../src/errors.ts'
-import { isGivenUp, isRetryable } from '../src/sources/rpc/client.ts'
-import { isConnectionError, quietRedis, quietStoreRedis } from '../src/store/redis.ts'
-import { createErrorReporter } from '../src/queues/error-reporter.ts'
-
-/** How long closing waits for running jobs before it drops the connections. */
-const CLOSE_WAIT_MS = 15_000
-
-/** Most follow-up tokens one job adds; the frontier itself holds the work, tokens only wake workers. */
-const MAX_FOLLOW_UPS = 4
-
-export interface WalkWorkerOptions {
-  redisUrl: string
-  prefix: string
-  concurrency?: number
-  /** BullMQ lock duration (ms): how soon a killed worker's job is considered stalled. Default 10 s. */
-  lockDuration?: number
-  stalledInterval?: number
-  /** Lazy-history hook: fetch the claimed addresses' transfers before expanding them (default none). */
-  beforeExpand?: BeforeExpand
-}
+/**
+ * `node --import tsx workers/walk.ts [options]`: a process serving walk jobs (exposure trace), the
+ * same as `exposure worker --queues walk [options]`. The worker itself is src/queues/workers/walk.ts.
+ */
+import { runWorkerEntry } from '../src/cli/main.ts'
+import { runWorkerProcess } from '../src/queues/workers/process.ts'
+import type { WalkWorkerOptions } from '../src/queues/workers/walk.ts'
 
 /**
- * A BullMQ worker for the walk queue. Thin: it wires the queue to runWalkJob and adds follow-up
- * tokens while the frontier has work. Close it with `close()` (SIGTERM/SIGINT in `exposure worker`):
- * running jobs finish, nothing new is taken.
+ * A walk worker in this process until SIGTERM/SIGINT, configured by the caller: no Redis checks and
+ * no lazy-source hook, which the entry point (`exposure worker`) adds.
  */
-export function startWalkWorker(options: WalkWorkerOptions) {
-  const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
-  const commands = quietStoreRedis(options.redisUrl, { maxRetriesPerRequest: 3 })
-  const store = createGraphStore(commands, options.prefix, { actor: 'walk worker' })
-  const queue = createWalkQueue(connection, store.keys.queuePrefix)
-  const report = createErrorReporter('walk worker')
-
-  async function process(job: Job<WalkJobData>): Promise<WalkJobResult | { stale: true }> {
-    const data = job.data
-    const [currentRun, status] = await commands.hmget(store.keys.walkMeta, 'runId', 'status')
-    if (currentRun !== data.runId || status !== 'running') return { stale: true }
-    const state = createWalkState(commands, store.keys, data.runId)
-    try {
-      const result = await runWalkJob(state, store.loadAssets, data, job.id ?? job.name, options.beforeExpand, { recover: job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0 })
-      const frontier = await state.frontierHint(data.direction, 8)
-      const followUps = Math.min(MAX_FOLLOW_UPS, Math.ceil(frontier / data.batchSize))
-      await addWalkTokens(queue, data, Array.from({ length: followUps }, (_, i) => followUpJobId(job.id ?? job.name, i)))
-      return result
-    } catch (error) {
-      // The run was interrupted or replaced meanwhile: nothing to do, nothing was written.
-      if (isExposureError(error, 'WALK_STOPPED')) return { stale: true }
-      if (isExposureError(error) && error.isBadInput) throw new UnrecoverableError(error.message)
-      // A source that already spent its deadline on retries: retrying the job would multiply the
-      // wait; fail it for good with the precise reason (the coordinator prints it).
-      if (isGivenUp(error) || (isExposureError(error) && !isRetryable(error) && !isExposureError(error, 'STORE_BUSY') && !isExposureError(error, 'WALK_BUSY'))) throw new UnrecoverableError(error instanceof Error ? error.message : String(error))
-      throw error
-    }
-  }
-
-  const worker = new Worker<WalkJobData>(QUEUES.walk, process, {
-    connection,
-    prefix: store.keys.queuePrefix,
-    concurrency: options.concurrency ?? 2,
-    lockDuration: options.lockDuration ?? 10_000,
-    stalledInterval: options.stalledInterval ?? 5_000,
-    maxStalledCount: 5,
-  })
-  // Connection errors are the outage guard's to report (once); others once per distinct message.
-  worker.on('error', (error) => {
-    if (!isConnectionError(error)) report(error)
-  })
-
-  /**
-   * Closes the worker: by default after its running jobs finish, `force` without waiting for them
-   * (a walk that already failed). Either way within CLOSE_WAIT_MS: a job whose keys vanished with
-   * a Redis restarted without persistence never settles in BullMQ (moveToFinished and its retry
-   * fail with "Missing key"), and a plain close would wait for it forever.
-   */
-  async function close({ force = false }: { force?: boolean } = {}): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_WAIT_MS)
-      timer.unref()
-    })
-    const closed = (async () => {
-      await worker.close(force)
-      await queue.close()
-    })().catch(() => undefined)
-    await Promise.race([closed, waited])
-    clearTimeout(timer)
-    commands.disconnect()
-    connection.disconnect()
-  }
-
-  return { worker, close }
+export function runWalkWorkerProcess(options: WalkWorkerOptions): Promise<void> {
+  return runWorkerProcess({ queues: ['walk'], walk: options })
 }
 
-/** `node workers/walk.ts`: a standalone worker process (also `exposure worker`). */
-export async function runWalkWorkerProcess(options: WalkWorkerOptions): Promise<void> {
-  const { close, worker } = startWalkWorker(options)
-  // Handlers first: a SIGTERM that arrives while BullMQ is still connecting must close cleanly too.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      console.error(`walk worker: ${signal}, finishing running jobs`)
-      close().then(resolve, resolve)
-    }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
-  })
-  await Promise.race([worker.waitUntilReady(), stopped])
-  console.error(`walk worker ready (prefix ${options.prefix}, concurrency ${options.concurrency ?? 2})`)
-  await stopped
-}
+runWorkerEntry(import.meta.url, 'walk')

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { exitCodeFor, isExposureError } from '../errors.ts'
 import { storeError } from '../store/memory.ts'
@@ -13,6 +15,7 @@ import { registerExportEtl } from './commands/export-etl.ts'
 import { registerTaint } from './commands/taint.ts'
 import { registerTrace } from './commands/trace.ts'
 import { registerWorker } from './commands/worker.ts'
+import type { WorkerQueue } from '../queues/workers/process.ts'
 import { terminalSafe } from './output.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerKeys } from './commands/keys.ts'
@@ -91,17 +94,40 @@ function describeFailure(error: unknown): string {
   return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error)
 }
 
-// Run when executed (bin/exposure.mjs, `node --import tsx src/cli/main.ts`), not when imported by tests.
-const invokedDirectly = process.argv[1] !== undefined && /(?:cli[\\/]main\.ts|bin[\\/]exposure(?:\.mjs)?)$/.test(process.argv[1])
-if (invokedDirectly) {
+/** Runs `argv` as this process's command and exits with its status (the CLI, and {@link runWorkerEntry}). */
+export function runAsProcess(argv: readonly string[]): void {
   // Last resort: whatever escaped is one line and exit 1, never a stack trace (EXPOSURE_DEBUG shows it).
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`error: ${terminalSafe(describeFailure(reason))}\n`)
     if (process.env.EXPOSURE_DEBUG && reason instanceof Error) process.stderr.write(`${reason.stack}\n`)
     process.exit(exitCodeFor(reason))
   })
-  main(process.argv).then((code) => {
+  main(argv).then((code) => {
     // Exit once stdout is flushed: a lingering socket must not keep a finished command alive.
     process.stdout.write('', () => process.exit(code))
   })
 }
+
+/**
+ * The body of a worker entry point (`node --import tsx workers/walk.ts [options]`): when the module
+ * at `moduleUrl` is the process's main module, runs `exposure worker [options] --queues <queue>`
+ * (same options, environment, messages, signals and exit statuses). Imported, it does nothing.
+ */
+export function runWorkerEntry(moduleUrl: string, queue: WorkerQueue): void {
+  if (!isMainModule(moduleUrl)) return
+  runAsProcess([...process.argv.slice(0, 2), 'worker', ...process.argv.slice(2), '--queues', queue])
+}
+
+function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(script)).href
+  } catch {
+    return false
+  }
+}
+
+// Run when executed (bin/exposure.mjs, `node --import tsx src/cli/main.ts`), not when imported by tests.
+const invokedDirectly = process.argv[1] !== undefined && /(?:cli[\\/]main\.ts|bin[\\/]exposure(?:\.mjs)?)$/.test(process.argv[1])
+if (invokedDirectly) runAsProcess(process.argv)

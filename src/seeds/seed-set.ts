@@ -15,21 +15,8 @@
  * "Removed" always means: the address leaves the seed set (it had no provenance outside what was
  * dropped). An address that loses a provenance but keeps another is "updated".
  */
-import type { Address, Seed } from '../types.ts'
+import type { Address, Seed, SeedSetPlan } from '../types.ts'
 import { mergeSeeds, provenancesOf } from './merge.ts'
-
-export interface SeedSetPlan {
-  /** Seeds to write (new or changed), merged. */
-  put: Seed[]
-  /** Addresses that leave the seed set. */
-  remove: Address[]
-  /** Addresses new to the seed set. */
-  added: Address[]
-  /** Addresses already in the set whose provenance changes. */
-  updated: Address[]
-  /** Addresses of the input that were already there with the same provenance. */
-  unchanged: number
-}
 
 /** OFAC source text: `OFAC SDN sdn_advanced.xml <date>, profile <id>` (ofac-sdn.ts). */
 const SDN_SOURCE = /^(OFAC SDN sdn_advanced\.xml) \d{4}-\d{2}-\d{2}, profile \d+$/

@@ -6,8 +6,7 @@
  */
 import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
-import type { Address, Seed } from '../types.ts'
-import type { SeedSetPlan } from '../seeds/seed-set.ts'
+import type { Address, Seed, SeedSetPlan } from '../types.ts'
 import type { StoreKeys } from './keys.ts'
 
 /** One version of the seed set: what changed and where the change came from. */

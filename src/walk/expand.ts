@@ -1,14 +1,9 @@
 import { IN_SIZE, OUT_SIZE, lowerBound, recordAmount, upperBound } from '../store/records.ts'
 import type { Direction } from '../types.ts'
+import type { Candidate } from '../store/labels-format.ts'
 import { inRecordKey, outRecordKey, type HopLabel } from './labels.ts'
 
-/** A label offered to an address; the relax script keeps it if nothing dominates it. */
-export interface Candidate {
-  hex: string
-  hops: number
-  cost: number
-  key: string
-}
+export type { Candidate }
 
 export interface ExpandNode {
   /** The address being expanded (hex40, no 0x). Must be passable (a seed or not a stop node). */

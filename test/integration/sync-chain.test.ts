@@ -14,7 +14,7 @@ import { createGraphStore, type GraphStore } from '../../src/store/graph-store.t
 import { connectRedis, type Redis } from '../../src/store/redis.ts'
 import { storeGlobs } from '../../src/store/partitions.ts'
 import type { Address } from '../../src/types.ts'
-import { startIngestWorker } from '../../workers/ingest.ts'
+import { startIngestWorker } from '../../src/queues/workers/ingest.ts'
 import { startAnvil, type AnvilInstance } from '../support/anvil.ts'
 import { buildRandomChain, type RandomChain } from '../support/chain.ts'
 import { runCli } from '../support/cli.ts'

@@ -5,7 +5,7 @@ import { finishStagedImport, importEtl, type ImportProgress } from '../../source
 import { importEtlAsJobs } from '../../sources/etl-ingest.ts'
 import { createEtlIngestQueue } from '../../queues/ingest-queue.ts'
 import { quietRedis } from '../../store/redis.ts'
-import { startEtlIngestWorker } from '../../../workers/ingest.ts'
+import { startEtlIngestWorker } from '../../queues/workers/ingest.ts'
 import { countFlag } from './sync.ts'
 import { withContext, type Context } from '../context.ts'
 import { formatCount, printJson, printTable, progressBar } from '../output.ts'

@@ -4,7 +4,7 @@ import { InputError } from '../../errors.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
 import { connectRedis, guardOutage, quietRedis, quietStoreRedis, refuseEviction } from '../../store/redis.ts'
 import { createWalkSourceHook, walkSourceConfig } from '../../sources/walk-source.ts'
-import { runWorkerProcess, type WorkerQueue } from '../../../workers/process.ts'
+import { runWorkerProcess, type WorkerQueue } from '../../queues/workers/process.ts'
 import { onDemandDefaults } from '../../walk/on-demand-check.ts'
 
 const QUEUE_NAMES: readonly WorkerQueue[] = ['walk', 'ingest', 'check', 'rescan', 'deliver']

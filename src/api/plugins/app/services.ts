@@ -23,7 +23,7 @@ import { createScreening, type LiveSourceName, type Screening } from '../../../s
 import type { CheckJobResult } from '../../../screen/check-job.ts'
 import { onDemandDefaults } from '../../../walk/on-demand-check.ts'
 import type { WalkParams } from '../../../walk/params.ts'
-import { startCheckWorker } from '../../../../workers/check.ts'
+import { startCheckWorker } from '../../../queues/workers/check.ts'
 import type { Queue } from 'bullmq'
 
 export interface ServiceOptions {
