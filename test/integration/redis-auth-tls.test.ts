@@ -152,7 +152,7 @@ describe('Redis with a password and TLS', () => {
     expect(masters).toEqual([...cluster.nodes].sort())
   }, 180_000)
 
-  it('serve on the TLS cluster: ready, its check workers and metrics connect with the credentials and the CA', async () => {
+  it('serve on the TLS cluster: its store and queue connections reach the cluster with the credentials and the CA (ready, metrics)', async () => {
     expect(tracedClusterPrefix).toBeDefined()
     const serve = await startServe({ REDIS_CLUSTER_NODES: cluster.nodeUrls.join(','), REDIS_TLS_CA: tls.ca, EXPOSURE_PREFIX: tracedClusterPrefix! })
     try {
