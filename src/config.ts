@@ -1,5 +1,7 @@
 import { z } from 'zod'
+import { readFileSync } from 'node:fs'
 import { InputError } from './errors.ts'
+import { clusterUrl, isTlsUrl, parseClusterNodes, redactUrl, registerRedisTls } from './store/redis-location.ts'
 import { DEFAULT_DUST_FLOORS } from './walk/dust.ts'
 import { DEFAULT_RISK_POLICY, parseRiskPolicy, type RiskPolicy } from './walk/risk.ts'
 import { DEFAULT_LISTED_TOKENS } from './sources/assets.ts'
@@ -13,12 +15,23 @@ import type { Address } from './types.ts'
 export interface Options {
   /**
    * Redis URL of the graph store and queues. Default `redis://127.0.0.1:6379`. With a cluster
-   * (`redisCluster`) it is `redis-cluster://host:port,host:port…`, which every connection
-   * (store/redis.ts) opens as an ioredis Cluster.
+   * (`redisCluster`) it is `redis-cluster://[user:password@]host:port,host:port…` (or
+   * `rediss-cluster://…` for TLS; store/redis-location.ts), which every connection
+   * (store/redis.ts) opens as an ioredis Cluster. Holds the password: show it through redactUrl.
    */
   redisUrl: string
-  /** Seed nodes of a Redis Cluster (`host:port,host:port…`); '' for a single server. Default ''. */
+  /**
+   * Seed nodes of a Redis Cluster, comma-separated, each `host:port` or a node URL
+   * `redis://[user:password@]host:port` / `rediss://…` (TLS), all with the same scheme and
+   * credentials; '' for a single server. Default ''.
+   */
   redisCluster: string
+  /**
+   * PEM file of the CA that a TLS Redis' certificate (a `rediss://` URL, or `rediss://` cluster
+   * nodes) must chain to, instead of the system's CAs; '' for none. Read once here and registered
+   * against `redisUrl` (store/redis-location.ts), so every connection on it uses it. Default ''.
+   */
+  redisTlsCa: string
   /** Key prefix of the store, always inside a hash tag so one Redis Cluster slot holds it all. Default `{exposure}`. */
   prefix: string
   /** Longest path the walk follows, 0 to {@link MAX_HOPS_LIMIT}. Default 4. */
@@ -125,6 +138,7 @@ export const HOPS_HELP = `longest path to follow, 0 to ${MAX_HOPS_LIMIT} (defaul
 const ENV_KEYS: Record<ConfigKey, string> = {
   redisUrl: 'REDIS_URL',
   redisCluster: 'REDIS_CLUSTER_NODES',
+  redisTlsCa: 'REDIS_TLS_CA',
   prefix: 'EXPOSURE_PREFIX',
   maxHops: 'EXPOSURE_MAX_HOPS',
   stopCategories: 'EXPOSURE_STOP_CATEGORIES',
@@ -169,6 +183,7 @@ export const CONFIG_ENV_KEYS: Readonly<Record<ConfigKey, string>> = ENV_KEYS
 const FLAG_NAMES: Partial<Record<ConfigKey, string>> = {
   redisUrl: '--redis-url',
   redisCluster: '--redis-cluster',
+  redisTlsCa: '--redis-tls-ca',
   prefix: '--prefix',
   maxHops: '--hops',
   workers: '--workers',
@@ -210,7 +225,12 @@ const schema = z.object({
     const problem = redisUrlProblem(url)
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
   }),
-  redisCluster: z.union([z.literal(''), z.string().regex(/^\s*[^\s,:]+:\d{1,5}\s*(?:,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'must list the cluster\'s nodes as host:port, comma-separated (any of them; the rest are discovered)')]),
+  redisCluster: z.string().superRefine((nodes, ctx) => {
+    if (nodes === '') return
+    const spec = parseClusterNodes(nodes)
+    if ('problem' in spec) ctx.addIssue({ code: 'custom', message: spec.problem })
+  }),
+  redisTlsCa: z.string(),
   prefix: z.string().min(1).regex(/^[^\s]+$/, 'must not contain spaces'),
   maxHops: int(0, MAX_HOPS_LIMIT),
   stopCategories: list.superRefine((categories, ctx) => {
@@ -264,6 +284,7 @@ const schema = z.object({
 const DEFAULTS: Record<ConfigKey, string> = {
   redisUrl: 'redis://127.0.0.1:6379',
   redisCluster: '',
+  redisTlsCa: '',
   prefix: '{exposure}',
   maxHops: '4',
   stopCategories: DEFAULT_STOP_CATEGORIES.join(','),
@@ -314,6 +335,9 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
   // Name where a bad value came from: a flag, the environment variable, or a default.
   const where = (key: ConfigKey): string =>
     origin[key] === 'flag' ? `flag ${FLAG_NAMES[key] ?? key}` : origin[key] === 'environment' ? `environment ${ENV_KEYS[key]}` : `default of ${ENV_KEYS[key]}`
+  // Values as messages quote them: never a Redis password.
+  const shown = (key: ConfigKey): string =>
+    key === 'redisUrl' ? redactUrl(raw[key]!) : key === 'redisCluster' ? raw[key]!.split(',').map((n) => redactUrl(n.trim())).join(',') : raw[key]!
   const problems: { key: ConfigKey; text: string }[] = []
   // An empty value is a mistake, never a value: '' would coerce to 0 hops or to no stop nodes.
   // Unset the variable (or leave out the flag) for the default.
@@ -329,7 +353,7 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0]) as ConfigKey
       if (problems.some((p) => p.key === key)) continue
-      problems.push({ key, text: `${key} (${where(key)}: ${JSON.stringify(raw[key])}): ${issue.message}` })
+      problems.push({ key, text: `${key} (${where(key)}: ${JSON.stringify(shown(key))}): ${issue.message}` })
     }
   }
   // One store location: a cluster's nodes or a server's URL, never both (which one would the
@@ -337,13 +361,37 @@ export function buildOptions(flags: OptionInput = {}, env: Record<string, string
   if (parsed.success && parsed.data.redisCluster !== '' && origin.redisUrl !== 'default') {
     problems.push({ key: 'redisCluster', text: `redisCluster (${where('redisCluster')}) and redisUrl (${where('redisUrl')}) are both set: give the cluster's nodes or one server's URL` })
   }
+  let redisUrl = ''
+  let ca: Buffer | undefined
+  if (parsed.success) {
+    const spec = parsed.data.redisCluster === '' ? null : parseClusterNodes(parsed.data.redisCluster)
+    redisUrl = spec === null || 'problem' in spec ? parsed.data.redisUrl : clusterUrl(spec)
+    // The CA is read once, here (a file that goes away later changes nothing).
+    const caFile = parsed.data.redisTlsCa
+    if (caFile !== '') {
+      try {
+        ca = readFileSync(caFile)
+      } catch (error) {
+        problems.push({ key: 'redisTlsCa', text: `redisTlsCa (${where('redisTlsCa')}): cannot read the CA file ${JSON.stringify(caFile)}: ${(error as Error).message}` })
+      }
+      if (ca !== undefined && !ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
+        problems.push({ key: 'redisTlsCa', text: `redisTlsCa (${where('redisTlsCa')}): the CA file ${JSON.stringify(caFile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` })
+      }
+      if (!isTlsUrl(redisUrl)) {
+        problems.push({ key: 'redisTlsCa', text: `redisTlsCa (${where('redisTlsCa')}) is set but Redis is reached without TLS: give a rediss:// URL${parsed.data.redisCluster === '' ? '' : ' for the cluster\'s nodes'}, or leave out the CA` })
+      }
+    }
+  }
   if (problems.length > 0 || !parsed.success) {
     throw new InputError('INVALID_CONFIG', `invalid configuration: ${problems.map((p) => p.text).join('; ')}`, { field: problems.map((p) => p.key).join(',') })
   }
   const value = parsed.data
+  // Every connection on this URL (store/redis.ts) verifies the servers against this CA.
+  registerRedisTls(redisUrl, ca === undefined ? undefined : { ca })
   const options: Options = {
-    redisUrl: value.redisCluster === '' ? value.redisUrl : `redis-cluster://${value.redisCluster.split(',').map((n) => n.trim()).join(',')}`,
+    redisUrl,
     redisCluster: value.redisCluster,
+    redisTlsCa: value.redisTlsCa,
     prefix: withHashTag(value.prefix),
     maxHops: value.maxHops,
     stopCategories: value.stopCategories.length === 1 && value.stopCategories[0] === 'none' ? [] : value.stopCategories,

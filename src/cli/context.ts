@@ -8,6 +8,7 @@ import { handleInterruption } from './signals.ts'
 export interface GlobalFlags {
   redisUrl?: string
   redisCluster?: string
+  redisTlsCa?: string
   prefix?: string
   allowEviction?: boolean
 }

@@ -15,31 +15,24 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import slotOf from 'cluster-key-slot'
 import { BaseError, InputError } from '../errors.ts'
 import { splitPipelinesBySlot } from './slot-pipeline.ts'
+import { isClusterUrl, parseClusterUrl, redactUrl, tlsOptionsFor } from './redis-location.ts'
 
 export type { Redis }
 
 /**
- * A Redis Cluster travels through the code as a URL of its own scheme (config.ts builds it from
- * --redis-cluster / REDIS_CLUSTER_NODES), so every place that opens a connection from the
- * configured URL opens a Cluster without knowing it. The store's keys carry hash tags (the
- * prefix's, and 256 partition tags for per-address keys: keys.ts): each script call keeps to one
- * slot, and store connections run pipelines and MULTIs naming many slots per slot (slot-pipeline.ts).
+ * A Redis Cluster travels through the code as a URL of its own scheme (`redis-cluster://`, or
+ * `rediss-cluster://` for TLS, with the nodes' user and password: redis-location.ts, which config.ts
+ * builds it with from --redis-cluster / REDIS_CLUSTER_NODES), so every place that opens a
+ * connection from the configured URL opens a Cluster without knowing it. The store's keys carry
+ * hash tags (the prefix's, and 256 partition tags for per-address keys: keys.ts): each script call
+ * keeps to one slot, and store connections run pipelines and MULTIs naming many slots per slot
+ * (slot-pipeline.ts).
  */
-export const CLUSTER_SCHEME = 'redis-cluster://'
-
-export function isClusterUrl(url: string): boolean {
-  return url.startsWith(CLUSTER_SCHEME)
-}
+export { CLUSTER_SCHEME, TLS_CLUSTER_SCHEME, isClusterUrl, redactUrl } from './redis-location.ts'
 
 /** The seed nodes of a cluster URL. */
 export function clusterNodesOf(url: string): { host: string; port: number }[] {
-  return url
-    .slice(CLUSTER_SCHEME.length)
-    .split(',')
-    .map((node) => {
-      const at = node.lastIndexOf(':')
-      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) }
-    })
+  return parseClusterUrl(url).nodes
 }
 
 /** True for a connection opened on a cluster URL. */
@@ -53,12 +46,25 @@ export function isCluster(redis: Redis): boolean {
  * the commands this code uses have the same shape on both.
  */
 function openConnection(url: string, options: RedisOptions): Redis {
-  if (!isClusterUrl(url)) return new Redis(url, options)
+  // TLS: a rediss:// URL alone makes ioredis use TLS with the system's CAs; the registered CA
+  // (--redis-tls-ca, redis-location.ts) replaces them.
+  const tls = tlsOptionsFor(url)
+  if (!isClusterUrl(url)) return new Redis(url, tls === undefined ? options : { ...options, tls })
   const { lazyConnect, enableOfflineQueue, retryStrategy, ...redisOptions } = options
-  const cluster = new Cluster(clusterNodesOf(url), {
+  const spec = parseClusterUrl(url)
+  const cluster = new Cluster(spec.nodes, {
     lazyConnect: lazyConnect ?? false,
     enableOfflineQueue: enableOfflineQueue ?? true,
-    redisOptions,
+    // Credentials and TLS reach every node the client discovers (and duplicates: quietDuplicate).
+    redisOptions: {
+      ...redisOptions,
+      ...(spec.username === '' ? {} : { username: spec.username }),
+      ...(spec.password === '' ? {} : { password: spec.password }),
+      ...(tls === undefined ? {} : { tls }),
+    },
+    // With TLS, connect to each node by the name the cluster gives it, unresolved: a certificate
+    // names hosts, and a managed cluster's nodes (ElastiCache) are reached by name (ioredis' advice).
+    ...(tls === undefined ? {} : { dnsLookup: (address: string, callback: (error: Error | null, address: string) => void) => callback(null, address) }),
     ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
     // A master lost: its replica is promoted after the node timeout; ride that out.
     retryDelayOnFailover: 200,
@@ -218,6 +224,8 @@ async function connectCluster(url: string, forWorker: boolean): Promise<Redis> {
       lastError = error
       // A late success of the abandoned attempt must not leave a connection open.
       attempt.then((redis) => redis.disconnect(), () => undefined)
+      // A refused certificate or password stays refused: say so at once.
+      if (isRefusal((error as { cause?: unknown }).cause)) throw lastError
       if (Date.now() - startedAt + CLUSTER_ATTEMPT_MS > CLUSTER_CONNECT_BUDGET_MS) throw lastError
       await new Promise((r) => setTimeout(r, 250))
     } finally {
@@ -249,13 +257,23 @@ async function connectOnce(url: string, forWorker: boolean): Promise<Redis> {
   redis.on('error', (error) => {
     lastError = error
   })
+  // A cluster's own error only says that no node answered ("Failed to refresh slots cache"); a
+  // node's says why (a certificate the CA does not sign, a wrong password).
+  let nodeError: unknown
+  redis.on('node error', (error) => {
+    nodeError = error
+  })
   try {
     await redis.connect()
     await redis.ping()
     connected = true
   } catch (error) {
     redis.disconnect()
-    throw new BaseError('STORE_UNAVAILABLE', `cannot reach Redis at ${redactUrl(url)}: ${describe(lastError ?? error)}`, { value: redactUrl(url) }, { cause: error })
+    let cause = nodeError ?? (lastError as { lastNodeError?: unknown } | undefined)?.lastNodeError ?? lastError ?? error
+    // The client's slot discovery swallows its connections' errors (a refused certificate reads
+    // "Connection is closed"): ask a seed node directly why.
+    if (isClusterUrl(url) && !isRefusal(cause)) cause = (await probeSeed(url)) ?? cause
+    throw new BaseError('STORE_UNAVAILABLE', `cannot reach Redis at ${redactUrl(url)}: ${describe(cause)}${refusalHint(cause)}`, { value: redactUrl(url) }, { cause })
   }
   if (db !== 0) {
     // ioredis selects the URL's database on connect but stays on 0 when the server refuses it.
@@ -267,6 +285,56 @@ async function connectOnce(url: string, forWorker: boolean): Promise<Redis> {
     }
   }
   return redis
+}
+
+/** Why the first seed node of a cluster URL does not answer a PING (null when it does). */
+async function probeSeed(url: string): Promise<unknown> {
+  const spec = parseClusterUrl(url)
+  const tls = tlsOptionsFor(url)
+  const probe = new Redis({
+    ...spec.nodes[0]!,
+    ...(spec.username === '' ? {} : { username: spec.username }),
+    ...(spec.password === '' ? {} : { password: spec.password }),
+    ...(tls === undefined ? {} : { tls }),
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: true,
+    retryStrategy: () => null,
+  })
+  let failure: unknown = null
+  probe.on('error', (error) => {
+    failure ??= error
+  })
+  try {
+    await probe.connect()
+    await probe.ping()
+    return null
+  } catch (error) {
+    return failure ?? error
+  } finally {
+    probe.disconnect()
+  }
+}
+
+/**
+ * True for a connection refused for good: a TLS certificate that does not verify (no CA, or the
+ * wrong one: --redis-tls-ca), or credentials Redis refuses. Retrying cannot help.
+ */
+function isRefusal(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = String((error as NodeJS.ErrnoException).code ?? '')
+  if (/^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return true
+  return /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|called without any password configured/i.test(error.message)
+}
+
+/** What to do about a refusal ({@link isRefusal}), for the message. */
+function refusalHint(error: unknown): string {
+  if (!isRefusal(error)) return ''
+  const code = String((error as NodeJS.ErrnoException).code ?? '')
+  if (/^(WRONGPASS|NOAUTH|NOPERM)\b|password/i.test((error as Error).message)) return ' (check the user and password in the Redis URL or the cluster\'s node URLs)'
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return ' (the server\'s TLS certificate does not verify: give its CA with --redis-tls-ca / REDIS_TLS_CA)'
+  return ''
 }
 
 /** The database index in a redis:// URL's path (0 when none). */
@@ -420,10 +488,6 @@ export async function refuseEviction(redis: Redis, allowEviction: boolean): Prom
 export function describe(error: unknown): string {
   if (error instanceof Error) return error.message || error.name
   return String(error)
-}
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@')
 }
 
 /**

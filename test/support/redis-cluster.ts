@@ -3,16 +3,24 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Redis } from 'ioredis'
+import { readFileSync } from 'node:fs'
+import { Redis, type RedisOptions } from 'ioredis'
 import { freePort } from '../../src/store/private-redis.ts'
+import { clusterUrl } from '../../src/store/redis-location.ts'
+import { tlsServerArgs, type TestTls } from './redis-tls.ts'
 
 const execFileAsync = promisify(execFile)
 
 export interface TestCluster {
-  /** `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,…` (what --redis-cluster / REDIS_CLUSTER_NODES take, with the scheme). */
+  /**
+   * `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,…` (what --redis-cluster / REDIS_CLUSTER_NODES take, with the scheme);
+   * with a password or TLS `redis-cluster://:password@…` / `rediss-cluster://…` (store/redis-location.ts).
+   */
   url: string
   /** host:port of every node, masters first as created. */
   nodes: string[]
+  /** Every node as a node URL (`redis://[:password@]host:port`, `rediss://…` with TLS): what --redis-cluster takes. */
+  nodeUrls: string[]
   /** host:port of the nodes that are masters now. */
   masters(): Promise<string[]>
   /** SIGKILLs the node at host:port (a lost master: its replica is promoted after the node timeout). */
@@ -49,24 +57,34 @@ function freePortNear(port: number): Promise<boolean> {
 /**
  * A real Redis Cluster from Debian's redis-server: 3 masters and 3 replicas on free loopback
  * ports, without persistence, created with `redis-cli --cluster create`, torn down by stop().
+ * With `password`: every node requires it (requirepass, and masterauth for replication). With
+ * `tls`: TLS only (no plain port; cluster bus and replication over TLS too, so the cluster
+ * announces the TLS ports), with the certificate of `tls` (redis-tls.ts).
  */
-export async function startRedisCluster({ masters = 3, replicas = 1 }: { masters?: number; replicas?: number } = {}): Promise<TestCluster> {
+export async function startRedisCluster({ masters = 3, replicas = 1, password, tls }: { masters?: number; replicas?: number; password?: string; tls?: TestTls } = {}): Promise<TestCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'exposure-cluster-'))
   const taken = new Set<number>()
   const ports: number[] = []
   for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await freeClusterPort(taken))
   const children = new Map<string, ChildProcess>()
+  const security = (port: number) => [
+    ...(tls ? [...tlsServerArgs(tls, port), '--tls-cluster', 'yes', '--tls-replication', 'yes'] : ['--port', String(port)]),
+    ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
+  ]
+  // How the harness' own clients and redis-cli reach a node.
+  const clientOptions: RedisOptions = { ...(password === undefined ? {} : { password }), ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) }
+  const cliArgs = [...(tls ? ['--tls', '--cacert', tls.ca] : []), ...(password === undefined ? [] : ['-a', password, '--no-auth-warning'])]
   for (const port of ports) {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir], { stdio: 'ignore' })
+    const child = spawn('redis-server', [...security(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir], { stdio: 'ignore' })
     children.set(`127.0.0.1:${port}`, child)
   }
   const nodes = ports.map((p) => `127.0.0.1:${p}`)
-  for (const node of nodes) await waitPing(node)
-  await execFileAsync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
+  for (const node of nodes) await waitPing(node, clientOptions)
+  await execFileAsync('redis-cli', [...cliArgs, '--cluster', 'create', ...nodes, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
 
   async function info(node: string): Promise<string | null> {
     const [host, port] = node.split(':')
-    const client = new Redis({ host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 })
+    const client = new Redis({ ...clientOptions, host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 })
     client.on('error', () => undefined)
     try {
       await client.connect()
@@ -79,8 +97,9 @@ export async function startRedisCluster({ masters = 3, replicas = 1 }: { masters
   }
 
   const cluster: TestCluster = {
-    url: `redis-cluster://${nodes.join(',')}`,
+    url: clusterUrl({ tls: tls !== undefined, username: '', password: password ?? '', nodes: ports.map((port) => ({ host: '127.0.0.1', port })) }),
     nodes,
+    nodeUrls: nodes.map((node) => `${tls ? 'rediss' : 'redis'}://${password === undefined ? '' : `:${encodeURIComponent(password)}@`}${node}`),
     async masters() {
       for (const node of nodes) {
         if (children.get(node)?.exitCode !== null || children.get(node)?.signalCode !== null) continue
@@ -132,7 +151,7 @@ export async function startRedisCluster({ masters = 3, replicas = 1 }: { masters
     // A replica that has not finished its first sync cannot be promoted: wait for every link.
     const deadline = Date.now() + 20_000
     for (;;) {
-      const links = await Promise.all(nodes.map(replicationInfo))
+      const links = await Promise.all(nodes.map((node) => replicationInfo(node, clientOptions)))
       if (links.every((text) => text !== null && (text.includes('role:master') || text.includes('master_link_status:up')))) break
       if (Date.now() > deadline) throw new Error('replicas did not finish their first sync within 20 s')
       await new Promise((r) => setTimeout(r, 200))
@@ -144,9 +163,9 @@ export async function startRedisCluster({ masters = 3, replicas = 1 }: { masters
   return cluster
 }
 
-async function replicationInfo(node: string): Promise<string | null> {
+async function replicationInfo(node: string, clientOptions: RedisOptions): Promise<string | null> {
   const [host, port] = node.split(':')
-  const client = new Redis({ host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 })
+  const client = new Redis({ ...clientOptions, host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 })
   client.on('error', () => undefined)
   try {
     await client.connect()
@@ -158,11 +177,11 @@ async function replicationInfo(node: string): Promise<string | null> {
   }
 }
 
-async function waitPing(node: string): Promise<void> {
+async function waitPing(node: string, clientOptions: RedisOptions): Promise<void> {
   const [host, port] = node.split(':')
   const deadline = Date.now() + 10_000
   for (;;) {
-    const client = new Redis({ host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const client = new Redis({ ...clientOptions, host: host!, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     client.on('error', () => undefined)
     try {
       await client.connect()

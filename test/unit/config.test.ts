@@ -2,6 +2,11 @@ import { DEFAULT_DUST_FLOORS } from '../../src/walk/dust.ts'
 import { describe, expect, it } from 'vitest'
 import { buildOptions, CONFIG_ENV_KEYS, HOPS_HELP, MAX_HOPS_LIMIT, type OptionInput } from '../../src/config.ts'
 import { InputError } from '../../src/errors.ts'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseClusterUrl, redactUrl, tlsOptionsFor } from '../../src/store/redis-location.ts'
+import { clusterNodesOf } from '../../src/store/redis.ts'
 import { LABEL_CATEGORIES } from '../../src/seeds/label-categories.ts'
 
 /** Configuration values that would silently change answers are refused, naming the key and where it came from. */
@@ -77,6 +82,53 @@ describe('Redis URL', () => {
       expect(error.message, url).toContain('REDIS_URL')
     }
     expect(refusal({ redisUrl: 'redis://h:1/abc' }, {}).message).toMatch(/--redis-url/)
+  })
+})
+
+describe('Redis Cluster nodes, credentials and TLS', () => {
+  const ca = join(mkdtempSync(join(tmpdir(), 'exposure-ca-')), 'ca.pem')
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+
+  it('host:port nodes make a redis-cluster:// URL; node URLs carry one scheme and one set of credentials', () => {
+    expect(buildOptions({}, { REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' }).redisUrl).toBe('redis-cluster://127.0.0.1:7000,127.0.0.1:7001')
+    expect(buildOptions({}, { REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000,127.0.0.1:7001' }).redisUrl).toBe('redis-cluster://127.0.0.1:7000,127.0.0.1:7001')
+    const url = buildOptions({ redisCluster: 'rediss://app:p%40ss@h1:7000,rediss://app:p%40ss@h2:7001' }, {}).redisUrl
+    expect(url).toBe('rediss-cluster://app:p%40ss@h1:7000,h2:7001')
+    expect(parseClusterUrl(url)).toEqual({ tls: true, username: 'app', password: 'p@ss', nodes: [{ host: 'h1', port: 7000 }, { host: 'h2', port: 7001 }] })
+    expect(clusterNodesOf(url)).toEqual([{ host: 'h1', port: 7000 }, { host: 'h2', port: 7001 }])
+    expect(parseClusterUrl(buildOptions({}, { REDIS_CLUSTER_NODES: 'redis://:pw@h:1' }).redisUrl)).toEqual({ tls: false, username: '', password: 'pw', nodes: [{ host: 'h', port: 1 }] })
+    expect(redactUrl(url)).toBe('rediss-cluster://***@h1:7000,h2:7001')
+  })
+
+  it('nodes that disagree on TLS or credentials, or are no node, are refused naming the field, never showing a password', () => {
+    for (const nodes of ['rediss://:pw@h:1,redis://:pw@h:2', 'redis://:pw@h:1,redis://:other@h:2', 'redis://:pw@h:1,h:2', 'http://h:1', 'redis://:pw@h', 'redis://:pw@h:1/2', 'h', 'h:1,,h:2']) {
+      const error = refusal({}, { REDIS_CLUSTER_NODES: nodes })
+      expect(error.details.field, nodes).toBe('redisCluster')
+      expect(error.message, nodes).toContain('REDIS_CLUSTER_NODES')
+      expect(error.message, nodes).not.toMatch(/pw|other/)
+    }
+    expect(refusal({}, { REDIS_CLUSTER_NODES: 'rediss://:pw@h:1,redis://:pw@h:2' }).message).toMatch(/TLS/)
+    expect(refusal({ redisUrl: 'rediss://:hunter2@h:1/x' }, {}).message).not.toContain('hunter2')
+  })
+
+  it('--redis-tls-ca / REDIS_TLS_CA: read once, for rediss:// only; a missing file or a file without a certificate is refused naming the file and the field', () => {
+    expect(buildOptions({ redisTlsCa: ca }, { REDIS_URL: 'rediss://:pw@h:1' }).redisTlsCa).toBe(ca)
+    expect(tlsOptionsFor('rediss://:pw@h:1')).toEqual({ ca: readFileSync(ca) })
+    expect(buildOptions({}, { REDIS_TLS_CA: ca, REDIS_CLUSTER_NODES: 'rediss://h:1' }).redisUrl).toBe('rediss-cluster://h:1')
+    expect(tlsOptionsFor('rediss-cluster://h:1')).toEqual({ ca: readFileSync(ca) })
+    // Without a CA: TLS with the system's CAs; plain URLs get no TLS.
+    buildOptions({}, { REDIS_URL: 'rediss://:pw@h:1' })
+    expect(tlsOptionsFor('rediss://:pw@h:1')).toEqual({})
+    expect(tlsOptionsFor('redis://h:1')).toBeUndefined()
+    const missing = refusal({}, { REDIS_URL: 'rediss://h:1', REDIS_TLS_CA: '/no/such/ca.pem' })
+    expect(missing.details.field).toBe('redisTlsCa')
+    expect(missing.message).toContain('/no/such/ca.pem')
+    expect(missing.message).toContain('REDIS_TLS_CA')
+    const notPem = join(dirname(ca), 'not.pem')
+    writeFileSync(notPem, 'hello')
+    expect(refusal({ redisTlsCa: notPem }, { REDIS_URL: 'rediss://h:1' }).message).toMatch(/--redis-tls-ca.*PEM/)
+    expect(refusal({ redisTlsCa: ca }, { REDIS_URL: 'redis://h:1' }).message).toMatch(/without TLS/)
+    expect(refusal({ redisTlsCa: ca }, { REDIS_CLUSTER_NODES: 'h:1' }).details.field).toBe('redisTlsCa')
   })
 })
 

@@ -6,7 +6,7 @@ import { readSeedCsv } from '../../seeds/lists.ts'
 import { importEtl } from '../../sources/etl-import.ts'
 import { createGraphStore } from '../../store/graph-store.ts'
 import { startPrivateRedis, type PrivateRedis } from '../../store/private-redis.ts'
-import { connectRedis, scanKeys, unlinkKeys, type Redis } from '../../store/redis.ts'
+import { connectRedis, redactUrl, scanKeys, unlinkKeys, type Redis } from '../../store/redis.ts'
 import { storeGlobs } from '../../store/partitions.ts'
 import { createChecker } from '../../walk/check.ts'
 import { runWalk } from '../../walk/run-walk.ts'
@@ -42,16 +42,19 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('end-to-end demo on bundled real fund flows (Bybit 2025, Ronin 2022): import, seeds, labels, walk, screening table')
     .action(async (_flags: unknown, command: Command) => {
-      const globals = command.optsWithGlobals() as { redisUrl?: string }
-      const { redis, url, server } = await demoRedis(globals.redisUrl ?? process.env.REDIS_URL)
+      const globals = command.optsWithGlobals() as { redisUrl?: string; redisTlsCa?: string }
+      const given = globals.redisUrl ?? process.env.REDIS_URL
+      // Checks a given URL and registers its CA (--redis-tls-ca, REDIS_TLS_CA) before connecting.
+      if (given !== undefined) buildOptions({ redisUrl: given, redisTlsCa: globals.redisTlsCa, prefix: DEMO_PREFIX }, process.env)
+      const { redis, url, server } = await demoRedis(given)
       try {
-        const options = buildOptions({ redisUrl: url, prefix: DEMO_PREFIX }, process.env)
+        const options = buildOptions({ redisUrl: url, redisTlsCa: globals.redisTlsCa, prefix: DEMO_PREFIX }, process.env)
         // The demo owns its prefix: start from an empty store every time.
         // Its keys are under the prefix's tag and its 256 partition tags (keys.ts), on any master.
         for (const glob of storeGlobs(DEMO_PREFIX)) await scanKeys(redis, glob, (stale) => unlinkKeys(redis, stale))
         const store = createGraphStore(redis, DEMO_PREFIX)
         const say = (text: string) => process.stdout.write(`${text}\n`)
-        say(`exposure-tracer demo — store ${DEMO_PREFIX} on ${url}${server ? ' (private redis-server)' : ''}\n`)
+        say(`exposure-tracer demo — store ${DEMO_PREFIX} on ${redactUrl(url)}${server ? ' (private redis-server)' : ''}\n`)
         const imported = await importEtl(store, [DEMO_DIR], { listedTokens: options.listedTokens })
         say(`1. imported ${formatCount(imported.rows)} etl rows → ${formatCount(imported.transfersCounted)} transfers that count (${formatCount(imported.rows - imported.transfersCounted)} rows skipped by the rules: failed, zero-value, unlisted tokens, …)`)
         const seeds = await readSeedCsv(`${DEMO_DIR}seeds.csv`)

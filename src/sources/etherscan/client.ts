@@ -27,7 +27,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { Job, Queue, QueueEvents, Worker, type Job as JobType } from 'bullmq'
-import { Redis } from 'ioredis'
+import { quietDuplicate, quietRedis } from '../../store/redis.ts'
 import { BaseError, type ErrorCode } from '../../errors.ts'
 import { BodyTooLarge, DEFAULT_DEADLINE_MS, DEFAULT_MAX_RESPONSE_BYTES, Transient, formatBytes, notJsonFault, readBodyLimited, redactor, safeOrigin, seconds, type RetryEvent } from '../rpc/client.ts'
 
@@ -112,13 +112,14 @@ export function createEtherscanClient(options: EtherscanOptions) {
   const queuePrefix = `${options.prefix}:q`
   const node = safeOrigin(options.baseUrl)
   const owner = randomUUID()
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+  // Through store/redis.ts: a cluster URL opens a Cluster, and a TLS CA registered for the URL applies.
+  const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
   const queue = new Queue<CallJob>(name, { connection, prefix: queuePrefix, streams: { events: { maxLen: options.eventsMaxLen ?? DEFAULT_EVENTS_MAX_LEN } } })
   // Each waiting call listens for the queue's 'closing' once; many calls at once are expected.
   queue.setMaxListeners(0)
   // BullMQ does not close connections it is given: close() disconnects these.
-  const eventsConnection = connection.duplicate()
-  const workerConnection = connection.duplicate()
+  const eventsConnection = quietDuplicate(connection)
+  const workerConnection = quietDuplicate(connection)
   const events = new QueueEvents(name, { connection: eventsConnection, prefix: queuePrefix })
   events.setMaxListeners(0)
   const stats: EtherscanStats = { calls: 0, retried: 0, rateLimited: 0, firstAt: 0, lastAt: 0 }
