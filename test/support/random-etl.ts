@@ -57,6 +57,11 @@ export interface GenerateOptions {
   transactions?: number
   /** Number of blocks. Default: 20–50 at random. */
   blocks?: number
+  /**
+   * Number of store partitions (keys.ts: an address's first byte) the addresses fall into, 1–256:
+   * its first byte is drawn from that many distinct values. Default: any first byte.
+   */
+  partitions?: number | undefined
 }
 
 /** mulberry32: small, well-known 32-bit PRNG. */
@@ -140,6 +145,14 @@ interface PendingTx {
   order: number
 }
 
+/** `count` distinct first bytes (hex) in a random order of their own (1–256 of them). */
+function partitionBytes(seed: number, count: number): string[] {
+  if (!Number.isInteger(count) || count < 1 || count > 256) throw new RangeError(`partitions must be 1–256: ${count}`)
+  const rng = new Rng(seed ^ 0x5eed)
+  const all = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+  return rng.shuffle(all).slice(0, count)
+}
+
 export function generateEtl(seed: number, options: GenerateOptions = {}): GeneratedEtl {
   const rng = new Rng(seed)
   const nWallets = Math.max(10, options.addresses ?? rng.int(10, 60))
@@ -147,9 +160,13 @@ export function generateEtl(seed: number, options: GenerateOptions = {}): Genera
   const nRandom = Math.max(0, options.transactions ?? Math.round(nWallets * 1.5))
 
   const used = new Set<string>([USDT])
+  // Drawn from a generator of its own, so a graph without the option is the same as before.
+  const firstBytes = options.partitions === undefined ? null : partitionBytes(seed, options.partitions)
+  let drawn = 0
   const newAddress = (): string => {
     for (;;) {
-      const a = '0x' + rng.hex(20)
+      const hex = rng.hex(20)
+      const a = '0x' + (firstBytes === null ? hex : firstBytes[drawn++ % firstBytes.length]! + hex.slice(2))
       if (!used.has(a)) {
         used.add(a)
         return a
