@@ -7,7 +7,8 @@
  * touch keys of its own slot. So on a cluster the same walk is done here step by step, each step's
  * reads in one slot: the address's labels (its partition), the out-records at one position of the
  * node holding the transfer (lua/out-at.lua, that node's partition), the block time and the seed
- * (the prefix's tag). Atomicity is replaced by a consistency check: the basis and the store's
+ * (the prefix's tag). A step's reads go out at once (the next address's labels are known before
+ * the transfer's records are), and both directions walk at once: one round trip per hop. Atomicity is replaced by a consistency check: the basis and the store's
  * versions are read (in one slot, one MULTI) before and after the walk; when a publish or a
  * commit happened in between, the walk is done again. The reply has answer.lua's shape exactly
  * (check.ts reads both alike), and the choices (fewest hops within the cost limit, the label's
@@ -16,6 +17,7 @@
 import { BaseError } from '../errors.ts'
 import type { StoreKeys } from '../store/keys.ts'
 import type { Redis } from '../store/redis.ts'
+import { blockOf } from '../store/records.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
 
 const HOPS_LIMIT = 64
@@ -34,11 +36,12 @@ export async function answerStepwise(redis: Redis, keys: StoreKeys, hex: string)
     const basis: Record<string, string> = {}
     for (let i = 0; i < currentFlat.length; i += 2) basis[String(currentFlat[i])] = String(currentFlat[i + 1])
     const floors = dustFloors(basis.dustIds ?? '')
-    const replies: (Step[] | Buffer)[] = []
-    for (const d of ['downstream', 'upstream'] as const) {
-      if (!`,${basis.directions ?? ''},`.includes(`,${d},`)) replies.push([])
-      else replies.push(await witness(redis, keys, `:walk:r:${basis.runId}:${d}:labels`, hex, d === 'upstream', floors))
-    }
+    // Both directions at once: their steps are independent reads.
+    const replies = await Promise.all(
+      (['downstream', 'upstream'] as const).map((d) =>
+        `,${basis.directions ?? ''},`.includes(`,${d},`) ? witness(redis, keys, `:walk:r:${basis.runId}:${d}:labels`, hex, d === 'upstream', floors) : Promise.resolve([] as Step[]),
+      ),
+    )
     const after = await readBasis(redis, keys)
     // The same published walk and store throughout: the steps read one consistent state (labels
     // of a published run never change; node strings change only with a commit, which bumps the
@@ -82,8 +85,16 @@ async function witness(redis: Redis, keys: StoreKeys, suffix: string, start: str
     return floor === undefined || Buffer.compare(r.subarray(27, 39), floor) >= 0
   }
   const inAmount = (r: Buffer) => (r.subarray(27, 31).equals(Buffer.alloc(4)) ? r.subarray(31, 39) : Buffer.alloc(8, 0xff))
+  const labelsOf = (hex: string) => {
+    const read = redis.hget(`${keys.partition(partitionOf(hex))}${suffix}`, hex)
+    // Read ahead (below): if this step fails first, the read-ahead's failure is not unhandled.
+    read.catch(() => undefined)
+    return read
+  }
+  let nextLabels = labelsOf(addr)
+  let seedRecord: { hex: string; read: Promise<Buffer | null> } | null = null
   for (let n = 0; n < HOPS_LIMIT; n++) {
-    const text = await redis.hget(`${keys.partition(partitionOf(addr))}${suffix}`, addr)
+    const text = await nextLabels
     if (text === null) return out.length === 0 ? [] : Buffer.from(`BROKEN_PATH no labels at ${addr}`)
     let best: { h: number; c: number; key: string } | null = null
     for (const m of text.matchAll(/(\d+),(-?\d+),([^;]*)/g)) {
@@ -94,7 +105,7 @@ async function witness(redis: Redis, keys: StoreKeys, suffix: string, start: str
     if (best === null) return Buffer.from(`BROKEN_PATH no label of ${addr} fits the path`)
     if (out.length === 0) out.push(null)
     if (best.h === 0) {
-      out[0] = await redis.hgetBuffer(keys.seeds, `0x${addr}`)
+      out[0] = await (seedRecord?.hex === addr ? seedRecord.read : redis.hgetBuffer(keys.seeds, `0x${addr}`))
       out.push(Buffer.from(addr), 0, Buffer.from(best.c.toFixed(0)), Buffer.alloc(0), null, null)
       return out
     }
@@ -105,11 +116,21 @@ async function witness(redis: Redis, keys: StoreKeys, suffix: string, start: str
     // Upstream the transfer addr -> neighbour sits in addr's out-list; downstream neighbour -> addr in neighbour's.
     const [owner, to] = up ? [addr, neighbour] : [neighbour, addr]
     const toBytes = Buffer.from(to, 'hex')
-    const records = (await callScriptBuffer(redis, 'out-at', [keys.node(`0x${owner}`)], [pos])) as Buffer[]
+    // One round trip per step: the neighbour's labels (the next step), the records at the
+    // transfer's position and its block's time, each in its own slot, read at once.
+    nextLabels = labelsOf(neighbour)
+    // A label of 1 hop names its seed: read the seed's record with the seed's labels.
+    if (best.h === 1) {
+      seedRecord = { hex: neighbour, read: redis.hgetBuffer(keys.seeds, `0x${neighbour}`) }
+      seedRecord.read.catch(() => undefined)
+    }
+    const [found, blockTime] = await Promise.all([callScriptBuffer(redis, 'out-at', [keys.node(`0x${owner}`)], [pos]), redis.hgetBuffer(keys.blockTimes, String(blockOf(pos)))])
+    const records = found as Buffer[]
     const exact = up ? (r: Buffer) => inAmount(r).equals(tag.subarray(7, 15)) : (r: Buffer) => r.subarray(71, 74).equals(tag.subarray(7, 10))
     const toMatches = (r: Buffer) => r.subarray(6, 26).equals(toBytes)
     const record = records.find((r) => toMatches(r) && r[26] === asset && exact(r)) ?? records.find((r) => toMatches(r) && counts(r)) ?? null
-    const time = record === null ? null : await redis.hgetBuffer(keys.blockTimes, String(record.readUInt32BE(0)))
+    // (The record's block is the position's: out-at answers the records at that position only.)
+    const time = record === null ? null : blockTime
     out.push(Buffer.from(addr), best.h, Buffer.from(best.c.toFixed(0)), Buffer.from(neighbour), record, time)
     limit = best.c
     addr = neighbour
