@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
+import type { ByteRange } from '../sources/etl-ranges.ts'
 import { EVENTS_MAX_LEN, QUEUES } from './names.ts'
 
 /**
@@ -31,7 +32,8 @@ export interface EtlIngestJobData {
   importId: string
   /** Position of the job in its import (its id's suffix). */
   part: number
-  files: { file: string; kind: 'transactions' | 'traces' | 'token_transfers' | 'receipts'; size: number }[]
+  /** Whole files, or byte ranges of large ones (sources/etl-ranges.ts). */
+  files: { file: string; kind: 'transactions' | 'traces' | 'token_transfers' | 'receipts'; size: number; range?: ByteRange }[]
   listedTokens: string[]
   skipInvalid: boolean
 }

@@ -7,6 +7,7 @@ import type { CommitResult, GraphStore } from '../store/graph-store.ts'
 import type { Holder } from '../store/holder.ts'
 import { ETH, type Address, type Asset, type Transfer } from '../types.ts'
 import { etlKindOf, readEtlFile, type EtlKind, type EtlRowResult, type SkipReason } from './etl.ts'
+import type { ByteRange } from './etl-ranges.ts'
 import { TxIndexTable } from './tx-index-table.ts'
 
 export interface FileSummary {
@@ -20,6 +21,8 @@ export interface FileSummary {
 export interface ImportSummary {
   /** The import's id (what `--resume` / `--abort` name). */
   importId: string
+  /** Ingest jobs that read the files (imports with --ingest-workers: files, and byte ranges of large ones). */
+  jobs?: number
   files: FileSummary[]
   rows: number
   /** Rows that became transfers under the counting rules. */
@@ -137,7 +140,7 @@ export interface StageFilesOptions extends Pick<ImportOptions, 'listedTokens' | 
  * so a retried ingest job is harmless. A malformed row throws (file:line, field) unless
  * `skipInvalid`; the caller drops the import.
  */
-export async function stageEtlFiles(store: GraphStore, importId: string, files: readonly { file: string; kind: EtlKind; size: number }[], assetIds: ReadonlyMap<Asset, number>, options: StageFilesOptions): Promise<StagedFiles> {
+export async function stageEtlFiles(store: GraphStore, importId: string, files: readonly { file: string; kind: EtlKind; size: number; range?: ByteRange | undefined }[], assetIds: ReadonlyMap<Asset, number>, options: StageFilesOptions): Promise<StagedFiles> {
   const listed = new Set<string>(options.listedTokens)
   const txIndexByHash = new TxIndexTable()
   const receiptStatus = new Map<string, string>()
@@ -149,7 +152,7 @@ export async function stageEtlFiles(store: GraphStore, importId: string, files: 
   // One batch is staged while the next is parsed: Redis and the parser work on different cores.
   let staging: Promise<void> = Promise.resolve()
   try {
-    for (const { file, kind, size } of files) {
+    for (const { file, kind, size, range } of files) {
       const summary: FileSummary = { file, kind, rows: 0, transfers: 0, skipped: {} }
       summaries.push(summary)
       const reader = readEtlFile(file, kind, {
@@ -161,6 +164,7 @@ export async function stageEtlFiles(store: GraphStore, importId: string, files: 
           if (invalid.length < 20) invalid.push(error)
         },
         onBytes: (bytes) => options.onBytes?.(bytesBefore + bytes, transfersCounted, file),
+        range,
       })
       for await (const batch of reader) {
         if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `import interrupted while reading ${file}: nothing of it reached the store`, { file })

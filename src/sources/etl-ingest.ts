@@ -8,6 +8,7 @@ import type { GraphStore } from '../store/graph-store.ts'
 import { etlIngestJobId, ETL_INGEST_JOB_OPTIONS, type EtlIngestJobData } from '../queues/ingest-queue.ts'
 import { ETH, type Asset } from '../types.ts'
 import type { EtlKind } from './etl.ts'
+import { splitEtlFileRanges, type ByteRange } from './etl-ranges.ts'
 import { commitImport, describeFiles, resolveEtlFiles, stageEtlFiles, summarize, type FileSummary, type ImportOptions, type ImportSummary } from './etl-import.ts'
 
 /**
@@ -16,9 +17,29 @@ import { commitImport, describeFiles, resolveEtlFiles, stageEtlFiles, summarize,
  * into the same import; the command commits once when every job is done. All or nothing as a
  * plain import: a bad row in any file drops the whole import (exit 2, naming file:line and field).
  *
- * Why whole files: ethereum-etl exports come split by block range (transactions_00000000_00099999.csv
- * …), so files are the natural unit; a gzip member cannot be entered in the middle anyway.
+ * Jobs are files: ethereum-etl exports come split by block range (transactions_00000000_00099999.csv
+ * …), so files are the natural unit. A plain CSV file larger than the range size (BigQuery exports,
+ * hand-made dumps) is cut into byte ranges, one job each (etl-ranges.ts); a gzip file stays whole
+ * (a gzip stream cannot be entered in the middle), and so do receipts and the transactions they
+ * complete, which are joined in memory.
  */
+
+/** Files larger than this are cut into byte ranges of about this size (--ingest-range). */
+export const DEFAULT_RANGE_BYTES = 256 * 1024 * 1024
+
+type PlannedFile = { file: string; kind: EtlKind; size: number; range?: ByteRange }
+
+/** Cuts each large file that is a job of its own into byte-range jobs. */
+export async function splitLargeFiles(groups: readonly PlannedFile[][], rangeBytes: number): Promise<PlannedFile[][]> {
+  const out: PlannedFile[][] = []
+  for (const group of groups) {
+    const only = group.length === 1 ? group[0]! : null
+    const ranges = only === null || only.kind === 'receipts' ? null : await splitEtlFileRanges(only.file, only.size, rangeBytes)
+    if (ranges === null) out.push(group)
+    else for (const range of ranges) out.push([{ ...only!, size: range.end - range.start, range }])
+  }
+  return out
+}
 
 /** What a job answers: its files' summaries, or the bad row that refuses the import. */
 export type EtlIngestResult =
@@ -82,6 +103,8 @@ export interface DistributedImportOptions extends ImportOptions {
   startWorkers: () => { close(force: boolean): Promise<void> }[]
   /** Called when no worker has served the queue for a few seconds (say how to start one). */
   onNoWorker?: (jobs: number) => void
+  /** Plain files larger than this are read as byte ranges by several jobs (0: whole files). Default DEFAULT_RANGE_BYTES. */
+  rangeBytes?: number
 }
 
 const POLL_MS = 200
@@ -99,7 +122,7 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
   await store.internAssets([ETH, ...options.listedTokens] as Asset[])
   const importId = `etl${randomBytes(5).toString('hex')}`
   await store.beginImport(importId, 'etl', describeFiles(files.map((f) => f.file)))
-  const groups = planEtlJobs(files)
+  const groups = await splitLargeFiles(planEtlJobs(files), options.rangeBytes ?? DEFAULT_RANGE_BYTES)
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
   const jobIds = groups.map((_, part) => etlIngestJobId(importId, part))
   const workers = options.startWorkers()
@@ -125,6 +148,7 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
     // In the order a plain import reads them (resolveEtlFiles), whichever job read them.
     const order = new Map(files.map((f, i) => [f.file, i]))
     fileSummaries.sort((a, b) => order.get(a.file)! - order.get(b.file)!)
+    mergeRangeSummaries(fileSummaries)
     const transfers = results.reduce((sum, r) => sum + r.transfers, 0)
     const committed = await commitImport(store, importId, options, transfers)
     // Their results are in the summary now.
@@ -139,7 +163,7 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
       f.transfers += n
       joined += n
     })
-    return { ...summary, transfersCounted: summary.transfersCounted + joined, tokensResolved: Math.max(0, summary.tokensResolved - joined) }
+    return { ...summary, jobs: groups.length, transfersCounted: summary.transfersCounted + joined, tokensResolved: Math.max(0, summary.tokensResolved - joined) }
   } catch (error) {
     failed = true
     const state = await store.redis.hget(store.keys.importRecord(importId), 'state').catch(() => null)
@@ -150,6 +174,18 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
     throw error
   } finally {
     await Promise.all(workers.map((w) => w.close(failed).catch(() => undefined)))
+  }
+}
+
+/** One summary per file: the ranges of a file (adjacent once sorted) summed into the first. */
+function mergeRangeSummaries(summaries: FileSummary[]): void {
+  for (let i = summaries.length - 1; i > 0; i--) {
+    const [into, from] = [summaries[i - 1]!, summaries[i]!]
+    if (into.file !== from.file) continue
+    into.rows += from.rows
+    into.transfers += from.transfers
+    for (const [reason, n] of Object.entries(from.skipped) as [keyof FileSummary['skipped'], number][]) into.skipped[reason] = (into.skipped[reason] ?? 0) + n
+    summaries.splice(i, 1)
   }
 }
 

@@ -3,6 +3,7 @@ import { basename } from 'node:path'
 import { pipeline } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import Papa from 'papaparse'
+import type { ByteRange } from './etl-ranges.ts'
 import { InputError } from '../errors.ts'
 import { MAX_SUB_INDEX } from '../store/records.ts'
 import { ETH, type Address, type Transfer } from '../types.ts'
@@ -265,6 +266,8 @@ export interface ReadOptions {
   onInvalid?: (error: InputError) => void
   /** Bytes of the (compressed) file read so far, for progress bars. */
   onBytes?: (bytes: number) => void
+  /** Read only this byte range of the file (etl-ranges.ts): its header and line numbers are the file's. */
+  range?: ByteRange | undefined
 }
 
 /** Bytes read from the file at a time (larger chunks measured slower: longer strings to concatenate and scan). */
@@ -291,7 +294,8 @@ interface ParsedChunk {
  * record, so the common case adds no work per row.
  */
 export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOptions): AsyncGenerator<EtlRowResult[]> {
-  const input = createReadStream(file, { highWaterMark: CHUNK_BYTES })
+  const range = options.range
+  const input = createReadStream(file, { highWaterMark: CHUNK_BYTES, ...(range ? { start: range.start, end: range.end - 1 } : {}) })
   const source: AsyncIterable<Buffer> = file.endsWith('.gz') ? pipeline(input, createGunzip(), () => {}) : input
   const decoder = new TextDecoder('utf-8') // drops a byte-order mark; bad bytes become U+FFFD (they can only sit in columns we do not read: the ones we read are checked)
 
@@ -360,8 +364,11 @@ export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOpt
       lines += 1
       if (quoted) for (let f = 0; f < record.length; f++) lines += count(record[f]!, linebreak)
       if (record.length === 1 && record[0] === '') continue // a blank line
-      if (columns === null) header(record, line)
-      else row(record, line)
+      if (columns === null) {
+        header(record, line)
+        // A range is read after the file's header line: its lines are numbered from the range's first.
+        if (range) lines = range.firstLine - 1
+      } else row(record, line)
     }
     if (failure !== undefined) throw new InputError('MALFORMED_FILE', `malformed CSV: ${failure.message}`, { file, line: lines + 1 })
     const rest = last ? '' : text.slice(parsed.meta.cursor)
@@ -369,7 +376,7 @@ export async function* readEtlFile(file: string, kind: EtlKind, options: ReadOpt
     return rest
   }
 
-  let rest = ''
+  let rest = range ? range.header : ''
   try {
     for await (const chunk of source) {
       options.onBytes?.(input.bytesRead)

@@ -5,6 +5,8 @@
  * import's byte for byte, including token transfers whose transactions another job read; a worker
  * SIGKILLed after staging a job has that job run again elsewhere and the store is still equal; a
  * bad row in any file refuses the whole import (exit 2, file:line) and leaves nothing behind.
+ * Large files cut into byte ranges (--ingest-range) give the same store and summary, and a bad row
+ * in a range is named by its line in the file.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -155,10 +157,57 @@ describe('exposure import --ingest-workers', () => {
     expect(await leftovers(prefix)).toEqual([])
   }, 60_000)
 
+  it('large files read as byte ranges by several jobs give the store and the summary a plain import gives', async () => {
+    const prefix = testPrefix('ranges')
+    const result = await runCli(['--prefix', prefix, 'import', folder, '--ingest-workers', '2', '--ingest-range', '2KiB', '--json'], { REDIS_URL: h.server.url })
+    expect(result.code, result.stderr).toBe(0)
+    const summary = JSON.parse(result.stdout)
+    // 5 files, one of them gzipped (whole); the others cut into 2 KiB ranges.
+    expect(summary.jobs).toBeGreaterThan(10)
+    expect(await content(prefix)).toEqual(await content(plainPrefix))
+    for (const field of ['rows', 'transfersCounted', 'transfersAdded', 'tokensPending', 'addresses'] as const) expect(summary[field], field).toBe((plain as Record<string, unknown>)[field])
+    expect(summary.files.map((f: { file: string; rows: number; transfers: number }) => [f.file, f.rows, f.transfers])).toEqual(plain.files.map((f) => [f.file, f.rows, f.transfers]))
+    expect(await leftovers(prefix)).toEqual([])
+  }, 60_000)
+
+  it('a bad row deep in a byte range is named by its line in the file, past quoted fields that hold line breaks, as a plain import names it', async () => {
+    const bad = join(h.dir, 'bad-range')
+    await mkdir(bad, { recursive: true })
+    const rows = generateEtl(14, { addresses: 40, transactions: 240, blocks: 30 })
+    const broken = Math.floor(rows.transactions.length * 0.8)
+    const lines = toCsv(rows.transactions.map((r, i) => (i === broken ? { ...r, value: '12abc' } : r)), TX_COLUMNS).trimEnd().split('\n')
+    // A column the importer does not read, quoted over two lines in every third row.
+    const note = '"first line\nsecond, ""quoted"""'
+    const text = [`${lines[0]},note`, ...lines.slice(1).map((line, i) => `${line},${i % 3 === 0 ? note : 'one line'}`)].join('\n') + '\n'
+    await writeFile(join(bad, 'transactions.csv'), text)
+    const expectedLine = 2 + broken + Math.ceil(broken / 3)
+    const jobs = await runCli(['--prefix', testPrefix('badrange'), 'import', bad, '--ingest-workers', '2', '--ingest-range', '1k'], { REDIS_URL: h.server.url })
+    const whole = await runCli(['--prefix', testPrefix('badwhole'), 'import', bad], { REDIS_URL: h.server.url })
+    expect(whole.code, whole.stderr).toBe(2)
+    expect(whole.stderr).toMatch(new RegExp(`transactions\\.csv:${expectedLine}\\b`))
+    expect(jobs.code, jobs.stderr).toBe(2)
+    expect(jobs.stderr).toMatch(new RegExp(`transactions\\.csv:${expectedLine}\\b`))
+    expect(jobs.stderr).toContain('value')
+    // Without the bad row the ranges import what a plain import does.
+    await writeFile(join(bad, 'transactions.csv'), text.replace(',12abc,', `,${rows.transactions[broken]!.value},`))
+    const prefixes = [testPrefix('goodrange'), testPrefix('goodwhole')]
+    const ranged = await runCli(['--prefix', prefixes[0]!, 'import', bad, '--ingest-workers', '2', '--ingest-range', '1k', '--json'], { REDIS_URL: h.server.url })
+    expect(ranged.code, ranged.stderr).toBe(0)
+    expect(JSON.parse(ranged.stdout).jobs).toBeGreaterThan(20)
+    expect((await runCli(['--prefix', prefixes[1]!, 'import', bad], { REDIS_URL: h.server.url })).code).toBe(0)
+    expect(await content(prefixes[0]!)).toEqual(await content(prefixes[1]!))
+  }, 60_000)
+
   it('--ingest-workers is a count; a worker without a node serves etl ingest jobs', async () => {
     const wrong = await runCli(['import', folder, '--ingest-workers', 'many'], { REDIS_URL: h.server.url })
     expect(wrong.code).toBe(2)
     expect(wrong.stderr).toContain('--ingest-workers')
+    const size = await runCli(['import', folder, '--ingest-workers', '1', '--ingest-range', 'big'], { REDIS_URL: h.server.url })
+    expect(size.code).toBe(2)
+    expect(size.stderr).toContain('--ingest-range')
+    const alone = await runCli(['import', folder, '--ingest-range', '64MiB'], { REDIS_URL: h.server.url })
+    expect(alone.code).toBe(2)
+    expect(alone.stderr).toContain('--ingest-workers')
     const worker = startWorker(testPrefix('nonode'))
     await worker.ready
     expect(worker.stderr()).toContain('etl files only')

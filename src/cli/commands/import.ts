@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { InputError } from '../../errors.ts'
 import { describeHolder } from '../../store/holder.ts'
 import { finishStagedImport, importEtl, type ImportProgress } from '../../sources/etl-import.ts'
-import { importEtlAsJobs } from '../../sources/etl-ingest.ts'
+import { DEFAULT_RANGE_BYTES, importEtlAsJobs } from '../../sources/etl-ingest.ts'
 import { createEtlIngestQueue } from '../../queues/ingest-queue.ts'
 import { quietRedis } from '../../store/redis.ts'
 import { startEtlIngestWorker } from '../../queues/workers/ingest.ts'
@@ -37,14 +37,17 @@ export function registerImport(program: Command): void {
     .option('--resume [id]', 'commit an import that was interrupted after reading all its files (status lists them)')
     .option('--abort [id]', 'drop an import that was interrupted before its commit')
     .option('--ingest-workers <n>', `read the files as BullMQ ingest jobs (one per file; receipts with the transactions) with n workers in this process, 0 to ${MAX_IMPORT_WORKERS}; with 0, \`exposure worker --queues ingest\` processes on any host that sees the same paths run them. Still one commit, all or nothing`)
+    .option('--ingest-range <size>', `with --ingest-workers: a plain CSV file larger than this is read by several jobs, a byte range each (e.g. 64MiB, 1GiB; 0 for whole files; default ${DEFAULT_RANGE_BYTES / 1024 / 1024}MiB). Gzip files, receipts and the transactions they complete stay whole`)
     .option('--json', 'print the summary as JSON')
-    .action(async (paths: string[], flags: { skipInvalid?: boolean; json?: boolean; resume?: string | boolean; abort?: string | boolean; ingestWorkers?: string }, command: Command) => {
+    .action(async (paths: string[], flags: { skipInvalid?: boolean; json?: boolean; resume?: string | boolean; abort?: string | boolean; ingestWorkers?: string; ingestRange?: string }, command: Command) => {
       const finishing = flags.resume !== undefined ? 'resume' : flags.abort !== undefined ? 'abort' : null
       if (finishing !== null && paths.length > 0) throw new InputError('INVALID_ARGUMENT', `--${finishing} takes no files (it finishes an earlier import)`, { field: finishing, value: paths.join(' ') })
       if (flags.resume !== undefined && flags.abort !== undefined) throw new InputError('INVALID_ARGUMENT', '--resume and --abort exclude each other', { field: 'resume' })
       if (finishing === null && paths.length === 0) throw new InputError('INVALID_ARGUMENT', 'missing etl files or folders to import (or --resume / --abort)', { field: 'paths' })
       const ingestWorkers = countFlag('ingest-workers', flags.ingestWorkers, 'ingest workers', MAX_IMPORT_WORKERS)
       if (finishing !== null && ingestWorkers !== undefined) throw new InputError('INVALID_ARGUMENT', `--ingest-workers reads files; --${finishing} reads none`, { field: 'ingest-workers', value: String(flags.ingestWorkers) })
+      const rangeBytes = flags.ingestRange === undefined ? undefined : byteSize('ingest-range', flags.ingestRange)
+      if (rangeBytes !== undefined && ingestWorkers === undefined) throw new InputError('INVALID_ARGUMENT', '--ingest-range splits the files of ingest jobs: give --ingest-workers too', { field: 'ingest-range', value: flags.ingestRange! })
       await withContext(command.optsWithGlobals(), async (ctx) => {
         const bar = progressBar('{phase} |{bar}| {percentage}% | {transfers} transfers')
         if (finishing !== null) {
@@ -66,6 +69,7 @@ export function registerImport(program: Command): void {
               ...importOptions,
               queue,
               startWorkers: () => Array.from({ length: ingestWorkers }, () => startEtlIngestWorker({ redisUrl, prefix })),
+              ...(rangeBytes === undefined ? {} : { rangeBytes }),
               onNoWorker: (jobs) => ctx.note(`waiting: no worker serves the etl ingest queue of store ${prefix} (${jobs} jobs queued); start one with 'exposure worker --queues ingest' on a host that sees the same paths, or run import with --ingest-workers 1 or more`),
             }).finally(() => bar.stop())
           } finally {
@@ -95,4 +99,14 @@ export function registerImport(program: Command): void {
         )
       }, { write: true })
     })
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
+
+/** A size like 4096, 64k, 64MiB or 1.5GiB in bytes (binary multiples); bad input names the flag. */
+export function byteSize(flag: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined
+  if (!match || unit === undefined) throw new InputError('INVALID_ARGUMENT', `--${flag} must be a size such as 64MiB, 1GiB or 4096 (bytes): ${JSON.stringify(value)}`, { field: flag, value })
+  return Math.floor(Number(match[1]) * unit)
 }
