@@ -71,6 +71,19 @@ describe('stop categories', () => {
   })
 })
 
+describe('prefix', () => {
+  it('is put in a hash tag; one shaped like a store\'s partition tag ({name:pXX}) is refused, naming the flag', () => {
+    expect(buildOptions({ prefix: 'cases' }, {}).prefix).toBe('{cases}')
+    expect(buildOptions({ prefix: '{exposure:prod}' }, {}).prefix).toBe('{exposure:prod}')
+    for (const prefix of ['{exposure:p00}', 'exposure:pA7', '{x}:p3f']) {
+      const error = refusal({ prefix }, {})
+      expect(error.details.field).toBe('prefix')
+      expect(error.message).toContain('--prefix')
+    }
+    expect(refusal({}, { EXPOSURE_PREFIX: '{exposure:pff}' }).message).toContain('EXPOSURE_PREFIX')
+  })
+})
+
 describe('Redis URL', () => {
   it('a database index must be a decimal integer (its range is checked by the connection)', () => {
     for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/0', 'redis://h:1/15', 'redis://h:1/99', 'rediss://user:pw@h:1/3']) {
