@@ -2,17 +2,18 @@
  * `npm run bench:ingest`: imports that scale out (issue 11). The bench graph of `npm run bench`
  * (seeded power-law, 1,000,000 transfers over 200,000 addresses by default), written as etl
  * exports are, in files of 100,000 rows (transactions_000.csv …, token transfers apart), is
- * imported into a fresh private redis-server four ways in one run: the plain in-process import,
+ * imported into a fresh private redis-server five ways in one run: the plain in-process import,
  * then through ingest jobs (`import --ingest-workers 0`, one job per file) run by 1, 2 and 4
  * `exposure worker --queues ingest` processes (on this host: they share its cores with Redis and
- * the committing command, so the speed-up is bounded by the cores here). Every store is compared
+ * the committing command, so the speed-up is bounded by the cores here), and once more with the
+ * two tables as one file each, cut into byte ranges (--ingest-range). Every store is compared
  * with the plain import's (node strings, byte for byte). Prints a table and writes
  * bench/results/ingest.json.
  *
  * Scale with BENCH_TRANSFERS / BENCH_ADDRESSES.
  */
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -31,6 +32,8 @@ const execFileAsync = promisify(execFile)
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
 const ROWS_PER_FILE = 100_000
+/** The byte ranges of the unsplit files' mode. */
+const RANGE = '32MiB'
 
 
 /** A digest of every node string of a store (names without the prefix, sorted), computed in Redis. */
@@ -55,6 +58,11 @@ const dir = join(tmpdir(), `exposure-bench-ingest-${TRANSFERS}-${ADDRESSES}`)
 await rm(dir, { recursive: true, force: true })
 process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
 await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
+// The same tables unsplit, for the byte-range jobs (--ingest-range) of one file per table.
+const wholeDir = `${dir}-whole`
+await rm(wholeDir, { recursive: true, force: true })
+await mkdir(wholeDir, { recursive: true })
+for (const table of ['transactions.csv', 'token_transfers.csv']) await copyFile(join(dir, table), join(wholeDir, table))
 await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, ROWS_PER_FILE)
 await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, ROWS_PER_FILE)
 const files = (await readdir(dir)).length
@@ -82,19 +90,23 @@ try {
   const digestOf = async (prefix: string) => (await redis.eval(DIGEST_SCRIPT, 0, storeKeys(prefix).nodePattern)) as string
   const reference = await digestOf('{plain}')
   await redis.flushall()
-  for (const workers of [1, 2, 4]) {
+  const modes = [
+    ...[1, 2, 4].map((workers) => ({ workers, source: dir, extra: [] as string[], mode: `ingest jobs, ${workers} worker process${workers > 1 ? 'es' : ''}` })),
+    { workers: 2, source: wholeDir, extra: ['--ingest-range', RANGE], mode: `byte ranges of ${RANGE} of 2 whole files, 2 worker processes` },
+  ]
+  for (const { workers, source, extra, mode } of modes) {
     // As an operator scales out: `exposure worker --queues ingest` processes (here on this host)
     // run the jobs; the import command only queues them and commits.
-    const prefix = `{jobs${workers}}`
+    const prefix = `{jobs${workers}${extra.length > 0 ? 'r' : ''}}`
     const env = { ...process.env, REDIS_URL: server.url, EXPOSURE_PREFIX: undefined, RPC_URL: undefined } as NodeJS.ProcessEnv
     const processes = await Promise.all(Array.from({ length: workers }, () => startIngestWorkerProcess(prefix, env)))
     try {
       t = performance.now()
-      const { stdout } = await execFileAsync(process.execPath, [BIN, '--prefix', prefix, 'import', dir, '--ingest-workers', '0', '--json'], { env, maxBuffer: 64 * 1024 * 1024 })
+      const { stdout } = await execFileAsync(process.execPath, [BIN, '--prefix', prefix, 'import', source, '--ingest-workers', '0', ...extra, '--json'], { env, maxBuffer: 64 * 1024 * 1024 })
       seconds = (performance.now() - t) / 1000
-      const summary = JSON.parse(stdout) as { transfersAdded: number; readSeconds: number }
+      const summary = JSON.parse(stdout) as { transfersAdded: number; readSeconds: number; jobs: number }
       const equal = (await digestOf(prefix)) === reference && summary.transfersAdded === plain.transfersAdded
-      rows.push({ mode: `ingest jobs, ${workers} worker process${workers > 1 ? 'es' : ''}`, seconds, readSeconds: summary.readSeconds, rate: summary.transfersAdded / seconds, equal })
+      rows.push({ mode: `${mode} (${summary.jobs} jobs)`, seconds, readSeconds: summary.readSeconds, rate: summary.transfersAdded / seconds, equal })
     } finally {
       await stopProcesses(processes)
     }
@@ -104,6 +116,7 @@ try {
   redis.disconnect()
   await server.stop()
   await rm(dir, { recursive: true, force: true })
+  await rm(wholeDir, { recursive: true, force: true })
 }
 const loadAfter = loadavg()
 
