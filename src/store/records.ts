@@ -172,8 +172,9 @@ export function sortUnique(records: Buffer, size: number): Buffer {
   if (!Number.isInteger(n)) throw new RangeError(`record buffer of ${records.length} bytes is not a multiple of ${size}`)
   // Buffer#compare(target, tStart, tEnd, sStart, sEnd) compares the *source* range with the target.
   const compare = (a: number, b: number): number => records.compare(records, b * size, (b + 1) * size, a * size, (a + 1) * size)
-  // Merged lists are a few sorted runs (what the node held, then each file's rows in chain
-  // order): merge the runs instead of sorting from scratch when there are few.
+  // Merged lists are a few sorted runs (what the node held, then each file's or ingest job's rows
+  // in chain order, in the order the jobs staged them): merge the runs instead of sorting from
+  // scratch when there are few.
   const runs: number[] = [0]
   let duplicates = false
   for (let i = 1; i < n; i++) {
@@ -185,7 +186,7 @@ export function sortUnique(records: Buffer, size: number): Buffer {
   if (runs.length === 1 && !duplicates) return records
   let order: number[]
   if (runs.length === 1) order = Array.from({ length: n }, (_, i) => i)
-  else if (runs.length <= 8) order = mergeRuns(runs, n, compare)
+  else if (runs.length <= 64) order = mergeRuns(runs, n, compare)
   else order = Array.from({ length: n }, (_, i) => i).sort(compare)
   const out = Buffer.allocUnsafe(records.length)
   let written = 0
