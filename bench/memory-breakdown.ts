@@ -32,6 +32,8 @@ const SEEDS = 20
 const MAX_HOPS = 4
 const CAP = 1000
 const PREFIX = '{bench}'
+/** The prefix's tag or one of its partition tags, at the start of a key. */
+const TAG = /^\{bench(?::p[0-9a-f]{2})?\}/
 
 /** Key families, first match wins. The prefix is stripped before matching. */
 const FAMILIES: readonly { name: string; test: (rest: string) => boolean }[] = [
@@ -117,10 +119,12 @@ async function scanFamilies(redis: Redis): Promise<{ families: FamilyStats[]; no
   const keysOf = new Map<string, string[]>()
   let cursor = '0'
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 5000)
+    // The store's keys: its global ones under {bench}, its per-address ones under the 256
+    // partition tags {bench:pXX} (store/keys.ts). The private server holds nothing else.
+    const [next, batch] = await redis.scan(cursor, 'MATCH', '{bench*', 'COUNT', 5000)
     cursor = next
     for (const key of batch) {
-      const rest = key.slice(PREFIX.length)
+      const rest = key.replace(TAG, '')
       const family = FAMILIES.find((f) => f.test(rest))!.name
       const list = keysOf.get(family) ?? keysOf.set(family, []).get(family)!
       list.push(key)

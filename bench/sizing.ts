@@ -75,7 +75,7 @@ const duration = (seconds: number) => (seconds >= 86400 * 2 ? `${fmt(seconds / 8
 const load = (l?: { before: number[] }) => (l ? l.before.map((x) => x.toFixed(2)).join(' / ') : 'not recorded')
 
 const out: string[] = []
-out.push(`Measured here (2 shared cores, Redis 7.0, one hash tag; \`npm run bench:memory\` ${memory.date.slice(0, 16)}Z, load average ${load(memory.loadAverage)} before; \`npm run bench\` ${walk.date.slice(0, 16)}Z, load average ${load(walk.loadAverage)} before):`)
+out.push(`Measured here (2 shared cores, Redis 7.0, one server, partitioned layout; \`npm run bench:memory\` ${memory.date.slice(0, 16)}Z, load average ${load(memory.loadAverage)} before; \`npm run bench\` ${walk.date.slice(0, 16)}Z, load average ${load(walk.loadAverage)} before):`)
 out.push('')
 out.push(`- bench graph: ${fmt(T0)} transfers over ${fmt(A0)} addresses (${perAddress.toFixed(2)} transfers per address)`)
 out.push(`- Redis memory: ${fmt(measuredTotal / T0, 1)} B per transfer in all after the walk (${fmt((memory.usedMemory.afterImport - memory.usedMemory.empty) / T0, 1)} B for the graph alone), split as`)
