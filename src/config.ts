@@ -237,7 +237,7 @@ const schema = z.object({
     .regex(/^[^\s]+$/, 'must not contain spaces')
     // A store's partition tags are `{<name>:pXX}` (store/partitions.ts): a prefix shaped like one
     // would share its keys' slots and names with another store's partition.
-    .refine((prefix) => !/:p[0-9a-f]{2}$/i.test(prefix.replace(/[{}]/g, '')), 'must not end in :p and two hex digits (the shape of a store\'s partition tags)'),
+    .refine((prefix) => !/:p[0-9a-f]{2}$/.test(prefix.replace(/[{}]/g, '')), 'must not end in :p and two lowercase hex digits (the shape of a store\'s partition tags)'),
   maxHops: int(0, MAX_HOPS_LIMIT),
   stopCategories: list.superRefine((categories, ctx) => {
     if (categories.length === 1 && categories[0] === 'none') return

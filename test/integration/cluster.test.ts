@@ -243,42 +243,30 @@ async function masterWithReplica(): Promise<string> {
 
 /** Every key matching `pattern` on every master (SCAN on each master's own connection). */
 async function keysOnMasters(pattern: string): Promise<string[]> {
-  const found: string[] = []
-  for (const node of await cluster.masters()) {
-    const redis = new Redis({ host: node.split(':')[0]!, port: Number(node.split(':')[1]), lazyConnect: true })
-    redis.on('error', () => undefined)
-    try {
-      await redis.connect()
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000)
-        cursor = next
-        found.push(...keys)
-      } while (cursor !== '0')
-    } finally {
-      redis.disconnect()
-    }
-  }
-  return found
+  return (await keysPerMaster(pattern)).flat()
 }
 
-/** Node strings of a store on each master, counted by SCAN on each master's own connection. */
+/** Node strings of a store on each master. */
 async function nodeStringsPerMaster(prefix: string): Promise<number[]> {
-  const pattern = storeKeys(prefix).nodePattern
+  return (await keysPerMaster(storeKeys(prefix).nodePattern)).map((keys) => keys.length)
+}
+
+/** The keys matching `pattern` of each master, by SCAN on its own connection. */
+async function keysPerMaster(pattern: string): Promise<string[][]> {
   return Promise.all(
     (await cluster.masters()).map(async (node) => {
       const redis = new Redis({ host: node.split(':')[0]!, port: Number(node.split(':')[1]), lazyConnect: true })
       redis.on('error', () => undefined)
       try {
         await redis.connect()
-        let count = 0
+        const found: string[] = []
         let cursor = '0'
         do {
-          const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000)
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000)
           cursor = next
-          count += found.length
+          found.push(...keys)
         } while (cursor !== '0')
-        return count
+        return found
       } finally {
         redis.disconnect()
       }

@@ -75,12 +75,15 @@ describe('prefix', () => {
   it('is put in a hash tag; one shaped like a store\'s partition tag ({name:pXX}) is refused, naming the flag', () => {
     expect(buildOptions({ prefix: 'cases' }, {}).prefix).toBe('{cases}')
     expect(buildOptions({ prefix: '{exposure:prod}' }, {}).prefix).toBe('{exposure:prod}')
-    for (const prefix of ['{exposure:p00}', 'exposure:pA7', '{x}:p3f']) {
+    for (const prefix of ['{exposure:p00}', 'exposure:pa7', '{x}:p3f']) {
       const error = refusal({ prefix }, {})
       expect(error.details.field).toBe('prefix')
       expect(error.message).toContain('--prefix')
     }
     expect(refusal({}, { EXPOSURE_PREFIX: '{exposure:pff}' }).message).toContain('EXPOSURE_PREFIX')
+    // Partition tags are lowercase hex: other endings are kept.
+    expect(buildOptions({ prefix: '{exposure:pAD}' }, {}).prefix).toBe('{exposure:pAD}')
+    expect(buildOptions({ prefix: '{exposure:p1}' }, {}).prefix).toBe('{exposure:p1}')
   })
 })
 
