@@ -314,7 +314,7 @@ try {
   const result = {
     date: new Date().toISOString(),
     graph: { transfers: TRANSFERS, addresses: ADDRESSES, seeds: SEEDS, counterpartyCap: CAP, maxHops: MAX_HOPS },
-    import: { seconds: importSeconds, transfersPerSecond: importRate, rows: imported.rows, transfers: imported.transfersAdded },
+    import: { seconds: importSeconds, readSeconds: imported.readSeconds, transfersPerSecond: importRate, rows: imported.rows, transfers: imported.transfersAdded },
     memory: { bytesPerTransfer, bytesPerTransferAfterWalk: (memoryAfterWalk - memoryBefore) / imported.transfersAdded },
     walk: { seconds: walkSeconds, workers: 2, labelled: reached },
     reference: { walkSeconds: referenceWalkSeconds, buildSeconds: referenceBuildSeconds, speedShare },
