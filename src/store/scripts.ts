@@ -5,7 +5,10 @@ import type { Redis } from 'ioredis'
 const NAMES = ['intern-assets', 'append-many', 'relax', 'claim', 'lock', 'apply-journal', 'publish-walk', 'answer', 'incoming', 'counterparties', 'walk-guard', 'out-at'] as const
 export type ScriptName = (typeof NAMES)[number]
 
-const sources = new Map<ScriptName, string>(NAMES.map((name) => [name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')]))
+/** Lua shared by several scripts (lua/lib/), put before each script that uses it. */
+const LIBRARIES: Partial<Record<ScriptName, readonly string[]>> = { answer: ['out-records'], incoming: ['out-records'], 'out-at': ['out-records'] }
+const lua = (path: string) => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8')
+const sources = new Map<ScriptName, string>(NAMES.map((name) => [name, [...(LIBRARIES[name] ?? []).map((lib) => lua(`lib/${lib}`)), lua(name)].join('\n')]))
 
 /** Registers every script as an ioredis custom command (EVALSHA with automatic EVAL fallback). */
 export function defineScripts(redis: Redis): void {

@@ -32,7 +32,6 @@
 -- where a direction is {} (not walked, or the address is not reached), the error string
 -- 'BROKEN_PATH …', or { seedJson or false, then per step from the address to the seed: hex40,
 -- hops, cost, neighbour hex40, out-record (74 bytes) or false, block time or false }.
-local HEADER, OUT, IN = 8, 74, 35
 local name = ARGV[2]
 local function tag(hex) return '{' .. name .. ':p' .. string.sub(hex, 1, 2) .. '}' end
 local function nodeKey(hex) return tag(hex) .. ':n:' .. hex end
@@ -52,17 +51,6 @@ for i = 1, #current, 2 do basis[current[i]] = current[i + 1] end
 local floors = {}
 for id, hex in string.gmatch(basis.dustIds or '', '(%d+)=(%x+)') do
   floors[tonumber(id)] = (string.gsub(hex, '..', function(pair) return string.char(tonumber(pair, 16)) end))
-end
-
-local function position(record, at)
-  at = at or 1
-  return struct.unpack('>I4', record, at) * 65536 + struct.unpack('>I2', record, at + 4)
-end
-
-local function outCount(key)
-  local header = redis.call('GETRANGE', key, 4, 7)
-  if #header < 4 then return 0 end
-  return struct.unpack('>I4', header)
 end
 
 -- Byte-wise order of equal-length strings (Lua's < follows the locale).
@@ -85,23 +73,9 @@ local function inAmount(record)
   return string.sub(record, 32, 39)
 end
 
--- First out-record of the node at key with position `pos` for which accept(record) holds.
-local function findOut(key, pos, accept)
-  local n = outCount(key)
-  local lo, hi = 0, n
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    local off = HEADER + mid * OUT
-    if position(redis.call('GETRANGE', key, off, off + 5)) < pos then lo = mid + 1 else hi = mid end
-  end
-  for i = lo, n - 1 do
-    local off = HEADER + i * OUT
-    local record = redis.call('GETRANGE', key, off, off + OUT - 1)
-    if position(record) ~= pos then return false end
-    if accept(record) then return record end
-  end
-  return false
-end
+-- First out-record of the node at key with position `pos` for which accept(record) holds
+-- (lib/out-records.lua).
+local findOut = findOutAt
 
 local function hexToBytes(hex)
   return (string.gsub(hex, '..', function(pair) return string.char(tonumber(pair, 16)) end))

@@ -12,8 +12,7 @@
 -- ARGV[1] the store's partition name (the prefix without braces)
 -- ARGV[2..] queries as quadruples: sender hex40, recipient hex40, position (block * 65536 + tx
 --           index), asset id (one call serves the in-lists of many addresses)
--- Returns one list of 74-byte out-records per query.
-local HEADER, OUT = 8, 74
+-- Returns one list of 74-byte out-records per query (the search is lib/out-records.lua's findOutAt).
 local name = ARGV[1]
 local bytes = {}
 local function toBytes(hex)
@@ -25,31 +24,16 @@ local function toBytes(hex)
   return b
 end
 
-local function position(record)
-  return struct.unpack('>I4', record) * 65536 + struct.unpack('>I2', record, 5)
-end
-
 local replies = {}
 for q = 2, #ARGV, 4 do
   local key = '{' .. name .. ':p' .. string.sub(ARGV[q], 1, 2) .. '}:n:' .. ARGV[q]
   local recipient = toBytes(ARGV[q + 1])
-  local want = tonumber(ARGV[q + 2])
   local asset = tonumber(ARGV[q + 3])
-  local header = redis.call('GETRANGE', key, 4, 7)
-  local n = #header == 4 and struct.unpack('>I4', header) or 0
-  local lo, hi = 0, n
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    local off = HEADER + mid * OUT
-    if position(redis.call('GETRANGE', key, off, off + 5)) < want then lo = mid + 1 else hi = mid end
-  end
   local found = {}
-  for i = lo, n - 1 do
-    local off = HEADER + i * OUT
-    local record = redis.call('GETRANGE', key, off, off + OUT - 1)
-    if position(record) ~= want then break end
+  findOutAt(key, tonumber(ARGV[q + 2]), function(record)
     if string.sub(record, 7, 26) == recipient and string.byte(record, 27) == asset then found[#found + 1] = record end
-  end
+    return false
+  end)
   replies[#replies + 1] = found
 end
 return replies
