@@ -1,3 +1,4 @@
+import { safeOrigin } from '../../sources/rpc/client.ts'
 import { startCheckWorker, type CheckWorkerOptions } from './check.ts'
 import { startEtlIngestWorker, startIngestWorker, type IngestWorkerOptions } from './ingest.ts'
 import { startWalkWorker, type WalkWorkerOptions } from './walk.ts'
@@ -81,13 +82,4 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     console.error(`${s.name} worker ready (prefix ${options.walk.prefix}, ${detail})`)
   }
   await stopped
-}
-
-/** The node's origin only: a URL path or query may carry an API key. */
-export function safeOrigin(url: string): string {
-  try {
-    return new URL(url).origin
-  } catch {
-    return '(invalid URL)'
-  }
 }
