@@ -123,7 +123,8 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
   const importId = `etl${randomBytes(5).toString('hex')}`
   await store.beginImport(importId, 'etl', describeFiles(files.map((f) => f.file)))
   const groups = await splitLargeFiles(planEtlJobs(files), options.rangeBytes ?? DEFAULT_RANGE_BYTES)
-  const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
+  // What the jobs read (a byte range is its bytes, without the header line it repeats).
+  const totalBytes = groups.flat().reduce((sum, f) => sum + f.size, 0)
   const jobIds = groups.map((_, part) => etlIngestJobId(importId, part))
   const workers = options.startWorkers()
   let failed = false
