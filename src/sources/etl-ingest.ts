@@ -119,10 +119,13 @@ const NO_WORKER_NOTE_MS = 3_000
 export async function importEtlAsJobs(store: GraphStore, paths: readonly string[], options: DistributedImportOptions): Promise<ImportSummary> {
   const startedAt = Date.now()
   const files = (await resolveEtlFiles(paths)).map((f) => ({ ...f, file: resolve(f.file) }))
+  // Planned (large files cut, one pass each) before the import is registered: nothing to drop if
+  // this is interrupted.
+  const groups = await splitLargeFiles(planEtlJobs(files), options.rangeBytes ?? DEFAULT_RANGE_BYTES)
+  if (options.signal?.aborted) throw new BaseError('INTERRUPTED', 'import interrupted while its files were being planned: nothing of it reached the store')
   await store.internAssets([ETH, ...options.listedTokens] as Asset[])
   const importId = `etl${randomBytes(5).toString('hex')}`
   await store.beginImport(importId, 'etl', describeFiles(files.map((f) => f.file)))
-  const groups = await splitLargeFiles(planEtlJobs(files), options.rangeBytes ?? DEFAULT_RANGE_BYTES)
   // What the jobs read (a byte range is its bytes, without the header line it repeats).
   const totalBytes = groups.flat().reduce((sum, f) => sum + f.size, 0)
   const jobIds = groups.map((_, part) => etlIngestJobId(importId, part))
