@@ -38,6 +38,22 @@ export interface EtlIngestJobData {
   skipInvalid: boolean
 }
 
+/**
+ * A prepare job of an etl import's commit (`exposure import --ingest-workers N`, same queue as
+ * its file jobs): "merge these partitions' staged records into journal parts for commit attempt
+ * `attempt`" (store/commit.ts prepareForAttempt). Parts are written only while that attempt is
+ * the partition's current one, so a late or duplicate job changes nothing.
+ */
+export interface EtlPrepareJobData {
+  source: 'etl-prepare'
+  importId: string
+  attempt: string
+  partitions: number[]
+}
+
+/** What the etl ingest queue carries. */
+export type EtlJobData = EtlIngestJobData | EtlPrepareJobData
+
 export const INGEST_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 500 },
@@ -82,8 +98,8 @@ export const ETL_INGEST_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { count: 1000 },
 }
 
-export function createEtlIngestQueue(connection: ConnectionOptions, prefix: string): Queue<EtlIngestJobData> {
-  const queue = new Queue<EtlIngestJobData>(QUEUES.etlIngest, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } })
+export function createEtlIngestQueue(connection: ConnectionOptions, prefix: string): Queue<EtlJobData> {
+  const queue = new Queue<EtlJobData>(QUEUES.etlIngest, { connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } })
   queue.on('error', () => undefined)
   return queue
 }
@@ -91,4 +107,8 @@ export function createEtlIngestQueue(connection: ConnectionOptions, prefix: stri
 /** Deterministic, without ':' (BullMQ forbids it in custom ids). */
 export function etlIngestJobId(importId: string, part: number): string {
   return `etl-${importId}-${part}`
+}
+
+export function etlPrepareJobId(importId: string, attempt: string, part: number): string {
+  return `etl-${importId}-prepare-${attempt}-${part}`
 }

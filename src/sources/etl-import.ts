@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { BaseError, InputError, isExposureError } from '../errors.ts'
 import { failpoint } from '../failpoints.ts'
-import type { CommitResult, GraphStore } from '../store/graph-store.ts'
+import type { CommitOptions, CommitResult, GraphStore } from '../store/graph-store.ts'
 import type { Holder } from '../store/holder.ts'
 import { ETH, type Address, type Asset, type Transfer } from '../types.ts'
 import { etlKindOf, readEtlFile, type EtlKind, type EtlRowResult, type SkipReason } from './etl.ts'
@@ -232,12 +232,13 @@ export function summarize(importId: string, summaries: FileSummary[], invalid: I
   }
 }
 
-export async function commitImport(store: GraphStore, importId: string, options: Pick<ImportOptions, 'onProgress' | 'signal' | 'onWait'>, transfers: number): Promise<CommitResult> {
+export async function commitImport(store: GraphStore, importId: string, options: Pick<ImportOptions, 'onProgress' | 'signal' | 'onWait'> & Pick<CommitOptions, 'prepare'>, transfers: number): Promise<CommitResult> {
   try {
     return await store.commit(importId, {
       onProgress: (p) => options.onProgress?.({ phase: p.phase, done: p.done, total: p.total, transfers }),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onWait ? { onWait: options.onWait } : {}),
+      ...(options.prepare ? { prepare: options.prepare } : {}),
     })
   } catch (error) {
     // Before the commit point nothing reached the store: an interrupted import is dropped, so a

@@ -5,7 +5,9 @@ import type { Job, Queue } from 'bullmq'
 import { BaseError, InputError, isExposureError, type ErrorCode, type ErrorDetails } from '../errors.ts'
 import { failpoint } from '../failpoints.ts'
 import type { GraphStore } from '../store/graph-store.ts'
-import { etlIngestJobId, ETL_INGEST_JOB_OPTIONS, type EtlIngestJobData } from '../queues/ingest-queue.ts'
+import { etlIngestJobId, etlPrepareJobId, ETL_INGEST_JOB_OPTIONS, type EtlIngestJobData, type EtlJobData, type EtlPrepareJobData } from '../queues/ingest-queue.ts'
+import { PARTITIONS } from '../store/partitions.ts'
+import type { PreparedPartition } from '../store/commit.ts'
 import { ETH, type Asset } from '../types.ts'
 import type { EtlKind } from './etl.ts'
 import { splitEtlFileRanges, type ByteRange } from './etl-ranges.ts'
@@ -46,6 +48,9 @@ export type EtlIngestResult =
   | { ok: true; files: FileSummary[]; transfers: number; invalid: SerializedError[]; host: string }
   | { ok: false; error: SerializedError; host: string }
   | { gone: true }
+
+/** What a prepare job answers: its partitions' results, or that its commit attempt has ended. */
+export type EtlPrepareResult = { ok: true; partitions: PreparedPartition[]; host: string } | { gone: true }
 
 interface SerializedError {
   code: ErrorCode
@@ -96,9 +101,28 @@ export async function runEtlIngestJob(store: GraphStore, data: EtlIngestJobData,
   }
 }
 
+/**
+ * Runs one prepare job of an etl import's commit (the processor `exposure worker` wires to
+ * BullMQ): merges its partitions' staged records into journal parts for the committing command's
+ * attempt. A job whose attempt has ended answers `gone` (its writes would be refused).
+ */
+export async function runEtlPrepareJob(store: GraphStore, data: EtlPrepareJobData): Promise<EtlPrepareResult> {
+  try {
+    const partitions = await store.imports.prepareForAttempt(data.importId, data.attempt, data.partitions)
+    failpoint('ingest:prepared')
+    return { ok: true, partitions, host: hostname() }
+  } catch (error) {
+    if (isExposureError(error, 'IMPORT_GONE')) return { gone: true }
+    throw error
+  }
+}
+
+/** Partitions per prepare job: enough jobs for many workers to share, few enough that queueing costs nothing. */
+const PARTITIONS_PER_PREPARE_JOB = 8
+
 export interface DistributedImportOptions extends ImportOptions {
   /** The queue the jobs go to (createEtlIngestQueue on the store's queue prefix). */
-  queue: Queue<EtlIngestJobData>
+  queue: Queue<EtlJobData>
   /** Starts the in-process workers (0 or more) and answers how to close them. */
   startWorkers: () => { close(force: boolean): Promise<void> }[]
   /** Called when no worker has served the queue for a few seconds (say how to start one). */
@@ -154,7 +178,8 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
     fileSummaries.sort((a, b) => order.get(a.file)! - order.get(b.file)!)
     mergeRangeSummaries(fileSummaries)
     const transfers = results.reduce((sum, r) => sum + r.transfers, 0)
-    const committed = await commitImport(store, importId, options, transfers)
+    // The commit's prepare step runs as jobs too: the workers that read the files merge them.
+    const committed = await commitImport(store, importId, { ...options, prepare: (attempt) => prepareThroughJobs(options, importId, attempt, transfers) }, transfers)
     // Their results are in the summary now.
     await withdraw(options.queue, jobIds)
     const waitingBefore = fileSummaries.map((f) => f.skipped['unknown-transaction'] ?? 0)
@@ -193,39 +218,119 @@ function mergeRangeSummaries(summaries: FileSummary[]): void {
   }
 }
 
-/** Waits for every job; answers their results in job order, or throws what refuses the import. */
+/**
+ * The commit's prepare step as jobs (`prepare` of store.commit): one job per few partitions,
+ * queued ahead of other imports' file jobs, for attempt `attempt`; answers every partition's
+ * result. On any failure the commit ends the attempt, so jobs still queued or running write
+ * nothing; they are withdrawn here too, so that they cost nothing.
+ */
+async function prepareThroughJobs(options: DistributedImportOptions, importId: string, attempt: string, transfers: number): Promise<PreparedPartition[]> {
+  const queue = options.queue as unknown as Queue<EtlPrepareJobData, EtlPrepareResult>
+  const groups: number[][] = []
+  for (let p = 0; p < PARTITIONS; p += PARTITIONS_PER_PREPARE_JOB) groups.push(Array.from({ length: Math.min(PARTITIONS_PER_PREPARE_JOB, PARTITIONS - p) }, (_, i) => p + i))
+  const jobIds = groups.map((_, k) => etlPrepareJobId(importId, attempt, k))
+  try {
+    await queue.addBulk(
+      groups.map((partitions, k) => ({
+        name: 'etl-prepare',
+        data: { source: 'etl-prepare' as const, importId, attempt, partitions },
+        // lifo: ahead of file jobs other imports queued meanwhile (this import holds the writer lock).
+        opts: { ...ETL_INGEST_JOB_OPTIONS, jobId: jobIds[k]!, lifo: true },
+      })),
+    )
+    const results = await awaitJobs(queue, jobIds, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      interrupted: `interrupted before the commit point of import ${importId}: nothing of it reached the store`,
+      describe: (data) => `prepare job of partitions ${data.partitions[0]}–${data.partitions[data.partitions.length - 1]}`,
+      accept: (result, id) => {
+        if ('gone' in result) throw new BaseError('INTERNAL', `prepare job ${id} found its commit attempt ended`, { value: id })
+        return result.partitions
+      },
+      onPoll: (finished) => {
+        let done = 0
+        for (const partitions of finished.values()) done += partitions.length
+        options.onProgress?.({ phase: 'prepare', done, total: PARTITIONS, transfers })
+      },
+      ...(options.onNoWorker ? { onNoWorker: options.onNoWorker } : {}),
+      // Prepare jobs take a fraction of a second: a long poll would be most of the step's time.
+      pollMs: 25,
+    })
+    return results.flat()
+  } finally {
+    await withdraw(queue, jobIds)
+  }
+}
+
+/** Waits for every file job; answers their results in job order, or throws what refuses the import. */
 async function waitForJobs(options: DistributedImportOptions, jobIds: readonly string[], totalBytes: number): Promise<Extract<EtlIngestResult, { ok: true }>[]> {
-  const { queue } = options
+  const queue = options.queue as unknown as Queue<EtlIngestJobData, EtlIngestResult>
+  const sizes = new Map<string, number>()
+  return awaitJobs(queue, jobIds, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    interrupted: 'import interrupted while its files were being read: nothing of it reached the store',
+    describe: (data) => `ingest job (${data.files.map((f) => f.file).join(', ')})`,
+    accept: (result, id, job) => {
+      if ('gone' in result) throw new BaseError('INTERNAL', `ingest job ${id} found its import gone`, { value: id })
+      if (!result.ok) throw new InputError(result.error.code, result.error.message, result.error.details)
+      sizes.set(id, job.data.files.reduce((sum, f) => sum + f.size, 0))
+      return result
+    },
+    onPoll: (finished, running) => {
+      let bytes = 0
+      for (const id of finished.keys()) bytes += sizes.get(jobIds[id]!) ?? 0
+      for (const job of running) if (typeof job.progress === 'number') bytes += job.progress
+      let transfers = 0
+      for (const result of finished.values()) transfers += result.transfers
+      options.onProgress?.({ phase: 'read', done: bytes, total: totalBytes, transfers })
+    },
+    ...(options.onNoWorker ? { onNoWorker: options.onNoWorker } : {}),
+  })
+}
+
+interface AwaitJobsOptions<D, R, T> {
+  signal?: AbortSignal
+  /** The message of the error thrown when `signal` aborts. */
+  interrupted: string
+  /** The job, for the message when it failed for good. */
+  describe: (data: D) => string
+  /** A completed job's result as the caller wants it; throws what refuses the import. */
+  accept: (result: R, id: string, job: Job<D, R>) => T
+  /** After each poll: the finished jobs by index, and the jobs still open. */
+  onPoll?: (finished: ReadonlyMap<number, T>, open: readonly Job<D, R>[]) => void
+  /** Called once when no worker has served the queue for a few seconds. */
+  onNoWorker?: (open: number) => void
+  /** Between polls. Default POLL_MS. */
+  pollMs?: number
+}
+
+/** Polls jobs until every one has completed; answers their accepted results in job order. */
+async function awaitJobs<D, R, T>(queue: Queue<D, R>, jobIds: readonly string[], options: AwaitJobsOptions<D, R, T>): Promise<T[]> {
   let servedAt = Date.now()
   let lastWorkerCheck = 0
   let told = false
-  // Finished jobs by index, with their bytes: each poll reads only the jobs still open.
-  const finished = new Map<number, { result: Extract<EtlIngestResult, { ok: true }>; bytes: number }>()
+  // Finished jobs by index: each poll reads only the jobs still open.
+  const finished = new Map<number, T>()
   for (;;) {
-    if (options.signal?.aborted) throw new BaseError('INTERRUPTED', 'import interrupted while its files were being read: nothing of it reached the store')
+    if (options.signal?.aborted) throw new BaseError('INTERRUPTED', options.interrupted)
     const open = jobIds.map((_, i) => i).filter((i) => !finished.has(i))
-    const jobs = await Promise.all(open.map((i) => queue.getJob(jobIds[i]!)))
+    const jobs = (await Promise.all(open.map((i) => queue.getJob(jobIds[i]!)))) as (Job<D, R> | undefined)[]
     const states = await Promise.all(jobs.map((job) => job?.getState() ?? 'missing'))
-    let bytes = 0
+    const running: Job<D, R>[] = []
     for (let k = 0; k < open.length; k++) {
       const i = open[k]!
-      const job = jobs[k] as Job<EtlIngestJobData, EtlIngestResult> | undefined
+      const job = jobs[k]
       const state = states[k]
-      if (job === undefined || state === 'missing' || state === 'unknown') throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} vanished from the queue (removed by hand, or Redis lost its data)`, { value: jobIds[i]! })
-      if (state === 'failed') throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} (${job.data.files.map((f) => f.file).join(', ')}) failed for good: ${job.failedReason ?? 'unknown reason'}`, { value: jobIds[i]! })
+      if (job === undefined || state === 'missing' || state === 'unknown') throw new BaseError('INTERNAL', `job ${jobIds[i]} vanished from the queue (removed by hand, or Redis lost its data)`, { value: jobIds[i]! })
+      if (state === 'failed') throw new BaseError('INTERNAL', `job ${jobIds[i]} (${options.describe(job.data)}) failed for good: ${job.failedReason ?? 'unknown reason'}`, { value: jobIds[i]! })
       if (state === 'completed') {
         // The job was read before it completed: read it again for its result.
-        const result = job.returnvalue ?? ((await queue.getJob(jobIds[i]!)) as Job<EtlIngestJobData, EtlIngestResult> | undefined)?.returnvalue
+        const result = job.returnvalue ?? ((await queue.getJob(jobIds[i]!)) as Job<D, R> | undefined)?.returnvalue
         if (result === undefined || result === null) continue
-        if ('gone' in result) throw new BaseError('INTERNAL', `ingest job ${jobIds[i]} found its import gone`, { value: jobIds[i]! })
-        if (!result.ok) throw new InputError(result.error.code, result.error.message, result.error.details)
-        finished.set(i, { result, bytes: job.data.files.reduce((sum, f) => sum + f.size, 0) })
-      } else if (typeof job.progress === 'number') bytes += job.progress
+        finished.set(i, options.accept(result, jobIds[i]!, job))
+      } else running.push(job)
     }
-    const done = [...finished.values()]
-    bytes += done.reduce((sum, f) => sum + f.bytes, 0)
-    options.onProgress?.({ phase: 'read', done: bytes, total: totalBytes, transfers: done.reduce((sum, f) => sum + f.result.transfers, 0) })
-    if (finished.size === jobIds.length) return jobIds.map((_, i) => finished.get(i)!.result)
+    options.onPoll?.(finished, running)
+    if (finished.size === jobIds.length) return jobIds.map((_, i) => finished.get(i)!)
     // A job a dead worker held stays 'active' until a live worker's stalled check takes it back:
     // ask whether anyone serves the queue, not whether jobs move.
     if (!told && Date.now() - lastWorkerCheck > 1_000) {
@@ -233,15 +338,15 @@ async function waitForJobs(options: DistributedImportOptions, jobIds: readonly s
       if ((await queue.getWorkersCount().catch(() => -1)) !== 0) servedAt = Date.now()
       else if (Date.now() - servedAt > NO_WORKER_NOTE_MS) {
         told = true
-        options.onNoWorker?.(jobIds.length - done.length)
+        options.onNoWorker?.(jobIds.length - finished.size)
       }
     }
-    await new Promise((r) => setTimeout(r, POLL_MS))
+    await new Promise((r) => setTimeout(r, options.pollMs ?? POLL_MS))
   }
 }
 
 /** Removes the jobs not yet taken (and finished ones); running ones end at their next batch (the import is gone). */
-async function withdraw(queue: Queue<EtlIngestJobData>, jobIds: readonly string[]): Promise<void> {
+async function withdraw(queue: { remove(jobId: string): Promise<number> }, jobIds: readonly string[]): Promise<void> {
   await Promise.all(jobIds.map((id) => queue.remove(id).catch(() => 0)))
 }
 

@@ -41,6 +41,8 @@ import { PARTITIONS } from './partitions.ts'
 const CHUNK = 1_000
 /** Partitions prepared at once by a commit. */
 const PREPARE_CONCURRENCY = 2
+/** Journal parts applied at once (see applyJournal). */
+const APPLY_CONCURRENCY = 4
 export const ENTRY_OUT = 0
 export const ENTRY_IN = 1
 /** Extra staged entries (P:stage:<id>:x): type u8, length u16, payload. */
@@ -76,6 +78,25 @@ export interface CommitOptions {
   onWait?: (holder: Holder) => void
   /** Stops the commit before its commit point (after it, the apply always finishes). */
   signal?: AbortSignal
+  /**
+   * Prepares the partitions elsewhere (etl-ingest.ts: prepare jobs that ingest workers on any host
+   * run, each calling `prepareForAttempt`) instead of in this process. Called once, under the
+   * writer lock, with the attempt those jobs must name; answers every partition's result.
+   */
+  prepare?: (attempt: string) => Promise<readonly PreparedPartition[]>
+}
+
+/** What preparing one partition of a commit decided (its journal parts are written and listed). */
+export interface PreparedPartition {
+  partition: number
+  /** Nodes changed. */
+  changed: number
+  /** Transfers added. */
+  transfers: number
+  /** Nodes created. */
+  addresses: number
+  /** The changed nodes' addresses, 40 hex digits each, concatenated in the order they were prepared. */
+  touched: string
 }
 
 export interface CommitResult {
@@ -156,9 +177,13 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return [...partitionKeys(importId), ...globalKeys(importId)]
   }
 
-  /** An import's keys under the partition tags: live markers (a cluster's only) and staging. */
+  /** An import's keys under the partition tags: live markers (a cluster's only), commit attempt markers and staging. */
   function partitionKeys(importId: string): string[] {
-    return [...liveKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p))]
+    return [...liveKeys(importId), ...attemptKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p))]
+  }
+
+  function attemptKeys(importId: string): string[] {
+    return Array.from({ length: PARTITIONS }, (_, p) => keys.importAttempt(importId, p))
   }
 
   /** An import's keys under the prefix's tag (its record apart). */
@@ -185,6 +210,8 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function drop(importId: string): Promise<void> {
     const state = await redis.hget(keys.importRecord(importId), 'state')
     if (state === 'committing') throw new BaseError('INTERNAL', `import ${importId} is past its commit point: it can only be finished, not dropped`, { value: importId })
+    // First: prepare jobs still running elsewhere write no part after this.
+    await disarmAttempt(importId)
     await dropJournal(importId)
     // Not a MULTI: Redis refuses a whole transaction when it is out of memory, even one that only
     // deletes, and dropping is what frees it. Interrupted halfway, recover() drops the rest.
@@ -339,10 +366,14 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return { bytes, addresses }
   }
 
-  /** Merges staged partition `p` into journal parts; answers the changed nodes and counter deltas. */
-  async function preparePartition(importId: string, p: number): Promise<{ changed: number; transfers: number; addresses: number; parts: string[]; hexes: string[] }> {
+  /**
+   * Merges staged partition `p` into journal parts; answers the changed nodes and counter deltas.
+   * With `attempt` (a prepare job on an ingest worker), each part is written only while that
+   * attempt is the partition's current one (writeJournalPart).
+   */
+  async function preparePartition(importId: string, p: number, attempt?: string): Promise<PreparedPartition> {
     const staged = await redis.getBuffer(keys.stagePartition(importId, p))
-    if (staged === null) return { changed: 0, transfers: 0, addresses: 0, parts: [], hexes: [] }
+    if (staged === null) return { partition: p, changed: 0, transfers: 0, addresses: 0, touched: '' }
     // Each owner's staged records, as offsets into `staged` (millions of records: no Buffer each).
     const byOwner = new Map<string, { outs: number[]; ins: number[] }>()
     for (let at = 0; at < staged.length; ) {
@@ -367,7 +398,6 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     let changed = 0
     let transfers = 0
     let addresses = 0
-    const parts: string[] = []
     const changedHexes: string[] = []
     for (let start = 0, k = 0; start < owners.length; start += CHUNK, k++) {
       const chunk = owners.slice(start, start + CHUNK)
@@ -390,14 +420,61 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
         if (old === null) addresses++
       })
       if (fields.length === 0) continue
-      parts.push(await writeJournalPart(importId, `${p}.${k}`, fields))
+      await writeJournalPart(importId, attempt === undefined ? `${p}.${k}` : `${p}.${k}.${attempt}`, fields, attempt === undefined ? undefined : { attempt, partition: p })
     }
-    return { changed, transfers, addresses, parts, hexes: changedHexes }
+    return { partition: p, changed, transfers, addresses, touched: changedHexes.join('') }
   }
 
-  /** Writes one journal part (field, value pairs; '' deletes) and lists it; answers its key. */
-  async function writeJournalPart(importId: string, name: string, fields: readonly (string | Buffer)[]): Promise<string> {
+  /**
+   * A prepare job's work (an ingest worker, any host): prepares `partitions` of import `importId`
+   * for the committing command's attempt `attempt`. Throws IMPORT_GONE when that attempt has
+   * ended (the command finished preparing without this job, failed, or dropped the import): what
+   * this job would write is refused then, part by part (write-part.lua), so stopping is all it
+   * can usefully do.
+   */
+  async function prepareForAttempt(importId: string, attempt: string, partitions: readonly number[]): Promise<PreparedPartition[]> {
+    const out: PreparedPartition[] = []
+    for (const p of partitions) {
+      if ((await redis.get(keys.importAttempt(importId, p))) !== attempt) throw new BaseError('IMPORT_GONE', `commit attempt ${attempt} of import ${importId} has ended: its prepare job stops`, { value: importId })
+      out.push(await preparePartition(importId, p, attempt))
+    }
+    return out
+  }
+
+  /** Opens a commit attempt whose prepare jobs may write: the record's field and every partition's marker. */
+  async function armAttempt(importId: string, attempt: string): Promise<void> {
+    const arm = redis.multi()
+    for (let p = 0; p < PARTITIONS; p++) arm.set(keys.importAttempt(importId, p), attempt)
+    // Last: on a cluster this MULTI runs one slot after another, and a job reads the record first.
+    arm.hset(keys.importRecord(importId), 'prepareAttempt', attempt)
+    await execChecked(arm)
+  }
+
+  /**
+   * Ends a commit attempt: from here on its prepare jobs list and write nothing. A pipeline, not
+   * a MULTI (drop() calls it, and Redis refuses a whole transaction when it is out of memory).
+   */
+  async function disarmAttempt(importId: string): Promise<void> {
+    const disarm = redis.pipeline()
+    disarm.hdel(keys.importRecord(importId), 'prepareAttempt')
+    unlinkEach(disarm, attemptKeys(importId))
+    for (const [error] of (await disarm.exec()) ?? []) if (error) throw error
+  }
+
+  /**
+   * Writes one journal part (field, value pairs; '' deletes) and lists it; answers its key. With
+   * `guard` (a prepare job's part), listing and writing are each refused once the attempt has
+   * ended, and the job stops (IMPORT_GONE).
+   */
+  async function writeJournalPart(importId: string, name: string, fields: readonly (string | Buffer)[], guard?: { attempt: string; partition: number }): Promise<string> {
     const part = keys.journal(importId, name)
+    if (guard !== undefined) {
+      const gone = () => new BaseError('IMPORT_GONE', `commit attempt ${guard.attempt} of import ${importId} has ended: its prepare job stops`, { value: importId })
+      // Listed first, for the reason below.
+      if (Number(await callScript(redis, 'list-part', [keys.importRecord(importId), keys.journal(importId, 'parts')], [guard.attempt, part])) !== 1) throw gone()
+      if (Number(await callScript(redis, 'write-part', [keys.importAttempt(importId, guard.partition), part], [guard.attempt, ...fields])) !== 1) throw gone()
+      return part
+    }
     const write = redis.multi()
     // Listed first: on a cluster the part (its partition's slot) and the list (the prefix's) are
     // written one after the other, and a part listed but never written is harmless (applying it
@@ -451,11 +528,20 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function applyJournal(importId: string, onProgress?: (p: CommitProgress) => void): Promise<void> {
     const parts = await redis.lrange(keys.journal(importId, 'parts'), 0, -1)
     let done = 0
-    for (const part of parts) {
-      await callScript(redis, 'apply-journal', [part], [keys.prefix, 2 ** BLOCK_BUCKET_BITS, keys.partitionName])
-      onProgress?.({ phase: 'apply', done: ++done, total: parts.length })
-      if (done === Math.ceil(parts.length / 2)) failpoint('commit:half-applied')
+    let next = 0
+    // A few parts at once: their values are absolute and no two write the same key, so any order
+    // gives the same store. On a cluster the masters apply in parallel; on one server the next
+    // part travels while the current one is applied.
+    const applier = async () => {
+      for (let i = next++; i < parts.length; i = next++) {
+        await callScript(redis, 'apply-journal', [parts[i]!], [keys.prefix, 2 ** BLOCK_BUCKET_BITS, keys.partitionName])
+        onProgress?.({ phase: 'apply', done: ++done, total: parts.length })
+        if (done === Math.ceil(parts.length / 2)) failpoint('commit:half-applied')
+      }
     }
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(APPLY_CONCURRENCY, parts.length) }, applier))
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failure) throw failure.reason
   }
 
   /** Step 4's end: counters to their targets, the import's keys gone. Idempotent. */
@@ -505,6 +591,64 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   }
 
   /**
+   * Prepares every partition in this process, a few at a time: while one waits for Redis (its
+   * staging, its nodes, its journal write), another merges records here. Answers in partition order.
+   */
+  async function prepareHere(importId: string, options: CommitOptions, lock: LockHandle): Promise<PreparedPartition[]> {
+    let next = 0
+    let done = 0
+    let failed = false
+    const results: PreparedPartition[] = new Array(PARTITIONS)
+    const preparer = async () => {
+      try {
+        for (let p = next++; p < PARTITIONS && !failed; p = next++) {
+          if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
+          lock.assertHeld()
+          results[p] = await preparePartition(importId, p)
+          options.onProgress?.({ phase: 'prepare', done: ++done, total: PARTITIONS })
+        }
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+    // Every preparer settled before an error goes up: a journal part written after the caller
+    // dropped the journal would be left behind.
+    const settled = await Promise.allSettled(Array.from({ length: PREPARE_CONCURRENCY }, preparer))
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failure) throw failure.reason
+    return results
+  }
+
+  /**
+   * Prepares every partition through `prepare` (jobs on ingest workers) under a fresh attempt.
+   * The attempt ends before this returns or throws, so no job of it writes after: the parts the
+   * journal lists are exactly those of the results answered here (a duplicate job's are the same
+   * parts, written again with the same values). Answers in partition order.
+   */
+  async function prepareElsewhere(importId: string, prepare: NonNullable<CommitOptions['prepare']>, lock: LockHandle): Promise<PreparedPartition[]> {
+    const attempt = randomId()
+    await armAttempt(importId, attempt)
+    let answered: readonly PreparedPartition[]
+    try {
+      answered = await prepare(attempt)
+    } finally {
+      await disarmAttempt(importId)
+    }
+    lock.assertHeld()
+    const results: PreparedPartition[] = new Array(PARTITIONS)
+    for (const result of answered) {
+      if (!Number.isInteger(result.partition) || result.partition < 0 || result.partition >= PARTITIONS || results[result.partition] !== undefined) {
+        throw new BaseError('INTERNAL', `prepare jobs of import ${importId} answered partition ${result.partition} twice or out of range`, { value: importId })
+      }
+      results[result.partition] = result
+    }
+    const missing = results.findIndex((r) => r === undefined)
+    if (answered.length !== PARTITIONS || missing !== -1) throw new BaseError('INTERNAL', `prepare jobs of import ${importId} did not answer partition ${missing}`, { value: importId })
+    return results
+  }
+
+  /**
    * Commits a staged import exactly once (the module comment's steps 2-4). Waits for the writer
    * lock while another live process holds it; takes it over from a dead one.
    */
@@ -526,40 +670,17 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       const tokens = await resolveTokens(importId, extras)
       const maxmemory = await checkHeadroom(redis, async () => (await journalEstimate(importId)).bytes, `commit of import ${importId}`)
       void maxmemory
+      const prepared = options.prepare ? await prepareElsewhere(importId, options.prepare, lock) : await prepareHere(importId, options, lock)
       let changedNodes = 0
-      const touched: string[] = []
       let transferDelta = 0
       let addressDelta = 0
-      // Partitions are prepared a few at a time: while one waits for Redis (its staging, its
-      // nodes, its journal write), another merges records here.
-      let next = 0
-      let done = 0
-      let failed = false
-      const touchedBy: string[][] = new Array(PARTITIONS)
-      const preparer = async () => {
-        try {
-          for (let p = next++; p < PARTITIONS && !failed; p = next++) {
-            if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
-            lock.assertHeld()
-            const result = await preparePartition(importId, p)
-            changedNodes += result.changed
-            touchedBy[p] = result.hexes
-            transferDelta += result.transfers
-            addressDelta += result.addresses
-            options.onProgress?.({ phase: 'prepare', done: ++done, total: PARTITIONS })
-          }
-        } catch (error) {
-          failed = true
-          throw error
-        }
+      for (const result of prepared) {
+        changedNodes += result.changed
+        transferDelta += result.transfers
+        addressDelta += result.addresses
       }
-      // Every preparer settled before an error goes up: a journal part written after the caller
-      // dropped the journal would be left behind.
-      const settled = await Promise.allSettled(Array.from({ length: PREPARE_CONCURRENCY }, preparer))
-      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-      if (failure) throw failure.reason
-      // In partition order, as one preparer would have listed them.
-      for (const hexes of touchedBy) if (hexes) for (const hex of hexes) touched.push(hex)
+      // In partition order, whoever prepared them.
+      const touched = [prepared.map((result) => result.touched).join('')]
       const extraFields: (string | Buffer)[] = []
       for (const [field, value] of tokens.journal) extraFields.push(field, value)
       if (extras.blockTimes.size > 0) {
@@ -614,7 +735,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return waiting
   }
 
-  return { register, adopt, unregister, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal }
+  return { register, adopt, unregister, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal, prepareForAttempt }
 }
 
 export type Imports = ReturnType<typeof createImports>

@@ -37,15 +37,18 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   P:labels                hash    0x-address → JSON ServiceLabel (label, category, source)
  * Imports (store/imports.ts): staged, then committed exactly once through a journal
  *   P:imports               zset    unfinished import ids → creation time (ms)
- *   P:import:<id>           hash    state (staging|staged|committing), kind, holder, created, detail, targets
+ *   P:import:<id>           hash    state (staging|staged|committing), kind, holder, created, detail, targets,
+ *                                   prepareAttempt (while ingest workers prepare its commit)
  *   Q:import:<id>:live      string  '1' while import <id> is registered: staging into partition Q is refused
  *                                   without it (a cluster's append-many.lua cannot see P:import:<id>)
+ *   Q:import:<id>:attempt   string  the commit attempt whose prepare jobs may write partition Q's journal parts
+ *                                   (prepare spread over ingest workers; set and cleared by the committing command)
  *   Q:stage:<id>:p:<0-255>  string  records staged by import <id> for partition Q (the owners' first byte);
  *                                   entries: kind u8 (0 out, 1 in), owner 20 bytes, record
  *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
  *   Q:journal:<id>:<q>.<k>  hash    what the commit writes into partition Q's node strings (field → value; '' deletes),
  *                                   applied after the commit point, so each partition's commit work is in one slot
- *                                   (imports: <q>.<chunk>; rollbacks: <q>.r<chunk>)
+ *                                   (imports: <q>.<chunk>, or <q>.<chunk>.<attempt> from ingest workers; rollbacks: <q>.r<chunk>)
  *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: tx index, block times, amounts; rollbacks' b.…)
  *   P:journal:<id>:parts    list    the keys of all the import's journal parts
  *   P:lock:write            string  held by whoever writes the graph (a commit, a rollback): store/locks.ts
@@ -131,6 +134,7 @@ export interface StoreKeys {
    * Redis Cluster is guarded by it, in the slot of the staging key (lua/append-many.lua).
    */
   importLive(importId: string, partition: number): string
+  importAttempt(importId: string, partition: number): string
   stagePartition(importId: string, partition: number): string
   stageExtra(importId: string): string
   journal(importId: string, part: number | string): string
@@ -223,6 +227,7 @@ export function storeKeys(prefix: string): StoreKeys {
     imports: `${prefix}:imports`,
     importRecord: (id) => `${prefix}:import:${id}`,
     importLive: (id, p) => `${tag(p)}:import:${id}:live`,
+    importAttempt: (id, p) => `${tag(p)}:import:${id}:attempt`,
     stagePartition: (id, p) => `${tag(p)}:stage:${id}:p:${p}`,
     stageExtra: (id) => `${prefix}:stage:${id}:x`,
     // Parts `<partition>.<k>` hold that partition's node strings (commit.ts preparePartition).

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 
 /** The store's Lua scripts, each in its own file under lua/ with a KEYS/ARGV header. */
-const NAMES = ['intern-assets', 'append-many', 'relax', 'claim', 'lock', 'apply-journal', 'publish-walk', 'answer', 'incoming', 'counterparties', 'walk-guard', 'out-at'] as const
+const NAMES = ['intern-assets', 'append-many', 'relax', 'claim', 'lock', 'apply-journal', 'publish-walk', 'answer', 'incoming', 'counterparties', 'walk-guard', 'out-at', 'list-part', 'write-part'] as const
 export type ScriptName = (typeof NAMES)[number]
 
 /** Lua shared by several scripts (lua/lib/), put before each script that uses it. */

@@ -6,7 +6,10 @@
  * SIGKILLed after staging a job has that job run again elsewhere and the store is still equal; a
  * bad row in any file refuses the whole import (exit 2, file:line) and leaves nothing behind.
  * Large files cut into byte ranges (--ingest-range) give the same store and summary, and a bad row
- * in a range is named by its line in the file.
+ * in a range is named by its line in the file. The commit's prepare step runs as jobs on the same
+ * workers: a worker SIGKILLed after writing its journal parts has its job run again (the parts are
+ * written twice, the store is still equal), and a prepare job of an attempt that has ended writes
+ * nothing, however late it comes.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -15,7 +18,13 @@ import { gzipSync } from 'node:zlib'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli } from '../support/cli.ts'
 import { useRedisAndTempDir } from '../support/harness.ts'
-import { generateEtl } from '../support/random-etl.ts'
+import { generateEtl, USDT } from '../support/random-etl.ts'
+import { createGraphStore, type GraphStore } from '../../src/store/graph-store.ts'
+import { callScript } from '../../src/store/scripts.ts'
+import { resolveEtlFiles, stageEtlFiles } from '../../src/sources/etl-import.ts'
+import { PARTITIONS, partitionGlob } from '../../src/store/partitions.ts'
+import { ETH, type Address, type Asset } from '../../src/types.ts'
+import type { PreparedPartition } from '../../src/store/commit.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { adjacencySnapshot } from '../support/store-compare.ts'
@@ -37,7 +46,7 @@ async function content(prefix: string): Promise<Record<string, unknown>> {
 
 /** No staging, journal, import record or queued job left of any import. */
 async function leftovers(prefix: string): Promise<string[]> {
-  const keys = await h.redis.keys(`${prefix}:*`)
+  const keys = [...(await h.redis.keys(`${prefix}:*`)), ...(await h.redis.keys(`${partitionGlob(prefix)}:*`))]
   return keys.filter((k) => /:(stage|journal|import):/.test(k) || /:q:ingest-etl:etl-/.test(k)).concat((await h.redis.zcard(`${prefix}:imports`)) > 0 ? ['imports'] : [])
 }
 
@@ -196,6 +205,86 @@ describe('exposure import --ingest-workers', () => {
     expect(JSON.parse(ranged.stdout).jobs).toBeGreaterThan(20)
     expect((await runCli(['--prefix', prefixes[1]!, 'import', bad], { REDIS_URL: h.server.url })).code).toBe(0)
     expect(await content(prefixes[0]!)).toEqual(await content(prefixes[1]!))
+  }, 60_000)
+
+  it('a worker SIGKILLed after writing a prepare job\'s journal parts: another worker runs the job again and the store equals a plain import', async () => {
+    const prefix = testPrefix('prepkill')
+    const doomed = startWorker(prefix, { EXPOSURE_FAILPOINT: 'ingest:prepared' })
+    await doomed.ready
+    const importer = spawn(process.execPath, [BIN, '--prefix', prefix, 'import', folder, '--ingest-workers', '0', '--json'], { env: { ...process.env, REDIS_URL: h.server.url, EXPOSURE_PREFIX: undefined } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    importer.stdout!.on('data', (d) => (stdout += d))
+    importer.stderr!.on('data', (d) => (stderr += d))
+    const done = new Promise<number | null>((resolve) => importer.once('exit', (code) => resolve(code)))
+    // It read every file, then died in the commit's first prepare job, after writing its parts.
+    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' })
+    expect(doomed.stderr()).toContain('failpoint ingest:prepared')
+    expect((await h.redis.keys(`${partitionGlob(prefix)}:journal:*`)).length).toBeGreaterThan(0)
+    await until(() => stderr.includes('no worker serves the etl ingest queue'), 20_000, `the no-worker note (stderr: ${stderr})`)
+    const rescuer = startWorker(prefix)
+    try {
+      expect(await done, stderr).toBe(0)
+    } finally {
+      rescuer.child.kill('SIGTERM')
+      await rescuer.exited
+    }
+    expect(JSON.parse(stdout).transfersAdded).toBe(plain.transfersAdded)
+    expect(await content(prefix)).toEqual(await content(plainPrefix))
+    expect(await leftovers(prefix)).toEqual([])
+  }, 90_000)
+
+  it('a prepare job of a commit attempt that has ended writes nothing; the import commits later under a new attempt, equal to one prepared in process', async () => {
+    const listedTokens = [USDT as Address]
+    const files = await resolveEtlFiles([folder])
+    async function staged(name: string): Promise<{ store: GraphStore; prefix: string; id: string }> {
+      const prefix = testPrefix(name)
+      const store = createGraphStore(h.redis, prefix)
+      const assetIds = await store.internAssets([ETH, ...listedTokens] as Asset[])
+      const id = `etl${name}`
+      await store.beginImport(id, 'etl', name)
+      await stageEtlFiles(store, id, files, assetIds, { listedTokens })
+      return { store, prefix, id }
+    }
+    const here = await staged('prephere')
+    await here.store.commit(here.id)
+    const there = await staged('prepthere')
+    const all = Array.from({ length: PARTITIONS }, (_, p) => p)
+    // First attempt: half the partitions prepared, then the "jobs" fail.
+    let ended = ''
+    await expect(
+      there.store.commit(there.id, {
+        prepare: async (attempt) => {
+          ended = attempt
+          await there.store.imports.prepareForAttempt(there.id, attempt, all.slice(0, PARTITIONS / 2))
+          throw new Error('a prepare job failed for good')
+        },
+      }),
+    ).rejects.toThrow('a prepare job failed for good')
+    // Its late jobs: refused before they read anything, and at the write itself.
+    await expect(there.store.imports.prepareForAttempt(there.id, ended, all.slice(PARTITIONS / 2))).rejects.toMatchObject({ code: 'IMPORT_GONE' })
+    const stray = there.store.keys.journal(there.id, `7.0.${ended}`)
+    expect(await callScript(h.redis, 'write-part', [there.store.keys.importAttempt(there.id, 7), stray], [ended, 'n00', 'x'])).toBe(0)
+    expect(await callScript(h.redis, 'list-part', [there.store.keys.importRecord(there.id), there.store.keys.journal(there.id, 'parts')], [ended, stray])).toBe(0)
+    expect(await h.redis.exists(stray)).toBe(0)
+    // Second attempt: every partition twice (a duplicate job writes the same parts again), and a
+    // job of the first attempt coming back in between.
+    let current = ''
+    const result = await there.store.commit(there.id, {
+      prepare: async (attempt) => {
+        current = attempt
+        const answered: PreparedPartition[] = await there.store.imports.prepareForAttempt(there.id, attempt, all)
+        await expect(there.store.imports.prepareForAttempt(there.id, ended, [3])).rejects.toMatchObject({ code: 'IMPORT_GONE' })
+        await there.store.imports.prepareForAttempt(there.id, attempt, all.slice(0, 40))
+        return answered
+      },
+    })
+    expect(current).not.toBe(ended)
+    expect(result.changed).toBe(true)
+    expect(await content(there.prefix)).toEqual(await content(here.prefix))
+    expect(await leftovers(there.prefix)).toEqual([])
+    await expect(there.store.imports.prepareForAttempt(there.id, current, [0])).rejects.toMatchObject({ code: 'IMPORT_GONE' })
+    expect(await leftovers(there.prefix)).toEqual([])
   }, 60_000)
 
   it('--ingest-workers is a count; a worker without a node serves etl ingest jobs', async () => {

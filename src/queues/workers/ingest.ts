@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
 import { createGraphStore } from '../../store/graph-store.ts'
 import { QUEUES } from '../names.ts'
-import type { EtlIngestJobData, IngestJobData } from '../ingest-queue.ts'
-import { runEtlIngestJob, type EtlIngestResult } from '../../sources/etl-ingest.ts'
+import type { EtlJobData, IngestJobData } from '../ingest-queue.ts'
+import { runEtlIngestJob, runEtlPrepareJob, type EtlIngestResult, type EtlPrepareResult } from '../../sources/etl-ingest.ts'
 import { createRpcClient, isRetryable, type RpcClientOptions } from '../../sources/rpc/client.ts'
 import { detectCapabilities, type RpcCapabilities } from '../../sources/rpc/capabilities.ts'
 import { createChainGuard } from '../../sources/rpc/chain.ts'
@@ -94,8 +94,8 @@ export interface EtlIngestWorkerOptions {
 
 /**
  * A BullMQ worker for etl ingest jobs (`exposure import --ingest-workers N`): each job stages
- * some etl files into an import that the importing command holds and commits. Thin: the work is
- * runEtlIngestJob. A job whose worker died is run again after the lock duration; what the dead
+ * some etl files into an import that the importing command holds and commits, or prepares some
+ * partitions of that commit. Thin: the work is runEtlIngestJob and runEtlPrepareJob. A job whose worker died is run again after the lock duration; what the dead
  * one staged is de-duplicated at commit.
  */
 export function startEtlIngestWorker(options: EtlIngestWorkerOptions) {
@@ -104,9 +104,10 @@ export function startEtlIngestWorker(options: EtlIngestWorkerOptions) {
   const store = createGraphStore(commands, options.prefix, { actor: 'etl ingest worker' })
   const report = createErrorReporter('etl ingest worker')
   const lockDuration = options.lockDuration ?? 30_000
-  const worker = new Worker<EtlIngestJobData, EtlIngestResult>(
+  const worker = new Worker<EtlJobData, EtlIngestResult | EtlPrepareResult>(
     QUEUES.etlIngest,
     async (job) => {
+      if (job.data.source === 'etl-prepare') return runEtlPrepareJob(store, job.data)
       let last = 0
       return runEtlIngestJob(store, job.data, (bytes) => {
         // Progress for the importing command's bar, a few times a second at most.
