@@ -74,6 +74,8 @@ interface Row {
   mode: string
   seconds: number
   readSeconds: number
+  /** The commit's steps (ImportSummary.commitSteps). */
+  steps: { join: number; headroom: number; prepare: number; apply: number } | undefined
   rate: number
   equal: boolean | null
 }
@@ -84,7 +86,7 @@ try {
   let t = performance.now()
   const plain = await importEtl(store, [dir], { listedTokens: DEFAULT_LISTED_TOKENS })
   let seconds = (performance.now() - t) / 1000
-  rows.push({ mode: 'plain import (one process)', seconds, readSeconds: plain.readSeconds, rate: plain.transfersAdded / seconds, equal: null })
+  rows.push({ mode: 'plain import (one process)', seconds, readSeconds: plain.readSeconds, steps: plain.commitSteps, rate: plain.transfersAdded / seconds, equal: null })
   // Node strings under every partition tag (keys.ts); the digest names each by ':n:<hex40>', so
   // stores of different prefixes compare (keys sort by partition, i.e. by their first hex byte).
   const digestOf = async (prefix: string) => (await redis.eval(DIGEST_SCRIPT, 0, storeKeys(prefix).nodePattern)) as string
@@ -104,9 +106,9 @@ try {
       t = performance.now()
       const { stdout } = await execFileAsync(process.execPath, [BIN, '--prefix', prefix, 'import', source, '--ingest-workers', '0', ...extra, '--json'], { env, maxBuffer: 64 * 1024 * 1024 })
       seconds = (performance.now() - t) / 1000
-      const summary = JSON.parse(stdout) as { transfersAdded: number; readSeconds: number; jobs: number }
+      const summary = JSON.parse(stdout) as { transfersAdded: number; readSeconds: number; jobs: number; commitSteps?: Row['steps'] }
       const equal = (await digestOf(prefix)) === reference && summary.transfersAdded === plain.transfersAdded
-      rows.push({ mode: `${mode} (${summary.jobs} jobs)`, seconds, readSeconds: summary.readSeconds, rate: summary.transfersAdded / seconds, equal })
+      rows.push({ mode: `${mode} (${summary.jobs} jobs)`, seconds, readSeconds: summary.readSeconds, steps: summary.commitSteps, rate: summary.transfersAdded / seconds, equal })
     } finally {
       await stopProcesses(processes)
     }
@@ -120,10 +122,13 @@ try {
 }
 const loadAfter = loadavg()
 
-const table = new Table({ head: ['import', 'seconds (reading + commit)', 'transfers/s', 'vs plain', 'store equal to plain'], style: { head: [], border: [] } })
-for (const r of rows) table.push([r.mode, `${r.seconds.toFixed(1)} (${r.readSeconds.toFixed(1)} + ${(r.seconds - r.readSeconds).toFixed(1)})`, Math.round(r.rate).toLocaleString('en-US'), `${(r.rate / rows[0]!.rate).toFixed(2)}×`, r.equal === null ? '(reference)' : r.equal ? 'yes' : 'NO'])
-table.push(['input', `${TRANSFERS.toLocaleString('en-US')} transfers, ${ADDRESSES.toLocaleString('en-US')} addresses, ${files} files`, '', '', ''])
-table.push(['machine', `${cpus().length} cores; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`, '', '', ''])
+const table = new Table({ head: ['import', 'seconds (reading + commit)', 'commit: join / headroom / prepare / apply', 'transfers/s', 'vs plain', 'store equal to plain'], style: { head: [], border: [] } })
+for (const r of rows) {
+  const steps = r.steps ? [r.steps.join, r.steps.headroom, r.steps.prepare, r.steps.apply].map((x) => x.toFixed(1)).join(' / ') : '-'
+  table.push([r.mode, `${r.seconds.toFixed(1)} (${r.readSeconds.toFixed(1)} + ${(r.seconds - r.readSeconds).toFixed(1)})`, steps, Math.round(r.rate).toLocaleString('en-US'), `${(r.rate / rows[0]!.rate).toFixed(2)}×`, r.equal === null ? '(reference)' : r.equal ? 'yes' : 'NO'])
+}
+table.push(['input', `${TRANSFERS.toLocaleString('en-US')} transfers, ${ADDRESSES.toLocaleString('en-US')} addresses, ${files} files`, '', '', '', ''])
+table.push(['machine', `${cpus().length} cores; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`, '', '', '', ''])
 process.stdout.write(`${table.toString()}\n`)
 await mkdir(new URL('./results/', import.meta.url), { recursive: true })
 await writeFile(new URL('./results/ingest.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), transfers: TRANSFERS, addresses: ADDRESSES, files, cores: cpus().length, loadBefore, loadAfter, rows }, null, 2))

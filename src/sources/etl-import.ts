@@ -44,6 +44,8 @@ export interface ImportSummary {
   seconds: number
   /** Of which reading and staging the files (the part ingest workers share out); the rest is the commit. */
   readSeconds: number
+  /** Seconds in each step of the commit (CommitResult.steps). */
+  commitSteps?: NonNullable<CommitResult['steps']>
 }
 
 export interface ImportProgress {
@@ -229,6 +231,7 @@ export function summarize(importId: string, summaries: FileSummary[], invalid: I
     invalid,
     seconds: (Date.now() - startedAt) / 1000,
     readSeconds: (readAt - startedAt) / 1000,
+    ...(committed.steps ? { commitSteps: committed.steps } : {}),
   }
 }
 

@@ -112,6 +112,12 @@ export interface CommitResult {
   tokensPending: number
   /** Token transfers whose transaction hash prefix is ambiguous in its block (never guessed). */
   tokensAmbiguous: number
+  /**
+   * Seconds in each step of the commit (once the writer lock was held): joining token transfers
+   * to their transactions, checking memory headroom, preparing the journal (here or in prepare
+   * jobs), the commit point and applying the journal.
+   */
+  steps?: { join: number; headroom: number; prepare: number; apply: number }
 }
 
 /** What a commit turns resolved token transfers into (graph-store.ts stages them). */
@@ -665,11 +671,13 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
         const transfersAfter = Number((await redis.hget(keys.meta, 'transfers')) ?? 0)
         return { addresses: 0, transfersBefore, transfersAfter, changed: true, tokensResolved: 0, tokensPending: 0, tokensAmbiguous: 0 }
       }
+      const lap = stopwatch()
       await dropJournal(importId)
       const extras = await readExtras(importId)
       const tokens = await resolveTokens(importId, extras)
-      const maxmemory = await checkHeadroom(redis, async () => (await journalEstimate(importId)).bytes, `commit of import ${importId}`)
-      void maxmemory
+      const join = lap()
+      await checkHeadroom(redis, async () => (await journalEstimate(importId)).bytes, `commit of import ${importId}`)
+      const headroom = lap()
       const prepared = options.prepare ? await prepareElsewhere(importId, options.prepare, lock) : await prepareHere(importId, options, lock)
       let changedNodes = 0
       let transferDelta = 0
@@ -695,8 +703,10 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       failpoint('commit:prepared')
       if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
       lock.assertHeld()
+      const prepare = lap()
       await commitPoint(importId, { transferDelta, addressDelta, changed, touched, shrinks: false }, options.onProgress)
-      return { addresses: changedNodes, transfersBefore, transfersAfter: transfersBefore + transferDelta, changed, tokensResolved: tokens.resolved, tokensPending: tokens.pending, tokensAmbiguous: tokens.ambiguous }
+      const steps = { join, headroom, prepare, apply: lap() }
+      return { addresses: changedNodes, transfersBefore, transfersAfter: transfersBefore + transferDelta, changed, tokensResolved: tokens.resolved, tokensPending: tokens.pending, tokensAmbiguous: tokens.ambiguous, steps }
     } finally {
       await lock.release()
     }
@@ -744,6 +754,17 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key)
   if (list) list.push(value)
   else map.set(key, [value])
+}
+
+/** Seconds since the previous call (the first: since it was made). */
+function stopwatch(): () => number {
+  let at = performance.now()
+  return () => {
+    const now = performance.now()
+    const seconds = (now - at) / 1000
+    at = now
+    return seconds
+  }
 }
 
 function randomId(): string {
