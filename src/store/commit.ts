@@ -95,9 +95,10 @@ export interface PreparedPartition {
   transfers: number
   /** Nodes created. */
   addresses: number
-  /** The changed nodes' addresses, 40 hex digits each, concatenated in the order they were prepared. */
-  touched: string
 }
+
+/** A partition prepared, with its changed nodes' addresses (40 hex digits each, concatenated in the order they were prepared). */
+type PreparedWithTouched = PreparedPartition & { touched: string }
 
 export interface CommitResult {
   /** Distinct addresses whose nodes changed. */
@@ -183,9 +184,9 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return [...partitionKeys(importId), ...globalKeys(importId)]
   }
 
-  /** An import's keys under the partition tags: live markers (a cluster's only), commit attempt markers and staging. */
+  /** An import's keys under the partition tags: live markers (a cluster's only), commit attempt markers, staging, prepare jobs' touched lists. */
   function partitionKeys(importId: string): string[] {
-    return [...liveKeys(importId), ...attemptKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p))]
+    return [...liveKeys(importId), ...attemptKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), ...Array.from({ length: PARTITIONS }, (_, p) => keys.importTouched(importId, p))]
   }
 
   function attemptKeys(importId: string): string[] {
@@ -377,7 +378,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    * With `attempt` (a prepare job on an ingest worker), each part is written only while that
    * attempt is the partition's current one (writeJournalPart).
    */
-  async function preparePartition(importId: string, p: number, attempt?: string): Promise<PreparedPartition> {
+  async function preparePartition(importId: string, p: number, attempt?: string): Promise<PreparedWithTouched> {
     const staged = await redis.getBuffer(keys.stagePartition(importId, p))
     if (staged === null) return { partition: p, changed: 0, transfers: 0, addresses: 0, touched: '' }
     // Each owner's staged records, as offsets into `staged` (millions of records: no Buffer each).
@@ -436,15 +437,23 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    * for the committing command's attempt `attempt`. Throws IMPORT_GONE when that attempt has
    * ended (the command finished preparing without this job, failed, or dropped the import): what
    * this job would write is refused then, part by part (write-part.lua), so stopping is all it
-   * can usefully do.
+   * can usefully do. The changed nodes' addresses go to the partition's touched key (binary,
+   * guarded the same way), not into the answer: a job's answer also lands in BullMQ's event
+   * stream, where megabytes of addresses would stay until it is trimmed.
    */
   async function prepareForAttempt(importId: string, attempt: string, partitions: readonly number[]): Promise<PreparedPartition[]> {
     const out: PreparedPartition[] = []
     for (const p of partitions) {
-      if ((await redis.get(keys.importAttempt(importId, p))) !== attempt) throw new BaseError('IMPORT_GONE', `commit attempt ${attempt} of import ${importId} has ended: its prepare job stops`, { value: importId })
-      out.push(await preparePartition(importId, p, attempt))
+      if ((await redis.get(keys.importAttempt(importId, p))) !== attempt) throw attemptEnded(importId, attempt)
+      const { touched, ...counts } = await preparePartition(importId, p, attempt)
+      if (Number(await callScript(redis, 'write-part', [keys.importAttempt(importId, p), keys.importTouched(importId, p)], [attempt, 'string', Buffer.from(touched, 'hex')])) !== 1) throw attemptEnded(importId, attempt)
+      out.push(counts)
     }
     return out
+  }
+
+  function attemptEnded(importId: string, attempt: string): BaseError {
+    return new BaseError('IMPORT_GONE', `commit attempt ${attempt} of import ${importId} has ended: its prepare job stops`, { value: importId })
   }
 
   /** Opens a commit attempt whose prepare jobs may write: the record's field and every partition's marker. */
@@ -475,10 +484,9 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function writeJournalPart(importId: string, name: string, fields: readonly (string | Buffer)[], guard?: { attempt: string; partition: number }): Promise<string> {
     const part = keys.journal(importId, name)
     if (guard !== undefined) {
-      const gone = () => new BaseError('IMPORT_GONE', `commit attempt ${guard.attempt} of import ${importId} has ended: its prepare job stops`, { value: importId })
       // Listed first, for the reason below.
-      if (Number(await callScript(redis, 'list-part', [keys.importRecord(importId), keys.journal(importId, 'parts')], [guard.attempt, part])) !== 1) throw gone()
-      if (Number(await callScript(redis, 'write-part', [keys.importAttempt(importId, guard.partition), part], [guard.attempt, ...fields])) !== 1) throw gone()
+      if (Number(await callScript(redis, 'list-part', [keys.importRecord(importId), keys.journal(importId, 'parts')], [guard.attempt, part])) !== 1) throw attemptEnded(importId, guard.attempt)
+      if (Number(await callScript(redis, 'write-part', [keys.importAttempt(importId, guard.partition), part], [guard.attempt, 'hash', ...fields])) !== 1) throw attemptEnded(importId, guard.attempt)
       return part
     }
     const write = redis.multi()
@@ -600,11 +608,11 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    * Prepares every partition in this process, a few at a time: while one waits for Redis (its
    * staging, its nodes, its journal write), another merges records here. Answers in partition order.
    */
-  async function prepareHere(importId: string, options: CommitOptions, lock: LockHandle): Promise<PreparedPartition[]> {
+  async function prepareHere(importId: string, options: CommitOptions, lock: LockHandle): Promise<PreparedWithTouched[]> {
     let next = 0
     let done = 0
     let failed = false
-    const results: PreparedPartition[] = new Array(PARTITIONS)
+    const results: PreparedWithTouched[] = new Array(PARTITIONS)
     const preparer = async () => {
       try {
         for (let p = next++; p < PARTITIONS && !failed; p = next++) {
@@ -630,9 +638,10 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    * Prepares every partition through `prepare` (jobs on ingest workers) under a fresh attempt.
    * The attempt ends before this returns or throws, so no job of it writes after: the parts the
    * journal lists are exactly those of the results answered here (a duplicate job's are the same
-   * parts, written again with the same values). Answers in partition order.
+   * parts, written again with the same values). Answers in partition order, with each partition's
+   * touched list as its job wrote it.
    */
-  async function prepareElsewhere(importId: string, prepare: NonNullable<CommitOptions['prepare']>, lock: LockHandle): Promise<PreparedPartition[]> {
+  async function prepareElsewhere(importId: string, prepare: NonNullable<CommitOptions['prepare']>, lock: LockHandle): Promise<PreparedWithTouched[]> {
     const attempt = randomId()
     await armAttempt(importId, attempt)
     let answered: readonly PreparedPartition[]
@@ -651,7 +660,12 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     }
     const missing = results.findIndex((r) => r === undefined)
     if (answered.length !== PARTITIONS || missing !== -1) throw new BaseError('INTERNAL', `prepare jobs of import ${importId} did not answer partition ${missing}`, { value: importId })
-    return results
+    const touched = await Promise.all(results.map((_, p) => redis.getBuffer(keys.importTouched(importId, p))))
+    return results.map((result, p) => {
+      const list = touched[p]
+      if (list == null && result.changed > 0) throw new BaseError('INTERNAL', `prepare job of partition ${p} of import ${importId} left no list of its changed nodes`, { value: importId })
+      return { ...result, touched: list == null ? '' : list.toString('hex') }
+    })
   }
 
   /**

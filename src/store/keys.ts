@@ -43,6 +43,7 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *                                   without it (a cluster's append-many.lua cannot see P:import:<id>)
  *   Q:import:<id>:attempt   string  the commit attempt whose prepare jobs may write partition Q's journal parts
  *                                   (prepare spread over ingest workers; set and cleared by the committing command)
+ *   Q:import:<id>:touched   string  the addresses (20 bytes each) of partition Q whose nodes a prepare job changed
  *   Q:stage:<id>:p:<0-255>  string  records staged by import <id> for partition Q (the owners' first byte);
  *                                   entries: kind u8 (0 out, 1 in), owner 20 bytes, record
  *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
@@ -135,6 +136,7 @@ export interface StoreKeys {
    */
   importLive(importId: string, partition: number): string
   importAttempt(importId: string, partition: number): string
+  importTouched(importId: string, partition: number): string
   stagePartition(importId: string, partition: number): string
   stageExtra(importId: string): string
   journal(importId: string, part: number | string): string
@@ -228,6 +230,7 @@ export function storeKeys(prefix: string): StoreKeys {
     importRecord: (id) => `${prefix}:import:${id}`,
     importLive: (id, p) => `${tag(p)}:import:${id}:live`,
     importAttempt: (id, p) => `${tag(p)}:import:${id}:attempt`,
+    importTouched: (id, p) => `${tag(p)}:import:${id}:touched`,
     stagePartition: (id, p) => `${tag(p)}:stage:${id}:p:${p}`,
     stageExtra: (id) => `${prefix}:stage:${id}:x`,
     // Parts `<partition>.<k>` hold that partition's node strings (commit.ts preparePartition).
