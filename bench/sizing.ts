@@ -6,8 +6,9 @@
  *
  * Extrapolation (printed with the table): memory = transfers × B/transfer + addresses × B/address,
  * with the bench graph's transfers per address; masters = memory / 64 GiB usable; import hours at
- * the measured single-importer rate, and with 8 hosts reading (bench/results/ingest.json, when
- * there: its reading divided among them, its commit not); walk time linear in labelled addresses, with the bench's
+ * the measured single-importer rate, and with 8 ingest hosts (bench/results/ingest.json, when
+ * there: its reading and the commit's prepare divided among them, the rest of its commit not);
+ * walk time linear in labelled addresses, with the bench's
  * labelled share of addresses.
  */
 import { readFile } from 'node:fs/promises'
@@ -64,12 +65,13 @@ const labelledShare = (memory.walk.labelled.downstream + memory.walk.labelled.up
 const bLabel = labels / (memory.walk.labelled.downstream + memory.walk.labelled.upstream)
 
 const importRate = walk.import.transfersPerSecond
-// Through ingest jobs (`npm run bench:ingest`, one worker process): reading the files shares out
-// over ingest hosts, the commit stays one step. Without that run, no such column.
+// Through ingest jobs (`npm run bench:ingest`, one worker process): reading the files and the
+// commit's prepare step (prepare jobs) share out over ingest hosts; the rest of the commit (the
+// token join, the commit point and the apply) stays one step. Without that run, no such column.
 const READING_HOSTS = 8
-const ingest = await read<{ transfers: number; rows: { mode: string; seconds: number; readSeconds: number }[] }>('ingest.json').catch(() => null)
+const ingest = await read<{ transfers: number; rows: { mode: string; seconds: number; readSeconds: number; steps?: { prepare: number } }[] }>('ingest.json').catch(() => null)
 const jobs = ingest?.rows.find((r) => r.mode.startsWith('ingest jobs, 1 worker process')) ?? null
-const readShare = jobs === null ? null : jobs.readSeconds / jobs.seconds
+const readShare = jobs === null ? null : (jobs.readSeconds + (jobs.steps?.prepare ?? 0)) / jobs.seconds
 const jobsSecondsPerTransfer = jobs === null ? 0 : jobs.seconds / ingest!.transfers
 const importWithHosts = (transfers: number) => transfers * jobsSecondsPerTransfer * ((readShare ?? 0) / READING_HOSTS + (1 - (readShare ?? 0)))
 const walkLabelled = walk.walk.labelled.downstream + walk.walk.labelled.upstream
@@ -91,10 +93,10 @@ out.push(`- Redis memory: ${fmt(measuredTotal / T0, 1)} B per transfer in all af
 out.push(`  **${fmt(bT, 1)} B per transfer** (records ${fmt(records / T0, 1)} B, tx index and block times ${fmt((transferBytes - records) / T0, 1)} B, unattributed ${fmt(rest / T0, 1)} B)`)
 out.push(`  + **${fmt(bA, 1)} B per address** (node string overhead: header, SDS, allocator rounding, key name, robj, dict entry and bucket)`)
 out.push(`  + ${fmt(bLabel, 1)} B per label of the published walk (one address in one direction; ${fmt(labelledShare * 100, 1)} labels per 100 addresses here)`)
-out.push(`- import: ${fmt(importRate)} transfers/s, one importer process${jobs === null ? '' : `; through ingest jobs with one worker process ${fmt(ingest!.transfers / jobs.seconds)} transfers/s, ${fmt(readShare! * 100, 0)} % of it reading the files and ${fmt((1 - readShare!) * 100, 0)} % committing (\`npm run bench:ingest\`)`}`)
+out.push(`- import: ${fmt(importRate)} transfers/s, one importer process${jobs === null ? '' : `; through ingest jobs with one worker process ${fmt(ingest!.transfers / jobs.seconds)} transfers/s, ${fmt(readShare! * 100, 0)} % of it reading the files and preparing the commit (shared out over hosts) and ${fmt((1 - readShare!) * 100, 0)} % the rest of the commit (\`npm run bench:ingest\`)`}`)
 out.push(`- walk (${walk.graph.maxHops} hops, both directions, ${walk.walk.workers} workers): ${walk.walk.seconds.toFixed(2)} s for ${fmt(walkLabelled)} labels (cap ${walk.graph.counterpartyCap})${walk.capOff ? `; ${walk.capOff.walkSeconds.toFixed(2)} s for ${fmt(walk.capOff.labelled.downstream + walk.capOff.labelled.upstream)} labels with the cap off` : ''}`)
 out.push('')
-out.push(`| transfers | addresses | Redis memory | + during a re-walk | masters (64 GiB usable) | with one replica each | import, one importer |${readShare === null ? '' : ` import, ${READING_HOSTS} reading hosts |`} walk, cap ${walk.graph.counterpartyCap} |${walk.capOff ? ' walk, cap off |' : ''}`)
+out.push(`| transfers | addresses | Redis memory | + during a re-walk | masters (64 GiB usable) | with one replica each | import, one importer |${readShare === null ? '' : ` import, ${READING_HOSTS} ingest hosts |`} walk, cap ${walk.graph.counterpartyCap} |${walk.capOff ? ' walk, cap off |' : ''}`)
 out.push(`|---:|---:|---:|---:|---:|---:|---:|${readShare === null ? '' : '---:|'}---:|${walk.capOff ? '---:|' : ''}`)
 for (const T of [10e6, 100e6, 1e9, 10e9]) {
   const A = T / perAddress
@@ -112,5 +114,5 @@ const peakPerTransfer = bT + (bA + 2 * labelledShare * bLabel) / perAddress
 out.push('')
 out.push(`A store keeps its per-address keys (node strings, walk labels, frontiers, staging) under 256 partition hash tags (\`src/store/keys.ts\`, store format 3), so on a Redis Cluster (\`--redis-cluster\`) the graph spreads over the masters (the cluster test checks each of 3 masters holds 25–42 % of the node strings); global state (meta, seeds, labels, amounts, block times, queues) stays under the prefix's tag on one master. At the peak above, each 64 GiB master holds about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers: the masters column.`)
 out.push('')
-out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters = that peak / 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate, and through ingest jobs with ${READING_HOSTS} hosts sharing out the reading measured with one worker process while the commit stays one step under the writer lock (its measured time, not divided: the lower bound for any number of hosts); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
+out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters = that peak / 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate, and through ingest jobs with ${READING_HOSTS} hosts sharing out the reading and the commit's prepare as measured with one worker process, while the rest of the commit (token join, commit point, apply) stays one step under the writer lock (its measured time, not divided: the lower bound for any number of hosts on one server); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
 console.log(out.join('\n'))
