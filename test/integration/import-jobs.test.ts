@@ -103,6 +103,34 @@ function until(predicate: () => boolean, ms: number, what: string): Promise<void
   })
 }
 
+/**
+ * An import through jobs whose only worker dies at `failpoint` (SIGKILL): waits until the import
+ * says no worker serves its queue, runs `whileDown`, then starts a rescuer worker; answers the
+ * import's stdout once it exited 0.
+ */
+async function importRescued(prefix: string, failpoint: 'ingest:staged' | 'ingest:prepared', whileDown: () => Promise<void> = async () => undefined): Promise<string> {
+  const doomed = startWorker(prefix, { EXPOSURE_FAILPOINT: failpoint })
+  await doomed.ready
+  const importer = spawn(process.execPath, [BIN, '--prefix', prefix, 'import', folder, '--ingest-workers', '0', '--json'], { env: { ...process.env, REDIS_URL: h.server.url, EXPOSURE_PREFIX: undefined } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  importer.stdout!.on('data', (d) => (stdout += d))
+  importer.stderr!.on('data', (d) => (stderr += d))
+  const done = new Promise<number | null>((resolve) => importer.once('exit', (code) => resolve(code)))
+  expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' })
+  expect(doomed.stderr()).toContain(`failpoint ${failpoint}`)
+  await whileDown()
+  await until(() => stderr.includes('no worker serves the etl ingest queue'), 20_000, `the no-worker note (stderr: ${stderr})`)
+  const rescuer = startWorker(prefix)
+  try {
+    expect(await done, stderr).toBe(0)
+  } finally {
+    rescuer.child.kill('SIGTERM')
+    await rescuer.exited
+  }
+  return stdout
+}
+
 describe('exposure import --ingest-workers', () => {
   it('in-process ingest workers give the store and the summary a plain import gives', async () => {
     const prefix = testPrefix('jobs')
@@ -121,25 +149,7 @@ describe('exposure import --ingest-workers', () => {
 
   it('a worker SIGKILLed after staging a job: with no worker left the import says so, and another worker runs the job again; the store equals a plain import', async () => {
     const prefix = testPrefix('killed')
-    const doomed = startWorker(prefix, { EXPOSURE_FAILPOINT: 'ingest:staged' })
-    await doomed.ready
-    const importer = spawn(process.execPath, [BIN, '--prefix', prefix, 'import', folder, '--ingest-workers', '0', '--json'], { env: { ...process.env, REDIS_URL: h.server.url, EXPOSURE_PREFIX: undefined } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    importer.stdout!.on('data', (d) => (stdout += d))
-    importer.stderr!.on('data', (d) => (stderr += d))
-    const done = new Promise<number | null>((resolve) => importer.once('exit', (code) => resolve(code)))
-    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' })
-    expect(doomed.stderr()).toContain('failpoint ingest:staged')
-    await until(() => stderr.includes('no worker serves the etl ingest queue'), 20_000, `the no-worker note (stderr: ${stderr})`)
-    const rescuer = startWorker(prefix)
-    try {
-      expect(await done, stderr).toBe(0)
-    } finally {
-      rescuer.child.kill('SIGTERM')
-      await rescuer.exited
-    }
-    const summary = JSON.parse(stdout)
+    const summary = JSON.parse(await importRescued(prefix, 'ingest:staged'))
     expect(summary.transfersAdded).toBe(plain.transfersAdded)
     expect(await content(prefix)).toEqual(await content(plainPrefix))
     expect(await leftovers(prefix)).toEqual([])
@@ -209,26 +219,10 @@ describe('exposure import --ingest-workers', () => {
 
   it('a worker SIGKILLed after writing a prepare job\'s journal parts: another worker runs the job again and the store equals a plain import', async () => {
     const prefix = testPrefix('prepkill')
-    const doomed = startWorker(prefix, { EXPOSURE_FAILPOINT: 'ingest:prepared' })
-    await doomed.ready
-    const importer = spawn(process.execPath, [BIN, '--prefix', prefix, 'import', folder, '--ingest-workers', '0', '--json'], { env: { ...process.env, REDIS_URL: h.server.url, EXPOSURE_PREFIX: undefined } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    importer.stdout!.on('data', (d) => (stdout += d))
-    importer.stderr!.on('data', (d) => (stderr += d))
-    const done = new Promise<number | null>((resolve) => importer.once('exit', (code) => resolve(code)))
     // It read every file, then died in the commit's first prepare job, after writing its parts.
-    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' })
-    expect(doomed.stderr()).toContain('failpoint ingest:prepared')
-    expect((await h.redis.keys(`${partitionGlob(prefix)}:journal:*`)).length).toBeGreaterThan(0)
-    await until(() => stderr.includes('no worker serves the etl ingest queue'), 20_000, `the no-worker note (stderr: ${stderr})`)
-    const rescuer = startWorker(prefix)
-    try {
-      expect(await done, stderr).toBe(0)
-    } finally {
-      rescuer.child.kill('SIGTERM')
-      await rescuer.exited
-    }
+    const stdout = await importRescued(prefix, 'ingest:prepared', async () => {
+      expect((await h.redis.keys(`${partitionGlob(prefix)}:journal:*`)).length).toBeGreaterThan(0)
+    })
     expect(JSON.parse(stdout).transfersAdded).toBe(plain.transfersAdded)
     expect(await content(prefix)).toEqual(await content(plainPrefix))
     expect(await leftovers(prefix)).toEqual([])
