@@ -1,6 +1,6 @@
 /**
  * `npm run bench:cluster`: the bench graph of `npm run bench` (seeded power-law, 1,000,000
- * transfers over 200,000 addresses by default, written as etl exports in files of 100,000 rows) on
+ * transfers over 200,000 addresses by default, written as etl exports in files of 500 blocks) on
  * one redis-server and on a local 3-master/3-replica Redis Cluster, side by side in one run, as an
  * operator runs it (the CLI): import through ingest jobs with 1 and 2 `exposure worker --queues
  * ingest` processes, the walk with 2 and 4 workers, check latency p50/p99 (a fresh process, hops
@@ -29,7 +29,8 @@ import { generatePowerLawGraph, prng } from './power-law-graph.ts'
 const execFileAsync = promisify(execFile)
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
-const ROWS_PER_FILE = 100_000
+/** Blocks per etl file (the bench graph has 200 transactions per block: 100,000 rows per transactions file). */
+const BLOCKS_PER_FILE = 500
 const SEEDS = 20
 const CHECKS = 5_000
 const CHECK_LATENCY = fileURLToPath(new URL('./check-latency.ts', import.meta.url))
@@ -62,8 +63,8 @@ const dir = join(tmpdir(), `exposure-bench-cluster-${process.pid}`)
 await rm(dir, { recursive: true, force: true })
 process.stderr.write(`generating ${TRANSFERS.toLocaleString()} transfers over ${ADDRESSES.toLocaleString()} addresses in ${dir}\n`)
 const graph = await generatePowerLawGraph(dir, { seed: 20261124, transfers: TRANSFERS, addresses: ADDRESSES })
-await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, ROWS_PER_FILE)
-await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, ROWS_PER_FILE)
+await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, BLOCKS_PER_FILE)
+await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, BLOCKS_PER_FILE)
 const random = prng(7)
 const seeds = new Set<string>()
 while (seeds.size < SEEDS) seeds.add(graph.addresses[Math.floor(ADDRESSES * (0.001 + 0.05 * random()))]!)

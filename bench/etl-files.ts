@@ -1,6 +1,6 @@
 /**
  * Shared by bench/ingest.ts and bench/cluster.ts: the bench graph as ethereum-etl exports come
- * (files of a fixed number of rows), and `exposure worker --queues ingest` processes to read them.
+ * (files of a fixed block range), and `exposure worker --queues ingest` processes to read them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -11,26 +11,36 @@ import { fileURLToPath } from 'node:url'
 
 export const BIN = fileURLToPath(new URL('../bin/exposure.mjs', import.meta.url))
 
-/** Splits one etl CSV into files of `rowsPerFile` rows (`<stem>_000.csv` …), each with the header; removes the original. */
-export async function splitEtlFile(file: string, stem: string, dir: string, rowsPerFile: number): Promise<void> {
+/**
+ * Splits one etl CSV, in block order, into files of `blocksPerFile` blocks each, named as
+ * ethereum-etl names its exports (`<stem>_00000000_00000499.csv` …: ranges aligned to multiples of
+ * `blocksPerFile`, so the tables of one range share a name after their own), each with the header;
+ * removes the original.
+ */
+export async function splitEtlFile(file: string, stem: string, dir: string, blocksPerFile: number): Promise<void> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity })
   let header = ''
+  let column = -1
   let out: ReturnType<typeof createWriteStream> | null = null
-  let rows = 0
-  let part = 0
+  let range = -1
   for await (const line of lines) {
     if (header === '') {
       header = line
+      column = header.split(',').indexOf('block_number')
+      if (column < 0) throw new Error(`${file} has no block_number column`)
       continue
     }
-    if (out === null || rows === rowsPerFile) {
+    const block = Number(line.split(',', column + 1)[column])
+    const lineRange = Math.floor(block / blocksPerFile)
+    if (lineRange < range) throw new Error(`${file} is not in block order (block ${block})`)
+    if (lineRange !== range) {
       out?.end()
-      out = createWriteStream(join(dir, `${stem}_${String(part++).padStart(3, '0')}.csv`))
+      range = lineRange
+      const pad = (n: number) => String(n).padStart(8, '0')
+      out = createWriteStream(join(dir, `${stem}_${pad(range * blocksPerFile)}_${pad((range + 1) * blocksPerFile - 1)}.csv`))
       out.write(`${header}\n`)
-      rows = 0
     }
-    out.write(`${line}\n`)
-    rows++
+    out!.write(`${line}\n`)
   }
   out?.end()
   await unlink(file)

@@ -1,9 +1,10 @@
 /**
  * `npm run bench:ingest`: imports that scale out (issue 11). The bench graph of `npm run bench`
  * (seeded power-law, 1,000,000 transfers over 200,000 addresses by default), written as etl
- * exports are, in files of 100,000 rows (transactions_000.csv …, token transfers apart), is
+ * exports are, in files of 500 blocks named as ethereum-etl names them (transactions_00000000_00000499.csv,
+ * token_transfers_00000000_00000499.csv …: 100,000 transactions a file), is
  * imported into a fresh private redis-server five ways in one run: the plain in-process import,
- * then through ingest jobs (`import --ingest-workers 0`, one job per file) run by 1, 2 and 4
+ * then through ingest jobs (`import --ingest-workers 0`, one job per block range: its transactions and token transfers) run by 1, 2 and 4
  * `exposure worker --queues ingest` processes (on this host: they share its cores with Redis and
  * the committing command, so the speed-up is bounded by the cores here), and once more with the
  * two tables as one file each, cut into byte ranges (--ingest-range). Every store is compared
@@ -31,7 +32,8 @@ import { generatePowerLawGraph } from './power-law-graph.ts'
 const execFileAsync = promisify(execFile)
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 1_000_000)
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 200_000)
-const ROWS_PER_FILE = 100_000
+/** Blocks per etl file (the bench graph has 200 transactions per block: 100,000 rows per transactions file). */
+const BLOCKS_PER_FILE = 500
 /** The byte ranges of the unsplit files' mode. */
 const RANGE = '32MiB'
 
@@ -63,8 +65,8 @@ const wholeDir = `${dir}-whole`
 await rm(wholeDir, { recursive: true, force: true })
 await mkdir(wholeDir, { recursive: true })
 for (const table of ['transactions.csv', 'token_transfers.csv']) await copyFile(join(dir, table), join(wholeDir, table))
-await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, ROWS_PER_FILE)
-await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, ROWS_PER_FILE)
+await splitEtlFile(join(dir, 'transactions.csv'), 'transactions', dir, BLOCKS_PER_FILE)
+await splitEtlFile(join(dir, 'token_transfers.csv'), 'token_transfers', dir, BLOCKS_PER_FILE)
 const files = (await readdir(dir)).length
 const loadBefore = loadavg()
 

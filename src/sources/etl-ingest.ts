@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import type { Job, Queue } from 'bullmq'
 import { BaseError, InputError, isExposureError, type ErrorCode, type ErrorDetails } from '../errors.ts'
 import { failpoint } from '../failpoints.ts'
@@ -62,16 +62,48 @@ interface SerializedError {
  * Groups an import's files into jobs. Transactions without a receipt_status column take their
  * status from receipts files read before them in the same process (receipts do not wait in the
  * store as token transfers do), so when there are receipts, they and every transactions file form
- * one job; every other file is a job of its own. Token transfers whose transaction another job
- * reads wait in the import's staging and are joined at commit, as across import commands.
+ * one job. Otherwise a token transfers file goes with the transactions file of the same block
+ * range, as ethereum-etl names them (`transactions_00000000_00099999.csv`,
+ * `token_transfers_00000000_00099999.csv`: the same name after the table's), so that the job joins
+ * its token transfers to their transactions in memory, as a plain import does, instead of leaving
+ * them to the commit's join, which no worker shares; but only while the job stays within
+ * `maxJobBytes`: a larger transactions file is read faster as byte ranges by many jobs
+ * (splitLargeFiles), and its token transfers are then joined at the commit. Every other file is a
+ * job of its own. Token transfers whose transaction another job reads wait in the import's
+ * staging and are joined at commit, as across import commands.
  */
-export function planEtlJobs(files: readonly { file: string; kind: EtlKind; size: number }[]): { file: string; kind: EtlKind; size: number }[][] {
+export function planEtlJobs<F extends { file: string; kind: EtlKind; size: number }>(files: readonly F[], maxJobBytes = Number.POSITIVE_INFINITY): F[][] {
   const hasReceipts = files.some((f) => f.kind === 'receipts')
-  const jobs: { file: string; kind: EtlKind; size: number }[][] = []
+  const jobs: F[][] = []
   const joined = files.filter((f) => hasReceipts && (f.kind === 'receipts' || f.kind === 'transactions'))
   if (joined.length > 0) jobs.push(joined)
-  for (const f of files) if (!joined.includes(f)) jobs.push([f])
-  return jobs
+  // Transactions files by their block range, each the first file of its job.
+  const byRange = new Map<string, F[]>()
+  for (const f of files) {
+    if (joined.includes(f)) continue
+    const range = f.kind === 'transactions' && !hasReceipts ? blockRangeOf(f.file, f.kind) : null
+    const job = [f]
+    if (range !== null && !byRange.has(range)) byRange.set(range, job)
+    jobs.push(job)
+  }
+  // Token transfers join the job of their range's transactions (files come ordered by kind, so
+  // the transactions are read first).
+  return jobs.filter((job) => {
+    const f = job[0]!
+    if (job.length !== 1 || f.kind !== 'token_transfers') return true
+    const range = blockRangeOf(f.file, f.kind)
+    const into = range === null ? undefined : byRange.get(range)
+    if (into === undefined || into.reduce((sum, g) => sum + g.size, f.size) > maxJobBytes) return true
+    into.push(f)
+    return false
+  })
+}
+
+/** What an etl file's name says after its table's name (its block range, e.g. `_00000000_00099999`), or null when nothing. */
+function blockRangeOf(file: string, kind: EtlKind): string | null {
+  const name = basename(file).toLowerCase().replace(/\.csv(\.gz)?$/, '')
+  const rest = name.slice(kind.length)
+  return rest === '' ? null : rest
 }
 
 /**
@@ -145,7 +177,8 @@ export async function importEtlAsJobs(store: GraphStore, paths: readonly string[
   const files = (await resolveEtlFiles(paths)).map((f) => ({ ...f, file: resolve(f.file) }))
   // Planned (large files cut, one pass each) before the import is registered: nothing to drop if
   // this is interrupted.
-  const groups = await splitLargeFiles(planEtlJobs(files), options.rangeBytes ?? DEFAULT_RANGE_BYTES)
+  const rangeBytes = options.rangeBytes ?? DEFAULT_RANGE_BYTES
+  const groups = await splitLargeFiles(planEtlJobs(files, rangeBytes > 0 ? rangeBytes : Number.POSITIVE_INFINITY), rangeBytes)
   if (options.signal?.aborted) throw new BaseError('INTERRUPTED', 'import interrupted while its files were being planned: nothing of it reached the store')
   await store.internAssets([ETH, ...options.listedTokens] as Asset[])
   const importId = `etl${randomBytes(5).toString('hex')}`
