@@ -95,8 +95,9 @@ export interface EtlIngestWorkerOptions {
 /**
  * A BullMQ worker for etl ingest jobs (`exposure import --ingest-workers N`): each job stages
  * some etl files into an import that the importing command holds and commits, or prepares some
- * partitions of that commit. Thin: the work is runEtlIngestJob and runEtlPrepareJob. A job whose worker died is run again after the lock duration; what the dead
- * one staged is de-duplicated at commit.
+ * partitions of that commit. Thin: the work is runEtlIngestJob and runEtlPrepareJob. A job whose
+ * worker died is run again after the lock duration; what the dead one staged is de-duplicated at
+ * commit, and the parts a dead preparer wrote are written again with the same values.
  */
 export function startEtlIngestWorker(options: EtlIngestWorkerOptions) {
   const connection = quietRedis(options.redisUrl, { maxRetriesPerRequest: null })
