@@ -82,9 +82,10 @@ export function mergeTxEntries(parts: readonly Buffer[]): Buffer {
 export function lookupTx(map: Buffer | null | undefined, txHash: string): number | 'ambiguous' | undefined {
   if (!map || map.length === 0) return undefined
   // The prefix as two u32 (see mergeTxEntries).
+  // Not hex: parseInt would give NaN, and NaN compares as neither less nor greater (a false match).
+  if (!/^0x[0-9a-fA-F]{16}/.test(txHash)) return undefined
   const wantHigh = Number.parseInt(txHash.slice(2, 10), 16)
   const wantLow = Number.parseInt(txHash.slice(10, 18), 16)
-  if (!/^0x[0-9a-fA-F]{16}/.test(txHash)) return undefined
   let lo = 0
   let hi = map.length / TX_ENTRY
   while (lo < hi) {
