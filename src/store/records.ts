@@ -35,6 +35,8 @@ export const HEADER_SIZE = 8
 export const OUT_SIZE = 74
 export const IN_SIZE = 35
 const POS_SIZE = 6
+/** Where a record's asset id is (the same in OUT and IN records). */
+export const ASSET_OFFSET = 26
 const AMOUNT_OFFSET = 27
 /** The largest amount a record holds: larger ones (never ETH; only absurd token amounts) are saturated here and kept exactly in P:amounts. */
 export const MAX_AMOUNT = (1n << 96n) - 1n

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 
 /** The store's Lua scripts, each in its own file under lua/ with a KEYS/ARGV header. */
-const NAMES = ['intern-assets', 'append-many', 'relax', 'claim', 'lock', 'apply-journal', 'publish-walk', 'answer', 'incoming', 'counterparties', 'walk-guard', 'out-at', 'list-part', 'write-part'] as const
+const NAMES = ['intern-assets', 'append-many', 'relax', 'claim', 'lock', 'apply-journal', 'publish-walk', 'answer', 'incoming', 'counterparties', 'walk-guard', 'out-at', 'list-part', 'write-part', 'value-inputs'] as const
 export type ScriptName = (typeof NAMES)[number]
 
 /** Lua shared by several scripts (lua/lib/), put before each script that uses it. */
-const LIBRARIES: Partial<Record<ScriptName, readonly string[]>> = { answer: ['out-records'], incoming: ['out-records'], 'out-at': ['out-records'] }
+const LIBRARIES: Partial<Record<ScriptName, readonly string[]>> = { answer: ['out-records'], incoming: ['out-records'], 'out-at': ['out-records'], 'value-inputs': ['out-records'] }
 const lua = (path: string) => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8')
 const sources = new Map<ScriptName, string>(NAMES.map((name) => [name, [...(LIBRARIES[name] ?? []).map((lib) => lua(`lib/${lib}`)), lua(name)].join('\n')]))
 

@@ -46,9 +46,7 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
       const node = nodes[k]
       if (!node || node.length < HEADER_SIZE) return
       const outCount = node.readUInt32BE(4)
-      if (which.outgoing !== false) {
-        for (let o = HEADER_SIZE; o < HEADER_SIZE + outCount * OUT_SIZE; o += OUT_SIZE) result.outgoing.push(toTransfer(address, node, o, assets))
-      }
+      if (which.outgoing !== false) result.outgoing = outgoingOf(address, node, assets)
       if (which.incoming !== false) {
         // One query per distinct (sender, position, asset) of the in-list.
         const seen = new Set<string>()
@@ -97,14 +95,25 @@ export async function transfersOfMany(store: GraphStore, addresses: readonly Add
     const list = out.get(q.recipient)!.incoming
     for (const record of found[index]!) list.push(toTransfer(`0x${q.sender}`, record, 0, assets))
   })
-  // Amounts beyond 96 bits (never ETH; only absurd token amounts) are kept exactly on the side.
-  for (const result of out.values()) {
-    for (const t of [...result.outgoing, ...result.incoming]) if (t.amount === MAX_AMOUNT) t.amount = await store.exactAmount(t)
-  }
+  for (const result of out.values()) await exactAmounts(store, [...result.outgoing, ...result.incoming])
   return out
 }
 
-function toTransfer(from: Address, buf: Buffer, offset: number, assets: readonly Asset[]): Transfer {
+/** An address's outgoing transfers: the out-records of its node string (header first). */
+export function outgoingOf(address: Address, node: Buffer, assets: readonly Asset[]): Transfer[] {
+  const outgoing: Transfer[] = []
+  const outEnd = HEADER_SIZE + node.readUInt32BE(4) * OUT_SIZE
+  for (let o = HEADER_SIZE; o < outEnd; o += OUT_SIZE) outgoing.push(toTransfer(address, node, o, assets))
+  return outgoing
+}
+
+/** Amounts beyond 96 bits (never ETH; only absurd token amounts) are kept exactly on the side. */
+export async function exactAmounts(store: GraphStore, transfers: readonly Transfer[]): Promise<void> {
+  for (const t of transfers) if (t.amount === MAX_AMOUNT) t.amount = await store.exactAmount(t)
+}
+
+/** The transfer an out-record at `offset` of `buf` stands for, sent by `from`. */
+export function toTransfer(from: Address, buf: Buffer, offset: number, assets: readonly Asset[]): Transfer {
   const r = decodeRecord(buf, offset, OUT_SIZE)
   return { from, to: r.counterparty, amount: r.amount, asset: assets[r.assetId] ?? 'ETH', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, txHash: r.txHash!, kind: r.kind!, subIndex: r.subIndex! }
 }

@@ -163,8 +163,8 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
   /** Exposed value of the directions with exposure, from the published run the answer came from. */
   async function valueOf(address: Address, basis: WalkBasis, downstream: ExposureWithSeed | null, upstream: ExposureWithSeed | null) {
     const directions = (['downstream', 'upstream'] as const).filter((d) => (d === 'downstream' ? downstream : upstream) !== null)
-    if (directions.length > 0) assets = await store.loadAssets()
-    const inputs = await readValueInputs(store, basis.runId, address, directions, { stopCategories: basis.params.stopCategories, counterpartyCap: basis.params.counterpartyCap }, assets!)
+    const table = { known: assets!, reload: async () => (assets = await store.loadAssets()) }
+    const inputs = await readValueInputs(store, basis.runId, address, directions, { stopCategories: basis.params.stopCategories, counterpartyCap: basis.params.counterpartyCap }, table)
     const dust = Object.fromEntries(Object.entries(basis.params.dust).map(([asset, min]) => [asset, BigInt(min)]))
     const out: { downstream?: Map<string, AssetValue>; upstream?: Map<string, AssetValue>; lastSent: number | null } = { lastSent: inputs.lastSent }
     for (const d of directions) {

@@ -37,15 +37,19 @@ function builder() {
   return { tx, rows: () => ({ transactions, traces, tokenTransfers }) }
 }
 
-async function walked(rows: ReturnType<ReturnType<typeof builder>['rows']>, seeds: Address[], labels: { address: Address; category: string }[] = []): Promise<{ store: GraphStore; prefix: string }> {
+async function walked(rows: ReturnType<ReturnType<typeof builder>['rows']>, seeds: Address[], labels: { address: Address; category: string }[] = [], listedTokens: readonly Address[] = DEFAULT_LISTED_TOKENS): Promise<{ store: GraphStore; prefix: string }> {
   const folder = await writeEtlFolder(harness.dir, 'scenario', rows)
   const prefix = testPrefix('scn')
   const store = createGraphStore(harness.redis, prefix)
-  await importEtl(store, [folder], { listedTokens: DEFAULT_LISTED_TOKENS })
+  await importEtl(store, [folder], { listedTokens })
   await store.putSeeds(seeds.map((address) => ({ address, label: 'Lazarus test seed', source: 'scenario' })))
   await store.putLabels(labels.map((l) => ({ ...l, label: l.category })))
-  await traceWalk(store, { redisUrl: harness.server.url, directions: ['downstream', 'upstream'], maxHops: 4, batchSize: 16, stopCategories: ['exchange', 'dex', 'bridge', 'mixer', 'service'], counterpartyCap: 1_000, dust: { ETH: 3_000_000_000_000_000n }, workers: 1, concurrency: 1 })
+  await walk(store)
   return { store, prefix }
+}
+
+function walk(store: GraphStore) {
+  return traceWalk(store, { redisUrl: harness.server.url, directions: ['downstream', 'upstream'], maxHops: 4, batchSize: 16, stopCategories: ['exchange', 'dex', 'bridge', 'mixer', 'service'], counterpartyCap: 1_000, dust: { ETH: 3_000_000_000_000_000n }, workers: 1, concurrency: 1 })
 }
 
 const SEED = a('5eed')
@@ -73,6 +77,34 @@ describe('value, taint and the risk that says why', () => {
     const [after] = await createChecker(again.store, DEFAULT_RISK_POLICY).check([W])
     expect(after!.risk).toBe('high')
     await dropPrefix(harness.redis, again.prefix)
+  })
+
+  it('a screening process that read the asset table before a token first came names that token, never ETH', async () => {
+    const W = a('3333')
+    const USDT = '0xdac17f958d2ee523a2206206994597c13d831ec7'
+    const b = builder()
+    b.tx(10, SEED, W, ETH)
+    // No token listed yet: the asset table holds ETH alone.
+    const { store, prefix } = await walked(b.rows(), [SEED], [], [])
+    const checker = createChecker(store, DEFAULT_RISK_POLICY)
+    const [before] = await checker.check([W])
+    expect(before!.value?.downstream?.map((v) => v.asset)).toEqual(['ETH'])
+    // A later export: the seed sends W 1,000 USDT, the store's first token (a new asset id), while
+    // the checker keeps the table it read.
+    const hash = `0x${'7'.repeat(64)}`
+    const later = {
+      transactions: [{ ...b.rows().transactions[0]!, hash, block_hash: `0x${'40'.padStart(64, '0')}`, block_number: '40', to_address: USDT, value: '0', block_timestamp: '1700000040' }],
+      traces: [],
+      tokenTransfers: [{ token_address: USDT, from_address: SEED, to_address: W, value: '1000000000', transaction_hash: hash, log_index: '0', block_number: '40' }],
+    }
+    await importEtl(store, [await writeEtlFolder(harness.dir, 'later-token', later)], { listedTokens: DEFAULT_LISTED_TOKENS })
+    await walk(store)
+    const [after] = await checker.check([W])
+    expect(after!.value?.downstream).toEqual([
+      { asset: 'ETH', total: ETH.toString(), exposed: ETH.toString(), share: 1, byHops: { '1': ETH.toString() } },
+      { asset: '0xdAC17F958D2ee523a2206206994597C13D831ec7', total: '1000000000', exposed: '1000000000', share: 1, byHops: { '1': '1000000000' } },
+    ])
+    await dropPrefix(harness.redis, prefix)
   })
 
   it('a peel chain keeps its fraction: every hop of seed funds alone is 100 % tainted, whatever the amounts', async () => {
