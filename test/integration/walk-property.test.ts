@@ -7,6 +7,8 @@ import { DEFAULT_RISK_POLICY } from '../../src/walk/risk.ts'
 import { runWalk } from '../../src/walk/run-walk.ts'
 import { createWalkState } from '../../src/store/walk-state.ts'
 import { partitionGlob } from '../../src/store/partitions.ts'
+import { storeKeys } from '../../src/store/keys.ts'
+import { callScript } from '../../src/store/scripts.ts'
 import type { Address, Direction } from '../../src/types.ts'
 import { DUST_FLOORS, USDT, dustOption, generateEtl } from '../support/random-etl.ts'
 import { DEFAULT_STOP_CATEGORIES, prepareWitnessChecker, referenceExposure, type ReferenceOptions } from '../support/reference-walk.ts'
@@ -157,6 +159,24 @@ describe('queue walk equals the in-process reference', () => {
     }
     expect(Object.keys(labels[0]!.downstream).length).toBeGreaterThan(10)
     expect(labels[1]).toEqual(labels[0])
+  })
+
+  it('refuses a relax call whose candidates do not all parse, before writing anything (a skipped candidate would be a lost label)', async () => {
+    const keys = storeKeys(testPrefix('relax'))
+    const runId = 'relax-run'
+    const [a, b] = ['7a'.padEnd(40, '1'), '7a'.padEnd(40, '2')]
+    const relaxKeys = [keys.walkLabels(runId, 'downstream', 0x7a), keys.walkFrontier(runId, 'downstream', 0x7a), keys.walkRunning(0x7a)]
+    await harness.redis.set(keys.walkRunning(0x7a), runId)
+    const key = `${'5e'.repeat(20)}000000100000000000000000`
+    // A hop count that is no integer: the pattern skips that candidate, and the count says so.
+    await expect(callScript(harness.redis, 'relax', relaxKeys, [runId, 4, `${a},1,256,${key};${b},1.5,256,${key};`, 2])).rejects.toThrow(/1 candidates parsed of 2 sent/)
+    // Two stray characters before an address: the pattern would match the 40 hex digits after
+    // them (another address, and the right count); the bytes it skipped say so.
+    await expect(callScript(harness.redis, 'relax', relaxKeys, [runId, 4, `${a},1,256,${key};zz${b},1,256,${key};`, 2])).rejects.toThrow(/2 candidates parsed of 2 sent \(\d+ of \d+ bytes\)/)
+    expect(await harness.redis.exists(relaxKeys[0]!, relaxKeys[1]!)).toBe(0)
+    expect(await callScript(harness.redis, 'relax', relaxKeys, [runId, 4, `${a},1,256,${key};${b},1,256,${key};`, 2])).toEqual([2, 2, 1])
+    expect(await harness.redis.hgetall(relaxKeys[0]!)).toEqual({ [a]: `1,256,${key}`, [b]: `1,256,${key}` })
+    await harness.redis.del(...relaxKeys)
   })
 
   it('gives a tie between equally good labels to the smaller witness key, whichever the walk met first', async () => {

@@ -12,7 +12,11 @@
 --         run (the partition's copy of the walk meta, so the script stays in one slot)
 -- ARGV[1] run id
 -- ARGV[2] maxHops: labels with h >= maxHops are stored but never expanded
--- ARGV[3..] candidates as quadruples: hex40, h, c, key
+-- ARGV[3] candidates, each 'hex40,h,c,key;' (one argument: thousands of small ones cost the
+--         caller more than this script's parsing)
+-- ARGV[4] how many candidates ARGV[3] holds. A candidate the pattern skipped would be a label
+--         silently lost, so unless the matches cover ARGV[3] whole and their count is this one,
+--         the call is an error (before anything is written)
 -- Returns { labels changed, addresses queued for expansion, least hops queued (-1: none) }, or
 -- { -1, -1, -1 } when the run is not running
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return { -1, -1, -1 } end
@@ -47,8 +51,17 @@ end
 local cache, dirty, order = {}, {}, {}
 local changed, queued, least = 0, 0, -1
 
-for i = 3, #ARGV, 4 do
-  local addr, h, c, key = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
+local candidates, covered = {}, 0
+for whole, addr, h, c, key in string.gmatch(ARGV[3], '((' .. string.rep('%x', 40) .. '),(%d+),(%-?%d+),(%x*);)') do
+  candidates[#candidates + 1] = { addr, tonumber(h), tonumber(c), key }
+  covered = covered + #whole
+end
+if #candidates ~= tonumber(ARGV[4]) or covered ~= #ARGV[3] then
+  return redis.error_reply('relax: ' .. #candidates .. ' candidates parsed of ' .. ARGV[4] .. ' sent (' .. covered .. ' of ' .. #ARGV[3] .. ' bytes)')
+end
+
+for _, candidate in ipairs(candidates) do
+  local addr, h, c, key = candidate[1], candidate[2], candidate[3], candidate[4]
   local list = cache[addr]
   if not list then
     list = parse(redis.call('HGET', KEYS[1], addr))
