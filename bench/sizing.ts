@@ -5,13 +5,15 @@
  * bytes per transfer and per address by key family) and prints markdown.
  *
  * Extrapolation (printed with the table): memory = transfers × B/transfer + addresses × B/address,
- * with the bench graph's transfers per address; masters = memory / 64 GiB usable; import hours at
+ * with the bench graph's transfers per address; masters: the fewest whose busiest master (by the
+ * partition tags its slots hold, src/store/slot-plan.ts) fits 64 GiB usable; import hours at
  * the measured single-importer rate, and with 8 ingest hosts (bench/results/ingest.json, when
  * there: its reading and the commit's prepare divided among them, the rest of its commit not);
  * walk time linear in labelled addresses, with the bench's
  * labelled share of addresses.
  */
 import { readFile } from 'node:fs/promises'
+import { equalSlotRanges, partitionTagSlots, rangesSplittingTags, tagsPerRange, type SlotRange } from '../src/store/slot-plan.ts'
 
 interface Family {
   name: string
@@ -96,23 +98,35 @@ out.push(`  + ${fmt(bLabel, 1)} B per label of the published walk (one address i
 out.push(`- import: ${fmt(importRate)} transfers/s, one importer process${jobs === null ? '' : `; through ingest jobs with one worker process ${fmt(ingest!.transfers / jobs.seconds)} transfers/s, ${fmt(readShare! * 100, 0)} % of it reading the files and preparing the commit (shared out over hosts) and ${fmt((1 - readShare!) * 100, 0)} % the rest of the commit (\`npm run bench:ingest\`)`}`)
 out.push(`- walk (${walk.graph.maxHops} hops, both directions, ${walk.walk.workers} workers): ${walk.walk.seconds.toFixed(2)} s for ${fmt(walkLabelled)} labels (cap ${walk.graph.counterpartyCap})${walk.capOff ? `; ${walk.capOff.walkSeconds.toFixed(2)} s for ${fmt(walk.capOff.labelled.downstream + walk.capOff.labelled.upstream)} labels with the cap off` : ''}`)
 out.push('')
-out.push(`| transfers | addresses | Redis memory | + during a re-walk | masters (64 GiB usable) | with one replica each | import, one importer |${readShare === null ? '' : ` import, ${READING_HOSTS} ingest hosts |`} walk, cap ${walk.graph.counterpartyCap} |${walk.capOff ? ' walk, cap off |' : ''}`)
+out.push(`| transfers | addresses | Redis memory | + during a re-walk | masters (64 GiB usable): tags placed / equal slot ranges | with one replica each | import, one importer |${readShare === null ? '' : ` import, ${READING_HOSTS} ingest hosts |`} walk, cap ${walk.graph.counterpartyCap} |${walk.capOff ? ' walk, cap off |' : ''}`)
 out.push(`|---:|---:|---:|---:|---:|---:|---:|${readShare === null ? '' : '---:|'}---:|${walk.capOff ? '---:|' : ''}`)
+// A master holds the partitions whose tags hash to its slots (per-address memory splits evenly
+// over the 256 partitions: a partition is an address's first byte). The fewest masters whose
+// busiest one fits, with the slots assigned so that the tags split evenly, and with the equal
+// slot ranges of redis-cli --cluster create (src/store/slot-plan.ts; the default prefix's tags).
+const tagSlots = partitionTagSlots('{exposure}')
+function mastersFor(peak: number, rangesOf: (masters: number) => SlotRange[]): number {
+  for (let m = 1; m <= tagSlots.length; m++) {
+    if ((peak * Math.max(...tagsPerRange(tagSlots, rangesOf(m)))) / tagSlots.length <= MASTER_USABLE) return m
+  }
+  return Number.NaN
+}
 for (const T of [10e6, 100e6, 1e9, 10e9]) {
   const A = T / perAddress
   const labelBytes = A * labelledShare * bLabel
   const mem = T * bT + A * bA + labelBytes
-  const masters = Math.ceil((mem + labelBytes) / MASTER_USABLE)
+  const masters = mastersFor(mem + labelBytes, (m) => rangesSplittingTags(tagSlots, m))
+  const equalMasters = mastersFor(mem + labelBytes, equalSlotRanges)
   const name = T >= 1e9 ? `${T / 1e9} B` : `${T / 1e6} M`
   out.push(
-    `| ${name} | ${fmt(A / 1e6, 0)} M | ${bytes(mem)} | ${bytes(labelBytes)} | ${masters} | ${masters} + ${masters} replica${masters === 1 ? '' : 's'}, ${bytes(2 * masters * MASTER_USABLE)} RAM | ${duration(T / importRate)} |${readShare === null ? '' : ` ${duration(importWithHosts(T))} |`} ${duration(walkSecondsPerLabel * A * walkLabelledShare)} |${capOffSecondsPerLabel !== null && capOffLabelledShare !== null ? ` ${duration(capOffSecondsPerLabel * A * capOffLabelledShare)} |` : ''}`,
+    `| ${name} | ${fmt(A / 1e6, 0)} M | ${bytes(mem)} | ${bytes(labelBytes)} | ${masters} / ${equalMasters} | ${masters} + ${masters} replica${masters === 1 ? '' : 's'}, ${bytes(2 * masters * MASTER_USABLE)} RAM | ${duration(T / importRate)} |${readShare === null ? '' : ` ${duration(importWithHosts(T))} |`} ${duration(walkSecondsPerLabel * A * walkLabelledShare)} |${capOffSecondsPerLabel !== null && capOffLabelledShare !== null ? ` ${duration(capOffSecondsPerLabel * A * capOffLabelledShare)} |` : ''}`,
   )
 }
 // Per-address keys are spread over 256 partition hash tags (store format 3), so a cluster spreads
 // the graph over its masters; global state stays under the prefix's tag, on one master.
 const peakPerTransfer = bT + (bA + 2 * labelledShare * bLabel) / perAddress
 out.push('')
-out.push(`A store keeps its per-address keys (node strings, walk labels, frontiers, staging) under 256 partition hash tags (\`src/store/keys.ts\`, store format 3), so on a Redis Cluster (\`--redis-cluster\`) the graph spreads over the masters (the cluster test checks each of 3 masters holds 25–42 % of the node strings); global state (meta, seeds, labels, amounts, block times, queues) stays under the prefix's tag on one master. At the peak above, each 64 GiB master holds about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers: the masters column.`)
+out.push(`A store keeps its per-address keys (node strings, walk labels, frontiers, staging) under 256 partition hash tags (\`src/store/keys.ts\`, store format 3), so on a Redis Cluster (\`--redis-cluster\`) the graph spreads over the masters (the cluster test checks each of 3 masters holds 25–42 % of the node strings); global state (meta, seeds, labels, amounts, block times, queues) stays under the prefix's tag on one master. At the peak above, 64 GiB hold about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers. A master holds the partitions whose tags hash to its slots, so the masters column counts the fewest masters whose busiest one fits: first with the slots assigned so that the tags split evenly (\`exposure cluster-slots --masters N\` prints the ranges, for a new cluster), then with the equal slot ranges that \`redis-cli --cluster create\` gives (the default prefix's tags; at 29 masters the busiest of them holds ${Math.max(...tagsPerRange(tagSlots, equalSlotRanges(29)))} of the 256 tags, not 8 or 9).`)
 out.push('')
-out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters = that peak / 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate, and through ingest jobs with ${READING_HOSTS} hosts sharing out the reading and the commit's prepare as measured with one worker process, while the rest of the commit (token join, commit point, apply) stays one step under the writer lock (its measured time, not divided: the lower bound for any number of hosts on one server); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
+out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters: the fewest whose busiest master's share of that peak (its partitions' share; global state, a few MB, not counted) fits 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate, and through ingest jobs with ${READING_HOSTS} hosts sharing out the reading and the commit's prepare as measured with one worker process, while the rest of the commit (token join, commit point, apply) stays one step under the writer lock (its measured time, not divided: the lower bound for any number of hosts on one server); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
 console.log(out.join('\n'))

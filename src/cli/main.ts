@@ -25,6 +25,7 @@ import { registerRescan } from './commands/rescan.ts'
 import { registerAlerts } from './commands/alerts.ts'
 import { registerWebhooks } from './commands/webhooks.ts'
 import { registerExport } from './commands/export.ts'
+import { registerClusterSlots } from './commands/cluster-slots.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -64,6 +65,7 @@ export function createProgram(): Command {
   registerAlerts(program)
   registerWebhooks(program)
   registerExport(program)
+  registerClusterSlots(program)
   return program
 }
 

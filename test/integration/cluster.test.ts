@@ -99,6 +99,35 @@ describe('a store on a Redis Cluster', () => {
     expect(status.store.transfers).toBe(single.store.transfers)
   }, 180_000)
 
+  it('on a cluster whose slots follow exposure cluster-slots, each master holds its planned share of the partition tags, and answers are one server\'s', async () => {
+    const prefix = testPrefix('planned')
+    const plan = JSON.parse((await runCli(['--prefix', prefix, 'cluster-slots', '--masters', '5', '--json'], {})).stdout) as { planned: { first: number; last: number; tags: number }[] }
+    const tags = plan.planned.map((r) => r.tags)
+    expect(tags.reduce((a, b) => a + b, 0)).toBe(PARTITIONS)
+    expect(Math.max(...tags) - Math.min(...tags)).toBeLessThanOrEqual(2)
+    const planned = await startRedisCluster({ masters: 5, replicas: 0, slotRanges: plan.planned.map((r) => [r.first, r.last] as const) })
+    try {
+      const env = { REDIS_CLUSTER_NODES: planned.nodes.join(',') }
+      const run = async (args: string[]) => {
+        const result = await runCli(['--prefix', prefix, ...args], env)
+        expect(result.code, `exposure ${args.join(' ')}\n${result.stderr}`).toBe(0)
+        return result.stdout
+      }
+      for (const args of [['import', first, second], ['seeds', 'import', seedsFile], ['labels', 'import', labelsFile], ['trace']]) await run(args)
+      // status counts the prefix's own tag too, on the master whose range holds its slot.
+      const status = JSON.parse(await run(['status', '--json'])) as { redis: { masters: { node: string; tags: number }[] } }
+      const globalSlot = slotOf(`${prefix}:meta`)
+      const want = plan.planned.map((r) => r.tags + (globalSlot >= r.first && globalSlot <= r.last ? 1 : 0))
+      expect(planned.nodes.map((node) => status.redis.masters.find((m) => m.node === node)?.tags)).toEqual(want)
+      const list = JSON.parse(await run(['check', '--file', addressesFile, '--json'])) as Record<string, unknown>[]
+      const server = testPrefix('planned-server')
+      for (const args of [['import', first, second], ['seeds', 'import', seedsFile], ['labels', 'import', labelsFile], ['trace']]) await on('server', server, args)
+      expect(list.map(({ walk: _walk, ...rest }) => rest)).toEqual(await answers('server', server))
+    } finally {
+      await planned.stop()
+    }
+  }, 180_000)
+
   it('imports through ingest jobs on the cluster as a plain import does on one server', async () => {
     const prefixes = { server: testPrefix('plain'), cluster: testPrefix('jobs') }
     await on('server', prefixes.server, ['import', first, second])

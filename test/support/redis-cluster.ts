@@ -61,7 +61,8 @@ function freePortNear(port: number): Promise<boolean> {
  * `tls`: TLS only (no plain port; cluster bus and replication over TLS too, so the cluster
  * announces the TLS ports), with the certificate of `tls` (redis-tls.ts).
  */
-export async function startRedisCluster({ masters = 3, replicas = 1, password, tls }: { masters?: number; replicas?: number; password?: string; tls?: TestTls } = {}): Promise<TestCluster> {
+export async function startRedisCluster({ masters = 3, replicas = 1, password, tls, slotRanges }: { masters?: number; replicas?: number; password?: string; tls?: TestTls; slotRanges?: readonly (readonly [number, number])[] } = {}): Promise<TestCluster> {
+  if (slotRanges !== undefined && (slotRanges.length !== masters || replicas !== 0)) throw new Error('slotRanges: one range per master, and no replicas')
   const dir = await mkdtemp(join(tmpdir(), 'exposure-cluster-'))
   const taken = new Set<number>()
   const ports: number[] = []
@@ -80,7 +81,14 @@ export async function startRedisCluster({ masters = 3, replicas = 1, password, t
   }
   const nodes = ports.map((p) => `127.0.0.1:${p}`)
   for (const node of nodes) await waitPing(node, clientOptions)
-  await execFileAsync('redis-cli', [...cliArgs, '--cluster', 'create', ...nodes, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
+  if (slotRanges === undefined) {
+    await execFileAsync('redis-cli', [...cliArgs, '--cluster', 'create', ...nodes, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
+  } else {
+    // By hand, as an operator assigns planned ranges: each master its range, then they meet.
+    const cli = (node: string, ...args: string[]) => execFileAsync('redis-cli', [...cliArgs, '-h', node.split(':')[0]!, '-p', node.split(':')[1]!, ...args], { timeout: 10_000 })
+    for (const [i, [first, last]] of slotRanges.entries()) await cli(nodes[i]!, 'CLUSTER', 'ADDSLOTSRANGE', String(first), String(last))
+    for (const node of nodes.slice(1)) await cli(nodes[0]!, 'CLUSTER', 'MEET', node.split(':')[0]!, node.split(':')[1]!)
+  }
 
   async function info(node: string): Promise<string | null> {
     const [host, port] = node.split(':')
