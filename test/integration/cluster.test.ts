@@ -99,7 +99,7 @@ describe('a store on a Redis Cluster', () => {
     expect(status.store.transfers).toBe(single.store.transfers)
   }, 180_000)
 
-  it('on a cluster whose slots follow exposure cluster-slots, each master holds its planned share of the partition tags, and answers are one server\'s', async () => {
+  it('on a cluster whose slots follow exposure cluster-slots, each master holds its planned share of the partition tags, and answers are one server\'s; status notes a cluster whose tags fall unevenly', async () => {
     const prefix = testPrefix('planned')
     const plan = JSON.parse((await runCli(['--prefix', prefix, 'cluster-slots', '--masters', '5', '--json'], {})).stdout) as { planned: { first: number; last: number; tags: number }[] }
     const tags = plan.planned.map((r) => r.tags)
@@ -123,8 +123,20 @@ describe('a store on a Redis Cluster', () => {
       const server = testPrefix('planned-server')
       for (const args of [['import', first, second], ['seeds', 'import', seedsFile], ['labels', 'import', labelsFile], ['trace']]) await on('server', server, args)
       expect(list.map(({ walk: _walk, ...rest }) => rest)).toEqual(await answers('server', server))
+      // Planned ranges: status notes nothing about the spread.
+      expect((await runCli(['--prefix', prefix, 'status'], env)).stderr).not.toMatch(/unevenly/)
     } finally {
       await planned.stop()
+    }
+    // Ranges as one might assign them by hand, three quarters of the slots to one master: status
+    // says the busiest master holds far more than its share of the tags.
+    const uneven = await startRedisCluster({ masters: 2, replicas: 0, slotRanges: [[0, 12_287], [12_288, 16_383]] })
+    try {
+      const status = await runCli(['--prefix', prefix, 'status'], { REDIS_CLUSTER_NODES: uneven.nodes.join(',') })
+      expect(status.code, status.stderr).toBe(0)
+      expect(status.stderr).toMatch(/hash tags fall unevenly on the 2 masters: the busiest holds \d+ \(1\.\d\d× the mean\).*exposure cluster-slots --masters 2/)
+    } finally {
+      await uneven.stop()
     }
   }, 180_000)
 

@@ -152,6 +152,20 @@ export function registerStatus(program: Command): void {
         )
         printTable(['store', store.keys.prefix], rows)
         if (warning) process.stderr.write(`${warning}\n`)
+        const spread = masters === null ? null : unevenTags(masters.map((m) => m.tags), store.keys.durabilityKeys.length)
+        if (spread) process.stderr.write(`${spread}\n`)
       })
     })
+}
+
+/**
+ * A note when the store's hash tags fall unevenly on a cluster's masters (redis-cli's equal slot
+ * ranges do that once masters are many): the busiest master fills first, so it is the one to size.
+ */
+export function unevenTags(tagsPerMaster: readonly number[], tags: number): string | null {
+  if (tagsPerMaster.length < 2) return null
+  const busiest = Math.max(...tagsPerMaster)
+  const mean = tags / tagsPerMaster.length
+  if (busiest <= 1.25 * mean) return null
+  return `note: the store's ${tags} hash tags fall unevenly on the ${tagsPerMaster.length} masters: the busiest holds ${busiest} (${(busiest / mean).toFixed(2)}× the mean), and it fills first: size masters for it. For a new cluster, exposure cluster-slots --masters ${tagsPerMaster.length} plans slot ranges that split them evenly.`
 }
