@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import slotOf from 'cluster-key-slot'
 import { buildOptions } from '../../config.ts'
 import { InputError } from '../../errors.ts'
 import { partitionTagSlots, rangesSplittingTags, equalSlotRanges, tagsPerRange } from '../../store/slot-plan.ts'
@@ -27,8 +28,11 @@ export function registerClusterSlots(program: Command): void {
       const plannedTags = tagsPerRange(slots, planned)
       const equal = equalSlotRanges(masters)
       const equalTags = tagsPerRange(slots, equal)
+      // Meta, seeds, labels and queues: the prefix's own tag, a few MB, on one master.
+      const globalSlot = slotOf(`${prefix}:meta`)
+      const globalMaster = planned.findIndex(([first, last]) => globalSlot >= first && globalSlot <= last) + 1
       if (flags.json) {
-        return printJson({ prefix, masters, tags: slots.length, planned: planned.map(([first, last], i) => ({ first, last, tags: plannedTags[i] })), equalRanges: equal.map(([first, last], i) => ({ first, last, tags: equalTags[i] })) })
+        return printJson({ prefix, masters, tags: slots.length, globalSlot, globalMaster, planned: planned.map(([first, last], i) => ({ first, last, tags: plannedTags[i] })), equalRanges: equal.map(([first, last], i) => ({ first, last, tags: equalTags[i] })) })
       }
       printTable(
         ['master', 'slots', 'partition tags', 'command', 'redis-cli --cluster create: slots', 'tags'],
@@ -36,7 +40,7 @@ export function registerClusterSlots(program: Command): void {
       )
       const mean = slots.length / masters
       process.stderr.write(
-        `store ${prefix}: ${slots.length} partition tags over ${masters} masters. The busiest master holds ${Math.max(...plannedTags)} with these ranges, ${Math.max(...equalTags)} with redis-cli's equal ones (${(Math.max(...equalTags) / mean).toFixed(2)}× the mean): size masters for the busiest. Send each command to its master before importing; the store's global keys (the prefix's own tag) sit in the slot of ${prefix}.\n`,
+        `store ${prefix}: ${slots.length} partition tags over ${masters} masters. The busiest master holds ${Math.max(...plannedTags)} with these ranges, ${Math.max(...equalTags)} with redis-cli's equal ones (${(Math.max(...equalTags) / mean).toFixed(2)}× the mean): size masters for the busiest. Send each command to its master before the nodes meet and before importing. The store's global keys (meta, seeds, labels, queues) hash to slot ${globalSlot}, on master ${globalMaster}.\n`,
       )
     })
 }
