@@ -56,7 +56,7 @@ export function rangesSplittingTags(slots: readonly number[], masters: number): 
   let first = 0
   let taken = 0
   for (let i = 0; i < masters - 1; i++) {
-    taken = Math.max(taken + base + (i < extra ? 1 : 0), taken + 1)
+    taken += base + (i < extra ? 1 : 0)
     // A cut lies between two tags' slots; tags sharing the slot at the cut stay together.
     while (taken < slots.length && slots[taken] === slots[taken - 1]) taken++
     if (taken >= slots.length) throw new RangeError(`${slots.length} partition tags cannot be split over ${masters} masters: shared slots leave some without any`)

@@ -148,7 +148,7 @@ async function readInOneCall(store: GraphStore, runId: string, address: Address,
   const { redis, keys } = store
   const wantDown = directions.includes('downstream')
   const wanted = directions.map((d) => (d === 'downstream' ? 'd' : 'u')).join('')
-  const reply = (await callScriptBuffer(redis, 'value-inputs', [keys.walkCurrent, keys.seeds, keys.labels, keys.node(address)], [keys.partitionName, runId, wanted, wantDown ? '1' : '0'])) as number | [Buffer, [Buffer, ...Buffer[]][], (Buffer | number | null)[]]
+  const reply = (await callScriptBuffer(redis, 'value-inputs', [keys.walkCurrent, keys.seeds, keys.labels, keys.node(address)], [keys.partitionName, runId, wanted, wantDown ? '1' : '0', address.slice(2)])) as number | [Buffer, [Buffer, ...Buffer[]][], (Buffer | number | null)[]]
   if (reply === -1) throw new BaseError('WALK_STOPPED', `walk ${runId} was replaced while its value was read`, { value: runId })
   const [node, found, described] = reply as [Buffer, [Buffer, ...Buffer[]][], (Buffer | number | null)[]]
   // The asset table only grows: read it again only when a record names an id it does not hold yet.
