@@ -40,7 +40,7 @@ const FAMILIES: readonly { name: string; test: (rest: string) => boolean }[] = [
   { name: 'node strings (:n:)', test: (k) => k.startsWith(':n:') },
   { name: 'tx index (:txi:)', test: (k) => k.startsWith(':txi:') },
   { name: 'pending tokens (:ptok:)', test: (k) => k.startsWith(':ptok:') },
-  { name: 'block times (:blocktime)', test: (k) => k === ':blocktime' },
+  { name: 'block times (:bt:)', test: (k) => k.startsWith(':bt:') },
   { name: 'meta, assets, amounts', test: (k) => k === ':meta' || k === ':assets' || k === ':amounts' },
   { name: 'walk labels (:walk:r:…:labels)', test: (k) => k.startsWith(':walk:') && k.endsWith(':labels') },
   { name: 'walk other (frontier, claims, seeds, meta)', test: (k) => k.startsWith(':walk:') },

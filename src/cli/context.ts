@@ -29,6 +29,11 @@ export interface ContextMode {
   write?: boolean
   /** A long-running process (worker, serve): Redis outages are reported and ridden out, not fatal. */
   longRunning?: boolean
+  /**
+   * `exposure migrate`: opens a store of an older format without refusing it and without finishing
+   * its interrupted imports (their journals are in the older layout; the migration refuses them).
+   */
+  migrating?: boolean
 }
 
 const note = (message: string) => process.stderr.write(`${terminalSafe(message)}\n`)
@@ -60,8 +65,8 @@ export async function openContext(flags: GlobalFlags & OptionInput, mode: Contex
   const interruption = handleInterruption((signal) => note(`${signal}: stopping cleanly (press Ctrl-C again to stop at once)`))
   const store = createGraphStore(redis, options.prefix)
   try {
-    await store.assertFormat()
-    const waiting = await store.imports.recover(note)
+    if (!mode.migrating) await store.assertFormat()
+    const waiting = mode.migrating ? [] : await store.imports.recover(note)
     for (const info of waiting) {
       note(`note: import ${info.id} (${info.detail}) was interrupted before its commit; nothing of it is in the store. 'exposure import --resume ${info.id}' commits it, 'exposure import --abort ${info.id}' drops it`)
     }

@@ -26,6 +26,7 @@ import { registerAlerts } from './commands/alerts.ts'
 import { registerWebhooks } from './commands/webhooks.ts'
 import { registerExport } from './commands/export.ts'
 import { registerClusterSlots } from './commands/cluster-slots.ts'
+import { registerMigrate } from './commands/migrate.ts'
 
 /**
  * `exposure`: thin commands that parse, call src/, print. Exit statuses: 0 ok, 1 failure, 2 bad
@@ -66,6 +67,7 @@ export function createProgram(): Command {
   registerWebhooks(program)
   registerExport(program)
   registerClusterSlots(program)
+  registerMigrate(program)
   return program
 }
 

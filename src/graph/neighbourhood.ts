@@ -21,6 +21,7 @@ import { checksumAddress } from '../walk/checksum.ts'
 import { parseLabels } from '../walk/labels.ts'
 import { labelsIn } from '../walk/walk-runs.ts'
 import { mgetBufferByPartition } from '../store/partitions.ts'
+import { readBlockTimes } from '../store/block-times.ts'
 
 export const DEFAULT_LIMIT = 200
 export const MAX_LIMIT = 1_000
@@ -184,11 +185,8 @@ export async function buildNeighbourhood(store: GraphStore, center: Address, opt
   const blocks = new Set<number>()
   for (const a of edges.values()) blocks.add(Math.floor(a.first / 65536)).add(Math.floor(a.last / 65536))
   const blockList = [...blocks]
-  const times = new Map<number, number>()
-  if (blockList.length > 0) {
-    const values = await hmget(store, keys.blockTimes, blockList.map(String))
-    blockList.forEach((b, i) => times.set(b, values[i] === null ? -1 : Number(values[i])))
-  }
+  const known = await readBlockTimes(store.redis, keys, blockList)
+  const times = new Map<number, number>(blockList.map((b) => [b, known.get(b) ?? -1]))
   const received = new Map<string, bigint>()
   for (const [key, a] of edges) {
     const [from, to] = key.split('>') as [string, string]

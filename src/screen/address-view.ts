@@ -7,6 +7,7 @@
 import { checksumAddress as getAddress } from '../walk/checksum.ts'
 import { isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { readBlockTimes } from '../store/block-times.ts'
 import { mgetBufferByPartition } from '../store/partitions.ts'
 import { HEADER_SIZE, IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, readPosition, splitNode } from '../store/records.ts'
 import type { Address, Asset, Seed, ServiceLabel } from '../types.ts'
@@ -105,8 +106,8 @@ export function createAddressViews(store: GraphStore, checker: ReturnType<typeof
     }
     const firstSeen = positions.length === 0 ? null : Math.min(...positions)
     const lastSeen = positions.length === 0 ? null : Math.max(...positions)
-    const times = firstSeen === null ? [] : await redis.hmget(keys.blockTimes, String(Math.floor(firstSeen / 65536)), String(Math.floor(lastSeen! / 65536)))
-    const position = (p: number | null, t: string | null | undefined): Position | null => (p === null ? null : { blockNumber: Math.floor(p / 65536), transactionIndex: p % 65536, timestamp: t === null || t === undefined ? null : Number(t) })
+    const known = firstSeen === null ? new Map<number, number>() : await readBlockTimes(redis, keys, [Math.floor(firstSeen / 65536), Math.floor(lastSeen! / 65536)])
+    const position = (p: number | null): Position | null => (p === null ? null : { blockNumber: Math.floor(p / 65536), transactionIndex: p % 65536, timestamp: known.get(Math.floor(p / 65536)) ?? null })
     const seed = seedJson === null ? null : (JSON.parse(seedJson) as Seed)
     const label = labelJson === null ? null : (JSON.parse(labelJson) as ServiceLabel)
     const [record] = await readRecords(redis, keys, [address])
@@ -118,8 +119,8 @@ export function createAddressViews(store: GraphStore, checker: ReturnType<typeof
       transfersIn,
       transfersOut,
       counterparties,
-      firstSeen: position(firstSeen, times[0]),
-      lastSeen: position(lastSeen, times[1]),
+      firstSeen: position(firstSeen),
+      lastSeen: position(lastSeen),
       lastScreening: record ? { at: record.at, key: record.key, risk: record.summary.risk, basis: record.basis } : null,
     }
   }

@@ -24,6 +24,7 @@ import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import { describeHolder, isHolderAlive, parseHolder, type Holder } from './holder.ts'
+import { readBlockTimes } from './block-times.ts'
 import { BLOCK_BUCKET_BITS, STORE_FORMAT, type StoreKeys } from './keys.ts'
 import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
 import { failpoint } from '../failpoints.ts'
@@ -45,7 +46,7 @@ const PREPARE_CONCURRENCY = 2
 const APPLY_CONCURRENCY = 4
 export const ENTRY_OUT = 0
 export const ENTRY_IN = 1
-/** Extra staged entries (P:stage:<id>:x): type u8, length u16, payload. */
+/** Extra staged entries (per-block ones in B:stage:<id>:b, amounts in P:stage:<id>:x): type u8, length u16, payload. */
 export const EXTRA_TX = 1
 export const EXTRA_TOKEN = 2
 export const EXTRA_BLOCK_TIME = 3
@@ -186,7 +187,13 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
 
   /** An import's keys under the partition tags: live markers (a cluster's only), commit attempt markers, staging, prepare jobs' touched lists. */
   function partitionKeys(importId: string): string[] {
-    return [...liveKeys(importId), ...attemptKeys(importId), ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)), ...Array.from({ length: PARTITIONS }, (_, p) => keys.importTouched(importId, p))]
+    return [
+      ...liveKeys(importId),
+      ...attemptKeys(importId),
+      ...Array.from({ length: PARTITIONS }, (_, p) => keys.stagePartition(importId, p)),
+      ...Array.from({ length: PARTITIONS }, (_, p) => keys.stageBlocks(importId, p)),
+      ...Array.from({ length: PARTITIONS }, (_, p) => keys.importTouched(importId, p)),
+    ]
   }
 
   function attemptKeys(importId: string): string[] {
@@ -260,9 +267,8 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return out
   }
 
-  /** Reads the import's extra entries. */
-  async function readExtras(importId: string) {
-    const raw = (await redis.getBuffer(keys.stageExtra(importId))) ?? Buffer.alloc(0)
+  /** Reads extra staged entries (type u8, length u16, payload): per-block ones, or the import's amounts. */
+  function parseExtras(raw: Buffer) {
     const txByBlock = new Map<number, Buffer[]>()
     const tokensByBlock = new Map<number, Buffer[]>()
     const blockTimes = new Map<number, string>()
@@ -282,6 +288,34 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       }
     }
     return { txByBlock, tokensByBlock, blockTimes, amounts }
+  }
+
+  /**
+   * The per-block part of the commit, one block partition at a time (so a commit holds one
+   * partition's blocks in memory, not the import's): token transfers joined to their transactions
+   * (resolveTokens), and the tx maps, waiting lists and block times that change written to journal
+   * parts `<q>.x<k>` under the partition's tag. Answers the journal fields written and the join's counts.
+   */
+  async function joinBlocks(importId: string): Promise<{ fields: number; resolved: number; pending: number; ambiguous: number }> {
+    const out = { fields: 0, resolved: 0, pending: 0, ambiguous: 0 }
+    for (let q = 0; q < PARTITIONS; q++) {
+      const raw = await redis.getBuffer(keys.stageBlocks(importId, q))
+      if (raw === null || raw.length === 0) continue
+      const extras = parseExtras(raw)
+      const tokens = await resolveTokens(importId, extras)
+      out.resolved += tokens.resolved
+      out.pending += tokens.pending
+      out.ambiguous += tokens.ambiguous
+      const fields: (string | Buffer)[] = []
+      for (const [field, value] of tokens.journal) fields.push(field, value)
+      if (extras.blockTimes.size > 0) {
+        const stored = await readBlockTimes(redis, keys, extras.blockTimes.keys())
+        for (const [block, ts] of extras.blockTimes) if (String(stored.get(block)) !== ts) fields.push(`b${block}`, ts)
+      }
+      for (let i = 0; i < fields.length; i += 2_000) await writeJournalPart(importId, `${q}.x${i}`, fields.slice(i, i + 2_000))
+      out.fields += fields.length / 2
+    }
+    return out
   }
 
   /** HMGET of per-block fields grouped by bucket key. */
@@ -311,7 +345,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    * stored waiting ones of every block this import brings transactions for. Resolved ones are
    * staged as transfers; the journal entries (tx maps, waiting lists) are returned.
    */
-  async function resolveTokens(importId: string, extras: Awaited<ReturnType<typeof readExtras>>) {
+  async function resolveTokens(importId: string, extras: ReturnType<typeof parseExtras>) {
     const journal = new Map<string, Buffer | string>()
     const blocks = [...new Set([...extras.txByBlock.keys(), ...extras.tokensByBlock.keys()])]
     const storedMaps = await readBlockFields(keys.txIndex, blocks)
@@ -687,8 +721,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       }
       const lap = stopwatch()
       await dropJournal(importId)
-      const extras = await readExtras(importId)
-      const tokens = await resolveTokens(importId, extras)
+      const tokens = await joinBlocks(importId)
       const join = lap()
       await checkHeadroom(redis, async () => (await journalEstimate(importId)).bytes, `commit of import ${importId}`)
       const headroom = lap()
@@ -703,17 +736,11 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       }
       // In partition order, whoever prepared them.
       const touched = [prepared.map((result) => result.touched).join('')]
+      // Exact amounts too large for a record: the prefix's tag (rare).
       const extraFields: (string | Buffer)[] = []
-      for (const [field, value] of tokens.journal) extraFields.push(field, value)
-      if (extras.blockTimes.size > 0) {
-        const stored = await redis.hmget(keys.blockTimes, ...[...extras.blockTimes.keys()].map(String))
-        ;[...extras.blockTimes].forEach(([block, ts], i) => {
-          if (stored[i] !== ts) extraFields.push(`b${block}`, ts)
-        })
-      }
-      for (const [id, amount] of extras.amounts) extraFields.push(`a${id}`, amount)
+      for (const [id, amount] of parseExtras((await redis.getBuffer(keys.stageExtra(importId))) ?? Buffer.alloc(0)).amounts) extraFields.push(`a${id}`, amount)
       for (let i = 0; i < extraFields.length; i += 2_000) await writeJournalPart(importId, `x.${i}`, extraFields.slice(i, i + 2_000))
-      const changed = changedNodes > 0 || extraFields.length > 0
+      const changed = changedNodes > 0 || extraFields.length > 0 || tokens.fields > 0
       failpoint('commit:prepared')
       if (options.signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted before the commit point of import ${importId}: nothing of it reached the store`, { value: importId })
       lock.assertHeld()

@@ -4,7 +4,9 @@ import { BaseError, InputError } from '../errors.ts'
 import type { Address, Asset, Seed, ServiceLabel, Transfer, TransferKind } from '../types.ts'
 import { createImports, execChecked, ENTRY_IN, ENTRY_OUT, EXTRA_AMOUNT, EXTRA_BLOCK_TIME, EXTRA_TOKEN, EXTRA_TX, PARTITIONS, type CommitOptions, type CommitProgress, type CommitResult, type ImportKind } from './commit.ts'
 import { createHolder, defaultActor, type Holder } from './holder.ts'
+import { writeBlockTimes } from './block-times.ts'
 import { STORE_FORMAT, storeKeys, type StoreKeys } from './keys.ts'
+import { partitionOfBlock } from './partitions.ts'
 import { storeError } from './memory.ts'
 import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts } from './scripts.ts'
@@ -185,12 +187,20 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
    * (block, hash, index), token transfers whose transaction is not known yet, and block times.
    */
   async function stageJoin(importId: string, join: { transactions?: readonly { block: number; hash: string; index: number }[]; tokens?: readonly (Omit<PendingToken, 'assetId'> & { asset: Asset; blockNumber: number })[]; blockTimes?: ReadonlyMap<number, number> }, assetIds?: ReadonlyMap<Asset, number>): Promise<void> {
-    const parts: Buffer[] = []
+    // Each entry goes to the staging key of its block's partition (keys.ts B:stage:<id>:b): the
+    // commit joins partition by partition, and no one key has to hold a whole import's blocks.
+    const parts = new Map<number, Buffer[]>()
+    const add = (block: number, entry: Buffer) => {
+      const p = partitionOfBlock(block)
+      const list = parts.get(p)
+      if (list) list.push(entry)
+      else parts.set(p, [entry])
+    }
     for (const tx of join.transactions ?? []) {
       const payload = Buffer.allocUnsafe(4 + 10)
       payload.writeUInt32BE(tx.block, 0)
       txEntry(tx.hash, tx.index).copy(payload, 4)
-      parts.push(extraEntry(EXTRA_TX, payload))
+      add(tx.block, extraEntry(EXTRA_TX, payload))
     }
     for (const t of join.tokens ?? []) {
       const assetId = assetIds?.get(t.asset)
@@ -198,17 +208,17 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
       const payload = Buffer.allocUnsafe(4 + 109)
       payload.writeUInt32BE(t.blockNumber, 0)
       encodePendingToken({ ...t, assetId }, payload, 4)
-      parts.push(extraEntry(EXTRA_TOKEN, payload))
+      add(t.blockNumber, extraEntry(EXTRA_TOKEN, payload))
     }
     for (const [block, ts] of join.blockTimes ?? []) {
       const payload = Buffer.allocUnsafe(12)
       payload.writeUInt32BE(block, 0)
       payload.writeBigUInt64BE(BigInt(ts), 4)
-      parts.push(extraEntry(EXTRA_BLOCK_TIME, payload))
+      add(block, extraEntry(EXTRA_BLOCK_TIME, payload))
     }
-    if (parts.length === 0) return
+    if (parts.size === 0) return
     await imports.register(importId, kindOf(importId), importId)
-    await appendStaged(importId, [{ guard: keys.importRecord(importId), key: keys.stageExtra(importId), blob: Buffer.concat(parts) }])
+    await appendStaged(importId, [...parts].map(([p, list]) => ({ guard: keys.importLive(importId, p), key: keys.stageBlocks(importId, p), blob: Buffer.concat(list) })))
   }
 
   /**
@@ -258,8 +268,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
   }
 
   async function putBlockTimes(times: ReadonlyMap<number, number>): Promise<void> {
-    const entries = [...times].flatMap(([block, ts]) => [String(block), String(ts)])
-    for (let i = 0; i < entries.length; i += 20_000) await redis.hset(keys.blockTimes, ...entries.slice(i, i + 20_000))
+    await writeBlockTimes(redis, keys, times)
   }
 
   async function putSeeds(seeds: readonly Seed[]): Promise<void> {
@@ -310,9 +319,9 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     const found = Number(format ?? 1)
     if (Number(transfers ?? 0) > 0 && found !== STORE_FORMAT) {
       const why = found < STORE_FORMAT
-        ? `store format ${format ?? 1}, this version reads and writes ${STORE_FORMAT}: per-address keys are now partitioned over 256 hash tags`
+        ? `store format ${format ?? 1}, this version reads and writes ${STORE_FORMAT}: ${found === 3 ? 'per-block state (tx index, waiting token transfers, block times) is now partitioned too' : 'per-address keys are now partitioned over 256 hash tags'}`
         : `store format ${format}, this version reads and writes ${STORE_FORMAT}`
-      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by ${found < STORE_FORMAT ? 'an earlier' : 'another'} version of exposure-tracer (${why}); it can be neither read nor written: re-import into a new store (--prefix) and walk there`, { field: 'prefix', value: keys.prefix })
+      throw new InputError('INVALID_CONFIG', `store ${keys.prefix} was written by ${found < STORE_FORMAT ? 'an earlier' : 'another'} version of exposure-tracer (${why}); it can be neither read nor written: ${found === 3 ? "'exposure migrate' brings it to this version in place" : 're-import into a new store (--prefix) and walk there'}`, { field: 'prefix', value: keys.prefix })
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Address, Direction } from '../types.ts'
-import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag } from './partitions.ts'
+import { BLOCK_BUCKET_BITS, PARTITIONS, bucketOfBlock, partitionGlob, partitionName, partitionOfBlock, partitionOfHex, partitionTag } from './partitions.ts'
 
 /**
  * The Redis key layout of one graph store. Small global state starts with the store's prefix, which
@@ -24,12 +24,15 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   P:meta                  hash    format (STORE_FORMAT), storeId (random, written once: a Redis that lost the store no longer has it),
  *                                   version (+1 per commit that changed the graph), transfers, addresses,
  *                                   lastImport (time of the last such commit), labelsVersion (+1 per label change)
- *   P:blocktime             hash    block number → block timestamp (seconds), for paths
- *   P:txi:<bucket>          hash    block → that block's transactions as sorted entries of (first 8 bytes of the
+ * Per-block state, under the partition tag of the block's bucket (bucket = block >> 10, partition
+ * B = bucket mod 256: partitions.ts partitionOfBlock), so that it spreads over a cluster's masters
+ * with the addresses (on mainnet the tx index alone is ~30 GB: too much for one master)
+ *   B:bt:<bucket>           hash    block → block timestamp (seconds), for paths
+ *   B:txi:<bucket>          hash    block → that block's transactions as sorted entries of (first 8 bytes of the
  *                                   tx hash, u16 index): what token transfers, which etl exports without a
  *                                   transaction index, join on — in any order and any later command
- *                                   (store/tx-index.ts; bucket = block >> 10)
- *   P:ptok:<bucket>         hash    block → token transfers imported before their transactions, waiting for them
+ *                                   (store/tx-index.ts)
+ *   B:ptok:<bucket>         hash    block → token transfers imported before their transactions, waiting for them
  * Seeds and labels
  *   P:seeds                 hash    0x-address → JSON Seed (label, source, extra provenance)
  *   P:seeds:version         string  version number of the seed set: +1 on every change (store/seed-versions.ts)
@@ -46,11 +49,14 @@ import { PARTITIONS, partitionGlob, partitionName, partitionOfHex, partitionTag 
  *   Q:import:<id>:touched   string  the addresses (20 bytes each) of partition Q whose nodes a prepare job changed
  *   Q:stage:<id>:p:<0-255>  string  records staged by import <id> for partition Q (the owners' first byte);
  *                                   entries: kind u8 (0 out, 1 in), owner 20 bytes, record
- *   P:stage:<id>:x          string  the import's other entries: tx-index entries and unresolved token transfers
+ *   B:stage:<id>:b          string  the import's per-block entries of partition B's blocks: tx-index entries,
+ *                                   unresolved token transfers, block times (joined partition by partition)
+ *   P:stage:<id>:x          string  the import's exact amounts of transfers whose amount does not fit a record
  *   Q:journal:<id>:<q>.<k>  hash    what the commit writes into partition Q's node strings (field → value; '' deletes),
  *                                   applied after the commit point, so each partition's commit work is in one slot
  *                                   (imports: <q>.<chunk>, or <q>.<chunk>.<attempt> from ingest workers; rollbacks: <q>.r<chunk>)
- *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: tx index, block times, amounts; rollbacks' b.…)
+ *                                   and per-block state (<q>.x<k>: tx index, waiting tokens, block times; rollbacks' <q>.b<k>)
+ *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: amounts)
  *   P:journal:<id>:parts    list    the keys of all the import's journal parts
  *   P:lock:write            string  held by whoever writes the graph (a commit, a rollback): store/locks.ts
  * Walks (walk/walk-runs.ts): each run writes its own labels; readers use the published one
@@ -121,9 +127,14 @@ export interface StoreKeys {
   assets: string
   amounts: string
   meta: string
-  blockTimes: string
+  /** The hash holding block `block`'s timestamp (field: the block number). */
+  blockTime(block: number): string
   txIndex(block: number): string
   pendingTokens(block: number): string
+  /** SCAN globs of the per-block hashes (every partition). */
+  blockTimePattern: string
+  txIndexPattern: string
+  pendingTokensPattern: string
   seeds: string
   seedVersion: string
   seedHistory: string
@@ -139,6 +150,8 @@ export interface StoreKeys {
   importTouched(importId: string, partition: number): string
   stagePartition(importId: string, partition: number): string
   stageExtra(importId: string): string
+  /** Import `importId`'s staged per-block entries of partition p's blocks. */
+  stageBlocks(importId: string, p: number): string
   journal(importId: string, part: number | string): string
   writeLock: string
   walkMeta: string
@@ -194,21 +207,24 @@ export interface StoreKeys {
 
 /**
  * The store's format, in P:meta `format`: 2 since trace sub-indices follow trace order
- * (sources/trace-index.ts), 3 since per-address keys are partitioned (the layout above). A store
- * of an older format is refused for reading and writing (its nodes and labels are under other key
- * names: reading would answer "not exposed"): re-import into a new prefix.
+ * (sources/trace-index.ts), 3 since per-address keys are partitioned (the layout above), 4 since
+ * per-block state is too (B:txi, B:ptok, B:bt, where format 3 had one P:txi, P:ptok and
+ * P:blocktime family on the prefix's tag). A store of an older format is refused for reading and
+ * writing (its keys are under other names: reading would answer "not exposed" or lose block times
+ * and waiting token transfers): `exposure migrate` brings a format 3 store to 4 in place; older
+ * ones are re-imported into a new prefix.
  */
-export const STORE_FORMAT = 3
+export const STORE_FORMAT = 4
 
-/** Blocks per P:txi / P:ptok hash: small hashes stay compact, and a block's entry is one field. */
-export const BLOCK_BUCKET_BITS = 10
+/** Blocks per per-block hash (partitions.ts): small hashes stay compact, and a block's entry is one field. */
+export { BLOCK_BUCKET_BITS }
 
 export function storeKeys(prefix: string): StoreKeys {
   const hex = (address: Address) => address.slice(2)
-  const bucket = (block: number) => Math.floor(block / 2 ** BLOCK_BUCKET_BITS)
   const run = (runId: string) => `${prefix}:walk:r:${runId}`
   const tags = Array.from({ length: PARTITIONS }, (_, p) => partitionTag(prefix, p))
   const tag = (p: number) => tags[p]!
+  const blockKey = (block: number, family: string) => `${tag(partitionOfBlock(block))}:${family}:${bucketOfBlock(block)}`
   const partRun = (runId: string, p: number) => `${tag(p)}:walk:r:${runId}`
   return {
     prefix,
@@ -219,9 +235,12 @@ export function storeKeys(prefix: string): StoreKeys {
     assets: `${prefix}:assets`,
     amounts: `${prefix}:amounts`,
     meta: `${prefix}:meta`,
-    blockTimes: `${prefix}:blocktime`,
-    txIndex: (block) => `${prefix}:txi:${bucket(block)}`,
-    pendingTokens: (block) => `${prefix}:ptok:${bucket(block)}`,
+    blockTime: (block) => blockKey(block, 'bt'),
+    txIndex: (block) => blockKey(block, 'txi'),
+    pendingTokens: (block) => blockKey(block, 'ptok'),
+    blockTimePattern: `${partitionGlob(prefix)}:bt:*`,
+    txIndexPattern: `${partitionGlob(prefix)}:txi:*`,
+    pendingTokensPattern: `${partitionGlob(prefix)}:ptok:*`,
     seeds: `${prefix}:seeds`,
     seedVersion: `${prefix}:seeds:version`,
     seedHistory: `${prefix}:seeds:history`,
@@ -233,6 +252,7 @@ export function storeKeys(prefix: string): StoreKeys {
     importTouched: (id, p) => `${tag(p)}:import:${id}:touched`,
     stagePartition: (id, p) => `${tag(p)}:stage:${id}:p:${p}`,
     stageExtra: (id) => `${prefix}:stage:${id}:x`,
+    stageBlocks: (id, p) => `${tag(p)}:stage:${id}:b`,
     // Parts `<partition>.<k>` hold that partition's node strings (commit.ts preparePartition).
     journal: (id, part) => {
       const p = /^(\d+)\./.exec(String(part))

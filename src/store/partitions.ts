@@ -12,6 +12,27 @@ export function partitionOfHex(hex: string): number {
   return (hexDigit(hex.charCodeAt(0)) << 4) | hexDigit(hex.charCodeAt(1))
 }
 
+/**
+ * Blocks per bucket of per-block state (tx index, waiting token transfers, block times, and an
+ * import's staging of them): one hash per bucket, one field per block.
+ */
+export const BLOCK_BUCKET_BITS = 10
+
+/** The bucket of a block: block >> BLOCK_BUCKET_BITS. */
+export function bucketOfBlock(block: number): number {
+  return Math.floor(block / 2 ** BLOCK_BUCKET_BITS)
+}
+
+/**
+ * The partition of a block's state: its bucket modulo PARTITIONS, so that consecutive buckets
+ * (an import's block range) fall on different partitions and a cluster's masters share the
+ * per-block state as they share the addresses. (The Lua twin is in apply-journal.lua and
+ * answer.lua: string.format('%02x', bucket % 256).)
+ */
+export function partitionOfBlock(block: number): number {
+  return bucketOfBlock(block) % PARTITIONS
+}
+
 /** '0'-'9', 'a'-'f' (addresses are lowercase inside the library; 'A'-'F' never reach a key). */
 function hexDigit(code: number): number {
   return code <= 57 ? code - 48 : (code | 0x20) - 87

@@ -12,7 +12,7 @@
 import { isExposureError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import type { GraphStore } from './graph-store.ts'
-import { mgetBufferByPartition, partitionOfHex } from './partitions.ts'
+import { mgetBufferByPartition, partitionOfBlock, partitionOfHex } from './partitions.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, splitNode } from './records.ts'
 
 const CHUNK = 500
@@ -59,7 +59,17 @@ export async function rollbackBlocks(store: GraphStore, fromBlock: number, toBlo
       for (const [p, list] of fields) await imports.writeJournalPart(id, `${p}.r${i}`, list)
     }
     const blocks = Array.from({ length: Math.max(0, toBlock - fromBlock + 1) }, (_, i) => fromBlock + i)
-    for (let i = 0; i < blocks.length; i += 2_000) await imports.writeJournalPart(id, `b.${i}`, blocks.slice(i, i + 2_000).flatMap((b) => [`b${b}`, '']))
+    // Block times are journaled per block partition (parts `<partition>.b<i>`, under its tag).
+    const byPartition = new Map<number, number[]>()
+    for (const b of blocks) {
+      const p = partitionOfBlock(b)
+      const list = byPartition.get(p)
+      if (list) list.push(b)
+      else byPartition.set(p, [b])
+    }
+    for (const [p, list] of byPartition) {
+      for (let i = 0; i < list.length; i += 2_000) await imports.writeJournalPart(id, `${p}.b${i}`, list.slice(i, i + 2_000).flatMap((b) => [`b${b}`, '']))
+    }
     lock.assertHeld()
     await imports.commitPoint(id, { transferDelta, addressDelta, changed: changed > 0, touched: touchedHexes, shrinks: true })
     return { transfers: -transferDelta, addresses: unique.length }

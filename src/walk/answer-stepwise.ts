@@ -124,7 +124,7 @@ async function witness(redis: Redis, keys: StoreKeys, suffix: string, start: str
       seedRecord = { hex: neighbour, read: redis.hgetBuffer(keys.seeds, `0x${neighbour}`) }
       seedRecord.read.catch(() => undefined)
     }
-    const [found, blockTime] = await Promise.all([callScriptBuffer(redis, 'out-at', [keys.node(`0x${owner}`)], [pos]), redis.hgetBuffer(keys.blockTimes, String(blockOf(pos)))])
+    const [found, blockTime] = await Promise.all([callScriptBuffer(redis, 'out-at', [keys.node(`0x${owner}`)], [pos]), redis.hgetBuffer(keys.blockTime(blockOf(pos)), String(blockOf(pos)))])
     const records = found as Buffer[]
     const exact = up ? (r: Buffer) => inAmount(r).equals(tag.subarray(7, 15)) : (r: Buffer) => r.subarray(71, 74).equals(tag.subarray(7, 10))
     const toMatches = (r: Buffer) => r.subarray(6, 26).equals(toBytes)

@@ -3,6 +3,7 @@ import { checksumAddress } from './checksum.ts'
 import { BaseError, isExposureError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
 import { callScriptBuffer } from '../store/scripts.ts'
+import { BLOCK_BUCKET_BITS } from '../store/partitions.ts'
 import { isCluster } from '../store/redis.ts'
 import { answerStepwise } from './answer-stepwise.ts'
 import { MAX_AMOUNT, OUT_SIZE, decodeRecord } from '../store/records.ts'
@@ -122,7 +123,7 @@ export function createChecker(store: GraphStore, riskPolicy: RiskPolicy, checker
       // On a cluster the witness path's keys lie on many masters: walked step by step instead.
       reply = isCluster(redis)
         ? await answerStepwise(redis, keys, address.slice(2))
-        : ((await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.blockTimes, keys.meta, keys.seedVersion], [address.slice(2), keys.partitionName])) as unknown[])
+        : ((await callScriptBuffer(redis, 'answer', [keys.walkCurrent, keys.seeds, keys.meta, keys.seedVersion], [address.slice(2), keys.partitionName, 2 ** BLOCK_BUCKET_BITS])) as unknown[])
     } catch (error) {
       if (isExposureError(error, 'WALK_STOPPED')) throw error
       throw new BaseError('INTERNAL', `cannot answer for ${address}: ${(error as Error).message}`, { value: address }, { cause: error })

@@ -15,6 +15,7 @@ import { checksumAddress } from './checksum.ts'
 import type { Options } from '../config.ts'
 import { BaseError } from '../errors.ts'
 import type { GraphStore } from '../store/graph-store.ts'
+import { readBlockTimes } from '../store/block-times.ts'
 import { mgetBufferByPartition } from '../store/partitions.ts'
 import { HEADER_SIZE, OUT_SIZE, decodeRecord, lowerBound, outMatchesIn, splitNode } from '../store/records.ts'
 import type { LazyHistory } from '../sources/lazy-history.ts'
@@ -180,10 +181,11 @@ export function createOnDemandChecker(store: GraphStore, riskPolicy: RiskPolicy,
       return { from: checksumAddress(`0x${s.fromHex}`), to: checksumAddress(`0x${s.toHex}`), txHash: r.txHash ?? '', blockNumber: r.blockNumber, transactionIndex: r.transactionIndex, asset: asset === 'ETH' ? 'ETH' : checksumAddress(asset), amount: r.amount.toString() }
     })
     if (path.length > 0) {
-      const times = await redis.hmget(keys.blockTimes, ...path.map((s) => String(s.blockNumber)))
-      path.forEach((s, i) => {
-        if (times[i] !== null && times[i] !== undefined) s.timestamp = Number(times[i])
-      })
+      const times = await readBlockTimes(redis, keys, path.map((s) => s.blockNumber))
+      for (const s of path) {
+        const time = times.get(s.blockNumber)
+        if (time !== undefined) s.timestamp = time
+      }
     }
     const seedJson = await redis.hget(keys.seeds, `0x${answer.seedHex}`)
     return { hops: answer.hops, seed: checksumAddress(`0x${answer.seedHex}`), path, seedInfo: seedJson ? (JSON.parse(seedJson) as Seed) : null }

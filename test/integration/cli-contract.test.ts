@@ -178,7 +178,7 @@ describe('exposure CLI on the etl sample', () => {
       expect(result.code, `${args[0]}: ${result.stderr}`).toBe(2)
       expect(result.stdout, args[0]).toBe('')
       expect(result.stderr, args[0]).toContain(prefix)
-      expect(result.stderr, args[0]).toMatch(/store format 2, this version reads and writes 3/)
+      expect(result.stderr, args[0]).toMatch(/store format 2, this version reads and writes 4/)
       expect(result.stderr, args[0]).toMatch(/re-import into a new store \(--prefix\)/)
     }
     expect(await storeKeys(prefix)).toEqual(before)

@@ -21,7 +21,7 @@ import { generateEtl } from '../support/random-etl.ts'
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { storeKeys } from '../../src/store/keys.ts'
-import { PARTITIONS } from '../../src/store/partitions.ts'
+import { PARTITIONS, partitionGlob } from '../../src/store/partitions.ts'
 
 const h = useRedisAndTempDir('cluster')
 let cluster: TestCluster
@@ -155,8 +155,10 @@ describe('a store on a Redis Cluster', () => {
     const rows = generateEtl(32, { addresses: 400, transactions: 2500, blocks: 120 })
     const big = join(h.dir, 'big')
     await mkdir(big, { recursive: true })
-    await writeFile(join(big, 'transactions.csv'), toCsv(rows.transactions, TX_COLUMNS))
-    await writeFile(join(big, 'traces.csv'), toCsv(rows.traces, TRACE_COLUMNS))
+    // Blocks 1,009 apart (in the same order), so that per-block state fills ~120 buckets of 1,024 blocks.
+    const spread = <T extends { block_number: string }>(r: T): T => ({ ...r, block_number: String(Number(r.block_number) * 1009) })
+    await writeFile(join(big, 'transactions.csv'), toCsv(rows.transactions.map(spread), TX_COLUMNS))
+    await writeFile(join(big, 'traces.csv'), toCsv(rows.traces.map(spread), TRACE_COLUMNS))
     const seeds = join(h.dir, 'big-seeds.csv')
     await writeFile(seeds, `address,label,source\n${rows.seeds.map((a, i) => `${a},seed ${i},failover test`).join('\n')}\n`)
     const everyone = join(h.dir, 'big-addresses.txt')
@@ -177,6 +179,15 @@ describe('a store on a Redis Cluster', () => {
       expect(count / total, `node strings per master: ${perMaster.join(', ')}`).toBeGreaterThanOrEqual(0.25)
       expect(count / total, `node strings per master: ${perMaster.join(', ')}`).toBeLessThanOrEqual(0.42)
     }
+    // So is the per-block state (tx index, block times): under the partition tags of the blocks' buckets.
+    for (const family of ['txi', 'bt']) {
+      const buckets = (await keysPerMaster(`${partitionGlob(prefixes.cluster)}:${family}:*`)).map((keys) => keys.length)
+      const sum = buckets.reduce((a, b) => a + b, 0)
+      expect(sum, family).toBeGreaterThan(100)
+      for (const count of buckets) expect(count / sum, `${family} buckets per master: ${buckets.join(', ')}`).toBeGreaterThanOrEqual(0.2)
+    }
+    expect((await keysPerMaster(`${prefixes.cluster}:txi:*`)).flat()).toEqual([])
+    expect((await keysPerMaster(`${prefixes.cluster}:blocktime`)).flat()).toEqual([])
 
     // The master of the store's own slot (walk meta, queues): the hardest one to lose.
     const client = new Cluster(cluster.nodes.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })))

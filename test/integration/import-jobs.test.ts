@@ -37,11 +37,13 @@ let plain: { transfersCounted: number; transfersAdded: number; rows: number; tok
 /** A store's content apart from its queues and its own ids: nodes, tx index, block times, counters. */
 async function content(prefix: string): Promise<Record<string, unknown>> {
   const nodes = await adjacencySnapshot(h.redis, prefix)
-  const txi = await h.redis.keys(`${prefix}:txi:*`)
-  const txIndex: Record<string, Record<string, string>> = {}
-  for (const key of txi.sort()) txIndex[key.slice(prefix.length)] = await h.redis.hgetall(key)
+  const perBlock = async (family: string) => {
+    const found: Record<string, Record<string, string>> = {}
+    for (const key of (await h.redis.keys(`${partitionGlob(prefix)}:${family}:*`)).sort()) found[key.slice(key.indexOf('}') + 1)] = await h.redis.hgetall(key)
+    return found
+  }
   const [transfers, addresses] = await h.redis.hmget(`${prefix}:meta`, 'transfers', 'addresses')
-  return { nodes: Object.fromEntries(nodes), txIndex, blockTimes: await h.redis.hgetall(`${prefix}:blocktime`), transfers, addresses, ptok: (await h.redis.keys(`${prefix}:ptok:*`)).length }
+  return { nodes: Object.fromEntries(nodes), txIndex: await perBlock('txi'), blockTimes: await perBlock('bt'), transfers, addresses, ptok: (await h.redis.keys(`${partitionGlob(prefix)}:ptok:*`)).length }
 }
 
 /** No staging, journal, import record or queued job left of any import. */

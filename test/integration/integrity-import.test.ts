@@ -28,13 +28,14 @@ const harness = useRedisAndTempDir('integrity-import')
 async function graphSnapshot(redis: Redis, prefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   for (const [k, v] of await adjacencySnapshot(redis, prefix)) out[k] = v
-  for (const pattern of [':txi:*', ':ptok:*']) {
-    for (const key of await redis.keys(`${prefix}${pattern}`)) {
+  // Per-block state lives under the partition tags (keys.ts): named here without the tag.
+  for (const pattern of [':txi:*', ':ptok:*', ':bt:*']) {
+    for (const key of await redis.keys(`${partitionGlob(prefix)}${pattern}`)) {
       const all = await redis.hgetallBuffer(key)
-      for (const [field, value] of Object.entries(all)) out[`${key.slice(prefix.length)}/${field}`] = value.toString('hex')
+      for (const [field, value] of Object.entries(all)) out[`${key.slice(key.indexOf('}') + 1)}/${field}`] = value.toString('hex')
     }
   }
-  for (const key of [':blocktime', ':amounts']) for (const [field, value] of Object.entries(await redis.hgetall(`${prefix}${key}`))) out[`${key}/${field}`] = value
+  for (const key of [':amounts']) for (const [field, value] of Object.entries(await redis.hgetall(`${prefix}${key}`))) out[`${key}/${field}`] = value
   const meta = await redis.hmget(`${prefix}:meta`, 'transfers', 'addresses')
   out.meta = meta.join('/')
   return out

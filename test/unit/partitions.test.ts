@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { storeKeys } from '../../src/store/keys.ts'
-import { groupByPartition, hmgetByPartition, mgetBufferByPartition, partitionGlob, partitionOfHex, partitionTag, PARTITIONS, storeGlobs } from '../../src/store/partitions.ts'
+import { bucketOfBlock, groupByPartition, partitionOfBlock, hmgetByPartition, mgetBufferByPartition, partitionGlob, partitionOfHex, partitionTag, PARTITIONS, storeGlobs } from '../../src/store/partitions.ts'
 import { useRedisAndTempDir } from '../support/harness.ts'
 import { testPrefix } from '../support/redis-server.ts'
 
@@ -28,6 +28,25 @@ describe('partitions', () => {
     expect(keys.journal('i1', 'x.0')).toBe('{exposure}:journal:i1:x.0')
     expect(keys.journal('i1', 'parts')).toBe('{exposure}:journal:i1:parts')
     expect(keys.meta).toBe('{exposure}:meta')
+  })
+
+  it('per-block state is under the partition of its bucket: 1,024 blocks per bucket, consecutive buckets on consecutive partitions', () => {
+    const keys = storeKeys('{exposure}')
+    expect(bucketOfBlock(1023)).toBe(0)
+    expect(bucketOfBlock(1024)).toBe(1)
+    expect(keys.txIndex(0)).toBe('{exposure:p00}:txi:0')
+    expect(keys.txIndex(1023)).toBe('{exposure:p00}:txi:0')
+    expect(keys.pendingTokens(1024)).toBe('{exposure:p01}:ptok:1')
+    // Mainnet's block 21,000,000 is in bucket 20,507, partition 20,507 mod 256 = 0x1b.
+    expect(keys.blockTime(21_000_000)).toBe('{exposure:p1b}:bt:20507')
+    expect(partitionOfBlock(21_000_000)).toBe(0x1b)
+    expect(keys.stageBlocks('i1', 0x1b)).toBe('{exposure:p1b}:stage:i1:b')
+    expect(keys.journal('i1', '27.x0')).toBe('{exposure:p1b}:journal:i1:27.x0')
+    // A chain's blocks spread evenly: 21 M blocks put 80 or 81 buckets on each partition.
+    const perPartition = new Array<number>(PARTITIONS).fill(0)
+    for (let bucket = 0; bucket <= bucketOfBlock(21_000_000); bucket++) perPartition[partitionOfBlock(bucket * 1024)]!++
+    expect(Math.min(...perPartition)).toBe(80)
+    expect(Math.max(...perPartition)).toBe(81)
   })
 
   it('the node glob matches every partition of the store and nothing of another store', async () => {

@@ -21,7 +21,7 @@ import { formatCount, printJson, printTable } from '../output.ts'
 async function pendingTokens(redis: Redis, keys: StoreKeys): Promise<{ transfers: number; blocks: number }> {
   let transfers = 0
   let blocks = 0
-  await scanKeys(redis, `${keys.prefix}:ptok:*`, async (found) => {
+  await scanKeys(redis, keys.pendingTokensPattern, async (found) => {
     for (const key of found) {
       const values = await redis.hvalsBuffer(key)
       blocks += values.length

@@ -18,14 +18,15 @@
 -- same path client-side instead, one slot per step (walk/answer-stepwise.ts); keep the two alike.
 -- KEYS[1] walk current hash (runId, directions, dustIds "assetId=hex24,…", and the basis)
 -- KEYS[2] seeds hash (0x-address -> JSON)
--- KEYS[3] block times hash (block -> unix seconds)
--- KEYS[4] store meta hash (version, labelsVersion, storeId)
--- KEYS[5] seed set version string
+-- KEYS[3] store meta hash (version, labelsVersion, storeId)
+-- KEYS[4] seed set version string
 -- ARGV[1] address hex40
 -- ARGV[2] the store's partition name (the prefix without braces): an address's keys are under
 --         '{' .. name .. ':p' .. its first two hex digits .. '}' (node key tag .. ':n:' .. hex40:
 --         header u32 counterparties, u32 outCount, then outCount 74-byte out-records, then
 --         35-byte in-records; records.ts; labels tag .. ':walk:r:' .. run .. ':' .. dir .. ':labels')
+-- ARGV[3] blocks per bucket of per-block state: a block's time is in field block of
+--         '{' .. name .. ':p' .. hex2(bucket mod 256) .. '}:bt:' .. bucket (keys.ts, partitions.ts)
 -- Returns { current (flat field/value list, empty when no walk is published),
 --           { store version, labels version, store id, seed version },
 --           downstream, upstream }
@@ -33,15 +34,16 @@
 -- 'BROKEN_PATH …', or { seedJson or false, then per step from the address to the seed: hex40,
 -- hops, cost, neighbour hex40, out-record (74 bytes) or false, block time or false }.
 local name = ARGV[2]
+local perBucket = tonumber(ARGV[3])
 local function tag(hex) return '{' .. name .. ':p' .. string.sub(hex, 1, 2) .. '}' end
 local function nodeKey(hex) return tag(hex) .. ':n:' .. hex end
 
 local current = redis.call('HGETALL', KEYS[1])
 local versions = {
-  redis.call('HGET', KEYS[4], 'version') or '0',
-  redis.call('HGET', KEYS[4], 'labelsVersion') or '0',
-  redis.call('HGET', KEYS[4], 'storeId') or '',
-  redis.call('GET', KEYS[5]) or '0',
+  redis.call('HGET', KEYS[3], 'version') or '0',
+  redis.call('HGET', KEYS[3], 'labelsVersion') or '0',
+  redis.call('HGET', KEYS[3], 'storeId') or '',
+  redis.call('GET', KEYS[4]) or '0',
 }
 if #current == 0 then return { current, versions, {}, {} } end
 local basis = {}
@@ -130,7 +132,11 @@ local function witness(labelsKeyOf, start, up)
       end
     end
     local time = false
-    if record then time = redis.call('HGET', KEYS[3], tostring(struct.unpack('>I4', record))) end
+    if record then
+      local block = struct.unpack('>I4', record)
+      local bucket = math.floor(block / perBucket)
+      time = redis.call('HGET', '{' .. name .. ':p' .. string.format('%02x', bucket % 256) .. '}:bt:' .. string.format('%d', bucket), string.format('%d', block))
+    end
     for _, v in ipairs({ addr, best.h, string.format('%.0f', best.c), neighbour, record, time }) do out[#out + 1] = v end
     limit = best.c
     addr = neighbour

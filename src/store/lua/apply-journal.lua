@@ -4,12 +4,14 @@
 -- the remaining parts again (store/commit.ts).
 -- KEYS[1] journal part (hash: field → value; '' deletes)
 -- ARGV[1] store prefix
--- ARGV[2] blocks per P:txi / P:ptok bucket
+-- ARGV[2] blocks per bucket of per-block state
 -- ARGV[3] the store's partition name (the prefix without braces)
--- Fields: 'n' .. hex40 → node string Q:n:<hex40>, Q = '{' .. name .. ':p' .. first two hex digits .. '}'
---         (commit.ts writes node strings in parts per partition, under its tag: one slot each); 't' .. block → P:txi:<bucket> field block;
---         'p' .. block → P:ptok:<bucket> field block; 'b' .. block → P:blocktime field block;
---         'a' .. id → P:amounts field id.
+-- Fields: 'n' .. hex40 → node string Q:n:<hex40>, Q = '{' .. name .. ':p' .. first two hex digits .. '}';
+--         't' .. block → B:txi:<bucket> field block; 'p' .. block → B:ptok:<bucket> field block;
+--         'b' .. block → B:bt:<bucket> field block, B = '{' .. name .. ':p' .. hex2(bucket mod 256) .. '}'
+--         (partitions.ts partitionOfBlock); 'a' .. id → P:amounts field id.
+--         commit.ts writes node strings and per-block state in parts per partition, under its tag
+--         (one slot each), and amounts in parts under the prefix's tag.
 -- Returns the number of writes made.
 local entries = redis.call('HGETALL', KEYS[1])
 local prefix = ARGV[1]
@@ -22,11 +24,11 @@ for i = 1, #entries, 2 do
   if kind == 'n' then
     local key = '{' .. name .. ':p' .. string.sub(rest, 1, 2) .. '}:n:' .. rest
     if value == '' then redis.call('DEL', key) else redis.call('SET', key, value) end
-  elseif kind == 't' or kind == 'p' then
-    local key = prefix .. (kind == 't' and ':txi:' or ':ptok:') .. tostring(math.floor(tonumber(rest) / perBucket))
+  elseif kind == 't' or kind == 'p' or kind == 'b' then
+    local bucket = math.floor(tonumber(rest) / perBucket)
+    local family = kind == 't' and ':txi:' or (kind == 'p' and ':ptok:' or ':bt:')
+    local key = '{' .. name .. ':p' .. string.format('%02x', bucket % 256) .. '}' .. family .. string.format('%d', bucket)
     if value == '' then redis.call('HDEL', key, rest) else redis.call('HSET', key, rest, value) end
-  elseif kind == 'b' then
-    if value == '' then redis.call('HDEL', prefix .. ':blocktime', rest) else redis.call('HSET', prefix .. ':blocktime', rest, value) end
   elseif kind == 'a' then
     redis.call('HSET', prefix .. ':amounts', rest, value)
   end
