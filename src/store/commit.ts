@@ -28,7 +28,7 @@ import { readBlockTimes } from './block-times.ts'
 import { BLOCK_BUCKET_BITS, STORE_FORMAT, type StoreKeys } from './keys.ts'
 import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
 import { failpoint } from '../failpoints.ts'
-import { checkHeadroom } from './memory.ts'
+import { bulkLimit, checkHeadroom, formatBytes } from './memory.ts'
 import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
 import { clusterEpoch, failedOver, replicate } from './durability.ts'
 import { callScript } from './scripts.ts'
@@ -40,6 +40,8 @@ export { PARTITIONS, partitionOfHex } from './partitions.ts'
 import { PARTITIONS } from './partitions.ts'
 /** Addresses merged per journal part. */
 const CHUNK = 1_000
+/** Bytes of node strings per journal part, at most (but one node): a part is written by one HSET. */
+const PART_BYTES = 64 * 1024 * 1024
 /** Partitions prepared at once by a commit. */
 const PREPARE_CONCURRENCY = 2
 /** Journal parts applied at once (see applyJournal). */
@@ -436,32 +438,46 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       return sortUnique(all, size)
     }
     const owners = [...byOwner.keys()]
+    const limit = await bulkLimit(redis)
     let changed = 0
     let transfers = 0
     let addresses = 0
     const changedHexes: string[] = []
-    for (let start = 0, k = 0; start < owners.length; start += CHUNK, k++) {
+    let k = 0
+    let fields: (string | Buffer)[] = []
+    let bytes = 0
+    const flush = async () => {
+      if (fields.length === 0) return
+      await writeJournalPart(importId, attempt === undefined ? `${p}.${k}` : `${p}.${k}.${attempt}`, fields, attempt === undefined ? undefined : { attempt, partition: p })
+      k++
+      fields = []
+      bytes = 0
+    }
+    for (let start = 0; start < owners.length; start += CHUNK) {
       const chunk = owners.slice(start, start + CHUNK)
       const hexes = chunk.map((owner) => Buffer.from(owner, 'latin1').toString('hex'))
       const nodes = await redis.mgetBuffer(...hexes.map((hex) => keys.node(`0x${hex}` as Address)))
-      const fields: (string | Buffer)[] = []
-      hexes.forEach((hex, index) => {
+      for (let index = 0; index < hexes.length; index++) {
+        const hex = hexes[index]!
         const old = nodes[index] ?? null
         const before = splitNode(old)
         const lists = byOwner.get(chunk[index]!)!
         const out = merged(before.out, lists.outs, OUT_SIZE)
         const inn = merged(before.in, lists.ins, IN_SIZE)
-        if (old !== null && out.length === before.out.length && inn.length === before.in.length) return // nothing new
+        if (old !== null && out.length === before.out.length && inn.length === before.in.length) continue // nothing new
         const node = joinNode(`0x${hex}` as Address, out, inn)
-        if (node === null) return
+        if (node === null) continue
+        if (node.length > limit) throw nodeTooLarge(importId, hex, node.length, out.length / OUT_SIZE, inn.length / IN_SIZE, limit)
+        // A part is one HSET: a few hubs' nodes must not make it larger than Redis takes in one request.
+        if (bytes + node.length > PART_BYTES) await flush()
         fields.push(`n${hex}`, node)
+        bytes += node.length
         changedHexes.push(hex)
         changed++
         transfers += (out.length - before.out.length) / OUT_SIZE
         if (old === null) addresses++
-      })
-      if (fields.length === 0) continue
-      await writeJournalPart(importId, attempt === undefined ? `${p}.${k}` : `${p}.${k}.${attempt}`, fields, attempt === undefined ? undefined : { attempt, partition: p })
+      }
+      await flush()
     }
     return { partition: p, changed, transfers, addresses, touched: changedHexes.join('') }
   }
@@ -484,6 +500,19 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       out.push(counts)
     }
     return out
+  }
+
+  /**
+   * One node string is one Redis value, which Redis caps at proto-max-bulk-len (512 MB by default:
+   * about 15 million incoming transfers). Refused before the commit point, so the import stays
+   * staged for --resume once the limit is raised.
+   */
+  function nodeTooLarge(importId: string, hex: string, bytes: number, outgoing: number, incoming: number, limit: number): BaseError {
+    return new BaseError(
+      'STORE_FULL',
+      `the node of 0x${hex} would take ${formatBytes(bytes)} (${outgoing} outgoing and ${incoming} incoming transfers), more than one Redis value may hold (proto-max-bulk-len ${formatBytes(limit)}): nothing of import ${importId} reached the store; raise proto-max-bulk-len (CONFIG SET proto-max-bulk-len, on every master) and run 'exposure import --resume ${importId}'`,
+      { field: 'proto-max-bulk-len', value: `0x${hex}`, needed: bytes },
+    )
   }
 
   function attemptEnded(importId: string, attempt: string): BaseError {

@@ -7,7 +7,7 @@ import { createHolder, defaultActor, type Holder } from './holder.ts'
 import { writeBlockTimes } from './block-times.ts'
 import { STORE_FORMAT, storeKeys, type StoreKeys } from './keys.ts'
 import { partitionOfBlock } from './partitions.ts'
-import { storeError } from './memory.ts'
+import { DEFAULT_BULK_LIMIT, bulkLimit, storeError } from './memory.ts'
 import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts } from './scripts.ts'
 import { encodePendingToken, txEntry, type PendingToken } from './tx-index.ts'
@@ -67,6 +67,9 @@ export interface GraphStoreOptions {
  * The graph store: transfers indexed by address and direction, seeds, labels. Imports write into
  * a staging area first and are committed exactly once through a journal (commit.ts).
  */
+/** Bytes of staging per APPEND argument, at most. */
+const MAX_PIECE = 32 * 1024 * 1024
+
 export function createGraphStore(redis: Redis, prefix: string, storeOptions: GraphStoreOptions = {}) {
   defineScripts(redis)
   const keys: StoreKeys = storeKeys(prefix)
@@ -158,18 +161,29 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     await appendStaged(importId, writes)
   }
 
+  /** The server's cap on one value, read once (memory.ts bulkLimit). */
+  let limit: Promise<number> | undefined
   /**
    * Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile
    * (append-many.lua). One server: one call for the whole batch, guarded by the import's record.
    * A cluster: one call per staging key, guarded by a key of its slot (the record for the
    * prefix's, the partition's live marker for a partition's: commit.ts register), concurrently.
    */
-  async function appendStaged(importId: string, writes: readonly { guard: string; key: string; blob: Buffer }[]): Promise<void> {
+  async function appendStaged(importId: string, whole: readonly { guard: string; key: string; blob: Buffer }[]): Promise<void> {
     try {
+      // No argument larger than Redis takes in one bulk (proto-max-bulk-len): a blob goes in
+      // consecutive pieces, appended in order, which is the same staging string.
+      const piece = Math.min(MAX_PIECE, Math.floor((await (limit ??= bulkLimit(redis).catch(() => DEFAULT_BULK_LIMIT))) / 2))
+      const writes = whole.flatMap((w) => Array.from({ length: Math.max(1, Math.ceil(w.blob.length / piece)) }, (_, i) => ({ ...w, blob: w.blob.subarray(i * piece, (i + 1) * piece) })))
       if (!isCluster(redis)) {
         await callScript(redis, 'append-many', [keys.importRecord(importId), ...writes.map((w) => w.key)], writes.map((w) => w.blob))
       } else {
-        await Promise.all(writes.map((w) => callScript(redis, 'append-many', [w.guard, w.key], [w.blob])))
+        // Pieces of one key one after the other; keys at once.
+        const byKey = new Map<string, typeof writes>()
+        for (const w of writes) byKey.set(w.key, [...(byKey.get(w.key) ?? []), w])
+        await Promise.all([...byKey.values()].map(async (pieces) => {
+          for (const w of pieces) await callScript(redis, 'append-many', [w.guard, w.key], [w.blob])
+        }))
       }
     } catch (error) {
       if (/IMPORT_GONE/.test((error as Error).message)) throw new BaseError('IMPORT_GONE', `import ${importId} was dropped while it was being staged (its command failed or was interrupted): nothing more is staged for it`, { value: importId }, { cause: error })

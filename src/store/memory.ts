@@ -68,11 +68,44 @@ export function isOutOfMemory(error: unknown): boolean {
   return /\bOOM\b|used memory > 'maxmemory'/.test(message)
 }
 
+/** Redis' reply to an APPEND or SETRANGE past proto-max-bulk-len: "string exceeds maximum allowed size". */
+export function isOverBulkLimit(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  return /exceeds maximum allowed size/.test(message)
+}
+
+/** Redis' default cap on one value (a string, a hash field's value): 512 MiB. */
+export const DEFAULT_BULK_LIMIT = 512 * 1024 * 1024
+
+/**
+ * The most bytes one value may hold on this Redis (proto-max-bulk-len; the smallest of a cluster's
+ * masters). Where CONFIG is not allowed (managed services), Redis' default.
+ */
+export async function bulkLimit(redis: Redis): Promise<number> {
+  const limits = await Promise.all(
+    (await masterConnections(redis)).map(async (node) => {
+      try {
+        const reply = (await node.config('GET', 'proto-max-bulk-len')) as string[]
+        const value = Number(reply[1])
+        return Number.isFinite(value) && value > 0 ? value : DEFAULT_BULK_LIMIT
+      } catch {
+        return DEFAULT_BULK_LIMIT
+      }
+    }),
+  )
+  return Math.min(...limits)
+}
+
 /**
  * Turns Redis' out-of-memory replies into STORE_FULL saying what was refused and that nothing of
- * it was written; anything else is returned as it is.
+ * it was written, and so its refusal of a value past proto-max-bulk-len (an import's staging for
+ * one partition grew past it); anything else is returned as it is.
  */
 export function storeError(error: unknown, what: string): unknown {
-  if (isExposureError(error) || !isOutOfMemory(error)) return error
+  if (isExposureError(error)) return error
+  if (isOverBulkLimit(error)) {
+    return new BaseError('STORE_FULL', `Redis refused to grow one value past its proto-max-bulk-len (512 MB unless raised): the ${what} was refused and nothing of it reached the store; import the files in several commands (token transfers join their transactions across imports), or raise proto-max-bulk-len`, { field: 'proto-max-bulk-len' }, { cause: error })
+  }
+  if (!isOutOfMemory(error)) return error
   return new BaseError('STORE_FULL', `Redis is out of memory (maxmemory reached): the ${what} was refused and nothing of it reached the store; raise maxmemory or free memory`, { field: 'maxmemory' }, { cause: error })
 }

@@ -229,6 +229,63 @@ describe('imports commit exactly once', () => {
     }
   })
 
+  it('a hub past what one Redis value holds (proto-max-bulk-len): the commit is refused naming the address, the store intact; --resume after raising it; a staging past it refuses the import', async () => {
+    const server = await startRedis()
+    const redis = new Redis(server.url)
+    const hub = `0x${'bb'.repeat(20)}`
+    let counter = 0
+    /** A folder of `n` ETH transactions to the hub from fresh senders (spread over the partitions), 100 per block. */
+    const toHub = async (name: string, n: number): Promise<string> => {
+      const folder = join(harness.dir, name)
+      await mkdir(folder, { recursive: true })
+      const rows = Array.from({ length: n }, () => {
+        const i = ++counter
+        const block = 1_000 + Math.floor(i / 100)
+        return { hash: `0x${i.toString(16).padStart(64, '0')}`, nonce: '0', block_hash: `0x${block.toString(16).padStart(64, '0')}`, block_number: String(block), transaction_index: String(i % 100), from_address: `0x${((i * 7919) % 256).toString(16).padStart(2, '0')}${i.toString(16).padStart(38, '0')}`, to_address: hub, value: '1000', gas: '21000', gas_price: '1', input: '0x', block_timestamp: String(1_700_000_000 + block * 12), receipt_status: '1' }
+      })
+      await writeFile(join(folder, 'transactions.csv'), toCsv(rows, TX_COLUMNS))
+      return folder
+    }
+    try {
+      // Redis' smallest cap, 1 MiB: a node of ~30,000 incoming transfers (35 bytes each).
+      await redis.config('SET', 'proto-max-bulk-len', '1mb')
+      const [first, second, third] = [await toHub('hub1', 15_000), await toHub('hub2', 15_000), await toHub('hub3', 20_000)]
+      const prefix = testPrefix('hub')
+      const run = (args: string[]) => runCli(['--redis-url', server.url, '--prefix', prefix, ...args])
+      expect((await run(['import', first])).code).toBe(0)
+      const before = await graphSnapshot(redis, prefix)
+      const refused = await run(['import', second])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toMatch(new RegExp(`the node of ${hub} would take 1\\.0 MiB \\(0 outgoing and 30000 incoming transfers\\), more than one Redis value may hold \\(proto-max-bulk-len 1\\.0 MiB\\): nothing of import \\S+ reached the store; raise proto-max-bulk-len`))
+      expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1)
+      expect(await graphSnapshot(redis, prefix)).toEqual(before)
+      await redis.config('SET', 'proto-max-bulk-len', '4mb')
+      const resumed = await run(['import', '--resume'])
+      expect(resumed.code, resumed.stderr).toBe(0)
+      expect(await leftovers(redis, prefix)).toEqual([])
+      expect(await redis.strlen(`${partitionGlob(prefix).replace('[0-9a-f][0-9a-f]', 'bb')}:n:${hub.slice(2)}`)).toBe(8 + 30_000 * 35)
+      const expected = testPrefix('hub-ref')
+      const ref = createGraphStore(redis, expected)
+      await importEtl(ref, [first], { listedTokens: [] })
+      await importEtl(ref, [second], { listedTokens: [] })
+      expect(await graphSnapshot(redis, prefix)).toEqual(await graphSnapshot(redis, expected))
+
+      // 20,000 transfers to one partition's hub stage 1.1 MB there in one import: Redis refuses the
+      // staging string past 1 MiB, and the import is dropped whole.
+      await redis.config('SET', 'proto-max-bulk-len', '1mb')
+      const after = await graphSnapshot(redis, prefix)
+      const staging = await run(['import', third])
+      expect(staging.code).toBe(1)
+      expect(staging.stderr).toMatch(/Redis refused to grow one value past its proto-max-bulk-len .*nothing of it reached the store; import the files in several commands/)
+      expect(staging.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1)
+      expect(await leftovers(redis, prefix)).toEqual([])
+      expect(await graphSnapshot(redis, prefix)).toEqual(after)
+    } finally {
+      redis.disconnect()
+      await server.stop()
+    }
+  }, 120_000)
+
   it('a no-op re-import changes nothing: same version, same last import time', async () => {
     const { folder, listed } = await folderOf(109, 'noop')
     const prefix = testPrefix('noop')
