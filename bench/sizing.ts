@@ -14,6 +14,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { equalSlotRanges, partitionTagSlots, rangesSplittingTags, tagsPerRange, type SlotRange } from '../src/store/slot-plan.ts'
+import { DEFAULT_BULK_LIMIT } from '../src/store/memory.ts'
+import { PARTITIONS } from '../src/store/partitions.ts'
+import { IN_SIZE, OUT_SIZE } from '../src/store/records.ts'
 
 interface Family {
   name: string
@@ -129,4 +132,10 @@ out.push('')
 out.push(`A store keeps its per-address keys (node strings, walk labels, frontiers, staging) under 256 partition hash tags by the address's first byte, and its per-block state (tx index, waiting token transfers, block times) under the same tags by the block's bucket (\`src/store/keys.ts\`, store format 4), so on a Redis Cluster (\`--redis-cluster\`) the graph spreads over the masters (the cluster test checks each of 3 masters holds 25–42 % of the node strings and at least 20 % of the tx index's buckets); global state (meta, seeds, labels, amounts beyond 96 bits, queues) stays under the prefix's tag on one master. At the peak above, 64 GiB hold about ${fmt(MASTER_USABLE / peakPerTransfer / 1e6)} M transfers. A master holds the partitions whose tags hash to its slots, so the masters column counts the fewest masters whose busiest one fits: first with the slots assigned so that the tags split evenly (\`exposure cluster-slots --masters N\` prints the ranges, for a new cluster), then with the equal slot ranges that \`redis-cli --cluster create\` gives (the default prefix's tags; at 29 masters the busiest of them holds ${Math.max(...tagsPerRange(tagSlots, equalSlotRanges(29)))} of the 256 tags, not 8 or 9).`)
 out.push('')
 out.push(`Extrapolated, not measured: memory = transfers × ${fmt(bT, 1)} B + addresses × ${fmt(bA, 1)} B + labels, at the bench graph's ${perAddress.toFixed(2)} transfers per address and ${fmt(labelledShare * 100, 1)} labels per 100 addresses; "+ during a re-walk" is a second set of labels (a running walk's beside the published one), and the masters are counted for that peak; masters: the fewest whose busiest master's share of that peak (its partitions' share; global state, a few MB, not counted) fits 64 GiB (used_memory, before fragmentation and the fork of a save), doubled by one replica each; import at the one measured importer's rate, and through ingest jobs with ${READING_HOSTS} hosts sharing out the reading and the commit's prepare as measured with one worker process, while the rest of the commit (token join, commit point, apply) stays one step under the writer lock (its measured time, not divided: the lower bound for any number of hosts on one server); walk time linear in labelled addresses at the measured seconds per label with ${walk.walk.workers} workers on this machine, with the bench's labels per 100 addresses (${fmt(walkLabelledShare * 100, 1)} cap on${capOffLabelledShare !== null ? `, ${fmt(capOffLabelledShare * 100, 1)} cap off` : ''}).`)
+// One import stages into one string per partition, which Redis caps at proto-max-bulk-len
+// (graph-store.ts, memory.ts): an out-entry and an in-entry per transfer, each with its owner.
+const stagedPerTransfer = OUT_SIZE + IN_SIZE + 2 * 21
+const perImport = (DEFAULT_BULK_LIMIT * PARTITIONS) / stagedPerTransfer
+out.push('')
+out.push(`One import stages at most ${bytes(DEFAULT_BULK_LIMIT)} per partition (Redis' default proto-max-bulk-len; ${stagedPerTransfer} bytes per transfer): about ${fmt(perImport / 1e6, 0)} M transfers spread evenly, fewer where hubs crowd a partition. The import columns hold for the whole range imported in commands of fewer transfers than that (block ranges; token transfers join across commands), which is how ethereum-etl exports come; one address holds at most ${fmt(DEFAULT_BULK_LIMIT / IN_SIZE / 1e6, 1)} M incoming transfers unless proto-max-bulk-len is raised (README, Operations).`)
 console.log(out.join('\n'))

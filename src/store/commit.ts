@@ -2,12 +2,15 @@
  * Imports commit exactly once. An import (an etl import, a synced block range, a lazily fetched
  * history, a reorg's rollback) writes the graph in four steps:
  *
- *   1. staging     records go to the import's own staging keys (P:stage:<id>:…); the graph is
- *                  untouched. The import is registered in P:imports with its holder (holder.ts).
- *   2. prepare     under the store's writer lock (P:lock:write): every node the import touches is
- *                  merged and the result written to the import's journal (P:journal:<id>:…),
- *                  with the per-block tx maps, waiting token transfers, block times and exact
- *                  amounts it changes. Still nothing in the graph has changed.
+ *   1. staging     records go to the import's own staging keys (Q:stage:<id>:p:<q> by owner,
+ *                  B:stage:<id>:b by block, P:stage:<id>:x: keys.ts); the graph is untouched.
+ *                  The import is registered in P:imports with its holder (holder.ts).
+ *   2. prepare     under the store's writer lock (P:lock:write): block partition by block
+ *                  partition, token transfers are joined to their transactions and the per-block
+ *                  tx maps, waiting token transfers and block times that change are journaled;
+ *                  then every node the import touches is merged and the result written to the
+ *                  import's journal (Q:journal:<id>:…), with the exact amounts it adds. Still
+ *                  nothing in the graph has changed.
  *   3. commit point  one MULTI marks the import `committing` with the counters' target values and
  *                  bumps the store's version.
  *   4. apply       each journal part is applied by one script (apply-journal.lua: absolute values,
@@ -29,7 +32,7 @@ import { BLOCK_BUCKET_BITS, STORE_FORMAT, type StoreKeys } from './keys.ts'
 import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
 import { failpoint } from '../failpoints.ts'
 import { bulkLimit, checkHeadroom, formatBytes } from './memory.ts'
-import { IN_SIZE, OUT_SIZE, joinNode, sortUnique, splitNode } from './records.ts'
+import { IN_SIZE, OUT_SIZE, countAfterAdding, joinNode, mergeIntoSorted, splitNode } from './records.ts'
 import { clusterEpoch, failedOver, replicate } from './durability.ts'
 import { callScript } from './scripts.ts'
 import { bySlot, isCluster, unlinkKeys } from './redis.ts'
@@ -428,17 +431,15 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       ;(isOut ? lists.outs : lists.ins).push(at + 21)
       at += 21 + size
     }
-    /** The stored list with the staged records after it, sorted and de-duplicated. */
-    const merged = (stored: Buffer, offsets: readonly number[], size: number): Buffer => {
-      if (offsets.length === 0) return stored
-      const all = Buffer.allocUnsafe(stored.length + offsets.length * size)
-      stored.copy(all, 0)
-      let at = stored.length
-      for (const offset of offsets) at += staged.copy(all, at, offset, offset + size)
-      return sortUnique(all, size)
+    /** An owner's staged records of one list, copied out of `staged`. */
+    const gather = (offsets: readonly number[], size: number): Buffer => {
+      const out = Buffer.allocUnsafe(offsets.length * size)
+      let at = 0
+      for (const offset of offsets) at += staged.copy(out, at, offset, offset + size)
+      return out
     }
     const owners = [...byOwner.keys()]
-    const limit = await bulkLimit(redis)
+    const limit = await currentBulkLimit()
     let changed = 0
     let transfers = 0
     let addresses = 0
@@ -462,10 +463,13 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
         const old = nodes[index] ?? null
         const before = splitNode(old)
         const lists = byOwner.get(chunk[index]!)!
-        const out = merged(before.out, lists.outs, OUT_SIZE)
-        const inn = merged(before.in, lists.ins, IN_SIZE)
+        const addedOut = gather(lists.outs, OUT_SIZE)
+        const addedIn = gather(lists.ins, IN_SIZE)
+        const out = mergeIntoSorted(before.out, addedOut, OUT_SIZE)
+        const inn = mergeIntoSorted(before.in, addedIn, IN_SIZE)
         if (old !== null && out.length === before.out.length && inn.length === before.in.length) continue // nothing new
-        const node = joinNode(`0x${hex}` as Address, out, inn)
+        const self = `0x${hex}` as Address
+        const node = joinNode(self, out, inn, old === null ? undefined : countAfterAdding(self, before.counterparties, before.out, before.in, addedOut, addedIn))
         if (node === null) continue
         if (node.length > limit) throw nodeTooLarge(importId, hex, node.length, out.length / OUT_SIZE, inn.length / IN_SIZE, limit)
         // A part is one HSET: a few hubs' nodes must not make it larger than Redis takes in one request.
@@ -500,6 +504,15 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
       out.push(counts)
     }
     return out
+  }
+
+  /** Redis' cap on one value, read again after a while (an operator raises it, then resumes). */
+  let bulk: { at: number; limit: Promise<number> } | undefined
+  function currentBulkLimit(): Promise<number> {
+    if (bulk === undefined || Date.now() - bulk.at > 10_000) bulk = { at: Date.now(), limit: bulkLimit(redis) }
+    const { limit } = bulk
+    limit.catch(() => (bulk = undefined))
+    return limit
   }
 
   /**

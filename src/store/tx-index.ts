@@ -5,10 +5,10 @@
  * later.
  *
  * - Per block, the store keeps its transactions as sorted 10-byte entries: the first 8 bytes of
- *   the tx hash and the u16 index (P:txi:<bucket> field block). 8 bytes are enough within one
+ *   the tx hash and the u16 index (B:txi:<bucket> field block, keys.ts). 8 bytes are enough within one
  *   block; two transactions of one block sharing them (only by deliberate grinding) are marked
  *   ambiguous (index 0xffff) and a token transfer naming that prefix is reported, never guessed.
- * - Token transfers whose transaction is not known yet wait in P:ptok:<bucket> field block (whole
+ * - Token transfers whose transaction is not known yet wait in B:ptok:<bucket> field block (whole
  *   records, 109 bytes each) until an import brings that block's transactions; the commit that
  *   does so turns them into transfers.
  */
