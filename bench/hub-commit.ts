@@ -17,7 +17,7 @@ import Table from 'cli-table3'
 import { createGraphStore, type GraphStore } from '../src/store/graph-store.ts'
 import { startPrivateRedis } from '../src/store/private-redis.ts'
 import { connectRedis } from '../src/store/redis.ts'
-import { IN_SIZE, countAfterAdding, countCounterparties, mergeIntoSorted, sortUnique, splitNode } from '../src/store/records.ts'
+import { IN_SIZE, countAfterAdding, countCounterparties, mergeIntoSorted, sortUnique, splitNode, writeInRecord } from '../src/store/records.ts'
 import { ETH, type Address, type Transfer } from '../src/types.ts'
 
 const HUBS = (process.env.BENCH_HUBS ?? '0,100000,1000000,4000000').split(',').map(Number)
@@ -70,9 +70,9 @@ try {
     // The in-process part of adding one record to the hub's node, both ways, on the node as stored.
     const node = (await redis.getBuffer(store.keys.node(hub))) ?? Buffer.alloc(0)
     const { counterparties, out, in: inn } = splitNode(node)
-    const added = Buffer.from(inn.subarray(0, IN_SIZE))
-    added.writeUInt32BE(20_000_000, 0) // a later block: a new record
-    added.writeUInt32BE(0xdeadbeef, 6) // from a new sender
+    // A later block's record from a new sender.
+    const added = Buffer.alloc(IN_SIZE)
+    writeInRecord(added, 0, { counterparty: addressOf(90_000_000), blockNumber: 20_000_000, transactionIndex: 0, assetId: 0, amount: 1n, txHash: `0x${'0'.repeat(64)}`, kind: 'tx', subIndex: 0 })
     const mergeMs = median(
       Array.from({ length: 3 }, () =>
         time(() => {
@@ -92,7 +92,7 @@ try {
 const loadAfter = loadavg()
 
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
-const table = new Table({ head: ['hub: incoming transfers', 'its node', `${BLOCK}-transfer commit paying it (median of ${COMMITS})`, 'merge one record in process: as the commit does', 'as before (whole list sorted, whole node counted)'] })
+const table = new Table({ head: ['hub: incoming transfers', 'its node', `${BLOCK}-transfer commit paying it (median of ${COMMITS})`, 'merge one record in process: as the commit does', 'as before (whole list sorted, whole node counted)'], style: { head: [], border: [] } })
 for (const r of rows) {
   table.push([fmt(r.hub), `${(r.nodeBytes / 2 ** 20).toFixed(1)} MiB`, `${fmt(median(r.commitMs))} ms (${fmt(Math.min(...r.commitMs))}–${fmt(Math.max(...r.commitMs))})`, `${r.mergeMs.toFixed(1)} ms`, `${r.wholeMergeMs.toFixed(1)} ms`])
 }
