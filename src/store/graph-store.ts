@@ -63,13 +63,13 @@ export interface GraphStoreOptions {
   actor?: string
 }
 
+/** Bytes of staging per APPEND argument, at most. */
+const MAX_PIECE = 32 * 1024 * 1024
+
 /**
  * The graph store: transfers indexed by address and direction, seeds, labels. Imports write into
  * a staging area first and are committed exactly once through a journal (commit.ts).
  */
-/** Bytes of staging per APPEND argument, at most. */
-const MAX_PIECE = 32 * 1024 * 1024
-
 export function createGraphStore(redis: Redis, prefix: string, storeOptions: GraphStoreOptions = {}) {
   defineScripts(redis)
   const keys: StoreKeys = storeKeys(prefix)
@@ -180,10 +180,16 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
       } else {
         // Pieces of one key one after the other; keys at once.
         const byKey = new Map<string, typeof writes>()
-        for (const w of writes) byKey.set(w.key, [...(byKey.get(w.key) ?? []), w])
-        await Promise.all([...byKey.values()].map(async (pieces) => {
-          for (const w of pieces) await callScript(redis, 'append-many', [w.guard, w.key], [w.blob])
-        }))
+        for (const w of writes) {
+          const pieces = byKey.get(w.key)
+          if (pieces) pieces.push(w)
+          else byKey.set(w.key, [w])
+        }
+        await Promise.all(
+          [...byKey.values()].map(async (pieces) => {
+            for (const w of pieces) await callScript(redis, 'append-many', [w.guard, w.key], [w.blob])
+          }),
+        )
       }
     } catch (error) {
       if (/IMPORT_GONE/.test((error as Error).message)) throw new BaseError('IMPORT_GONE', `import ${importId} was dropped while it was being staged (its command failed or was interrupted): nothing more is staged for it`, { value: importId }, { cause: error })
