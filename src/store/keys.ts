@@ -131,9 +131,7 @@ export interface StoreKeys {
   blockTime(block: number): string
   txIndex(block: number): string
   pendingTokens(block: number): string
-  /** SCAN globs of the per-block hashes (every partition). */
-  blockTimePattern: string
-  txIndexPattern: string
+  /** SCAN glob of the waiting token transfers' hashes (every partition). */
   pendingTokensPattern: string
   seeds: string
   seedVersion: string
@@ -238,8 +236,6 @@ export function storeKeys(prefix: string): StoreKeys {
     blockTime: (block) => blockKey(block, 'bt'),
     txIndex: (block) => blockKey(block, 'txi'),
     pendingTokens: (block) => blockKey(block, 'ptok'),
-    blockTimePattern: `${partitionGlob(prefix)}:bt:*`,
-    txIndexPattern: `${partitionGlob(prefix)}:txi:*`,
     pendingTokensPattern: `${partitionGlob(prefix)}:ptok:*`,
     seeds: `${prefix}:seeds`,
     seedVersion: `${prefix}:seeds:version`,
