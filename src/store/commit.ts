@@ -303,7 +303,15 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
    */
   async function joinBlocks(importId: string): Promise<{ fields: number; resolved: number; pending: number; ambiguous: number }> {
     const out = { fields: 0, resolved: 0, pending: 0, ambiguous: 0 }
+    // Which partitions hold any (a synced block's commit stages into one or two): one pipeline.
+    const sizes = redis.pipeline()
+    for (let q = 0; q < PARTITIONS; q++) sizes.strlen(keys.stageBlocks(importId, q))
+    const staged = ((await sizes.exec()) ?? []).map(([error, size]) => {
+      if (error) throw error
+      return Number(size) > 0
+    })
     for (let q = 0; q < PARTITIONS; q++) {
+      if (!staged[q]) continue
       const raw = await redis.getBuffer(keys.stageBlocks(importId, q))
       if (raw === null || raw.length === 0) continue
       const extras = parseExtras(raw)
