@@ -24,12 +24,14 @@ import { callScript } from '../../src/store/scripts.ts'
 import { resolveEtlFiles, stageEtlFiles } from '../../src/sources/etl-import.ts'
 import { PARTITIONS, partitionGlob } from '../../src/store/partitions.ts'
 import { ETH, type Address, type Asset } from '../../src/types.ts'
+import { storeKeys } from '../../src/store/keys.ts'
 import type { PreparedPartition } from '../../src/store/commit.ts'
 import { TOKEN_COLUMNS, TRACE_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
 import { testPrefix } from '../support/redis-server.ts'
 import { adjacencySnapshot } from '../support/store-compare.ts'
 
 const h = useRedisAndTempDir('import-jobs')
+const HUB = `0x${'ab'.repeat(20)}`
 let folder: string
 let plainPrefix: string
 let plain: { transfersCounted: number; transfersAdded: number; rows: number; tokensPending: number; files: { file: string; rows: number; transfers: number }[] }
@@ -66,11 +68,20 @@ beforeAll(async () => {
   await writeFile(join(folder, 'token_transfers_a.csv'), toCsv(rows.tokenTransfers.slice(0, tokenHalf), TOKEN_COLUMNS))
   await writeFile(join(folder, 'token_transfers_b.csv'), toCsv(rows.tokenTransfers.slice(tokenHalf), TOKEN_COLUMNS))
   expect(rows.tokenTransfers.length).toBeGreaterThan(4)
+  // And a hub of 2,000 incoming transfers (a 70 KB node): prepare jobs journal its new value as a
+  // part of its own, which the apply moves into place by RENAME (commit.ts).
+  const last = Math.max(...rows.transactions.map((t) => Number(t.block_number)))
+  const hubRows = Array.from({ length: 2_000 }, (_, i) => {
+    const block = last + 1 + Math.floor(i / 100)
+    return { hash: `0x${(0xab000000 + i).toString(16).padStart(64, '0')}`, nonce: '0', block_hash: `0x${block.toString(16).padStart(64, '0')}`, block_number: String(block), transaction_index: String(i % 100), from_address: `0x${((i * 7919) % 256).toString(16).padStart(2, '0')}${(0xab0000 + i).toString(16).padStart(38, '0')}`, to_address: HUB, value: '1000', gas: '21000', gas_price: '1', input: '0x', block_timestamp: String(1_700_000_000 + block * 12), receipt_status: '1' }
+  })
+  await writeFile(join(folder, 'transactions_c.csv'), toCsv(hubRows, TX_COLUMNS))
   plainPrefix = testPrefix('plain')
   const result = await runCli(['--prefix', plainPrefix, 'import', folder, '--json'], { REDIS_URL: h.server.url })
   expect(result.code, result.stderr).toBe(0)
   plain = JSON.parse(result.stdout)
-  expect(plain.transfersAdded).toBeGreaterThan(100)
+  expect(plain.transfersAdded).toBeGreaterThan(2_100)
+  expect(await h.redis.strlen(storeKeys(plainPrefix).node(HUB as Address))).toBe(8 + 2_000 * 35)
 }, 60_000)
 
 function startWorker(prefix: string, env: Record<string, string> = {}): { child: ChildProcess; stderr: () => string; ready: Promise<void>; exited: Promise<{ code: number | null; signal: string | null }> } {
@@ -259,9 +270,9 @@ describe('exposure import --ingest-workers', () => {
     ).rejects.toThrow('a prepare job failed for good')
     // Its late jobs: refused before they read anything, and at the write itself.
     await expect(there.store.imports.prepareForAttempt(there.id, ended, all.slice(PARTITIONS / 2))).rejects.toMatchObject({ code: 'IMPORT_GONE' })
-    const stray = there.store.keys.journal(there.id, `7.0.${ended}`)
-    expect(await callScript(h.redis, 'write-part', [there.store.keys.importAttempt(there.id, 7), stray], [ended, 'hash', 'n00', 'x'])).toBe(0)
-    // (a partition the failed attempt did not reach: those it reached keep their lists until the next attempt's jobs write theirs)
+    // (a partition the failed attempt did not reach: those it reached keep their parts and lists until the next attempt's jobs write theirs)
+    const stray = there.store.keys.journal(there.id, `200.0.${ended}`)
+    expect(await callScript(h.redis, 'write-part', [there.store.keys.importAttempt(there.id, 200), stray], [ended, 'hash', 'n00', 'x'])).toBe(0)
     expect(await callScript(h.redis, 'write-part', [there.store.keys.importAttempt(there.id, 200), there.store.keys.importTouched(there.id, 200)], [ended, 'string', 'x'])).toBe(0)
     expect(await h.redis.exists(there.store.keys.importTouched(there.id, 200))).toBe(0)
     expect(await callScript(h.redis, 'list-part', [there.store.keys.importRecord(there.id), there.store.keys.journal(there.id, 'parts')], [ended, stray])).toBe(0)

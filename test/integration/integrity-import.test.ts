@@ -71,14 +71,26 @@ const cli = (prefix: string, args: string[], env: Record<string, string> = {}) =
 
 describe('imports commit exactly once', () => {
   it('SIGKILL at every step of an import: the next command finds none or all of it, and says so', async () => {
-    const { folder, listed } = await folderOf(101, 'kill')
+    // With a hub of 3,000 incoming transfers (a 105 KB node): its new value is a journal part of
+    // its own, moved into place by RENAME when the journal is applied (commit.ts).
+    const etl = generateEtl(101)
+    const hub = `0x${'be'.repeat(20)}`
+    const last = Math.max(...etl.transactions.map((t) => Number(t.block_number)))
+    for (let i = 0; i < 3_000; i++) {
+      const block = last + 1 + Math.floor(i / 100)
+      etl.transactions.push({ hash: `0x${(0xbe000000 + i).toString(16).padStart(64, '0')}`, nonce: '0', block_hash: `0x${block.toString(16).padStart(64, '0')}`, block_number: String(block), transaction_index: String(i % 100), from_address: `0x${((i * 7919) % 256).toString(16).padStart(2, '0')}${(0xbe0000 + i).toString(16).padStart(38, '0')}`, to_address: hub, value: '1000', gas: '21000', gas_price: '1', input: '0x', block_timestamp: String(1_700_000_000 + block * 12), receipt_status: '1' })
+    }
+    const folder = await writeEtlFolder(harness.dir, 'kill', etl)
+    const listed = etl.listedToken as Address
     const full = await cleanImport(folder, listed)
+    expect(full[`:n:${hub.slice(2)}`]?.length ?? 0, 'the hub is in the clean import').toBeGreaterThan(2 * 3_000 * 35)
     const env = { EXPOSURE_ASSETS: listed }
     for (const point of ['import:staged', 'commit:prepared', 'commit:point', 'commit:half-applied'] as const) {
       const prefix = testPrefix('kill')
       const killed = await cli(prefix, ['import', folder], { ...env, EXPOSURE_FAILPOINT: point })
       expect(killed.code, point).toBe(null) // killed by SIGKILL
       // The next command that touches the store brings the import to an end.
+      if (point === 'commit:prepared') expect(await harness.redis.keys(`${partitionGlob(prefix)}:journal:*.v${hub.slice(2)}`), 'the hub journaled as a part of its own').toHaveLength(1)
       const status = await cli(prefix, ['status', '--json'], env)
       expect(status.code, `${point}: ${status.stderr}`).toBe(0)
       const after = await graphSnapshot(harness.redis, prefix)
