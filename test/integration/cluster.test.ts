@@ -140,6 +140,42 @@ describe('a store on a Redis Cluster', () => {
     }
   }, 180_000)
 
+  it('exposure migrate brings a format 3 store on the cluster to format 4 in place: per-block state leaves the prefix\'s master, answers stay', async () => {
+    const prefix = testPrefix('migrate')
+    // The second folder's token transfers first: they wait for their transactions (ptok).
+    for (const step of [['import', join(second, 'token_transfers.csv')], ['import', first], ['seeds', 'import', seedsFile], ['trace']]) await on('cluster', prefix, step)
+    const before = await answers('cluster', prefix)
+    const client = new Cluster(cluster.nodes.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })))
+    client.on('error', () => undefined)
+    try {
+      // Format 3's layout: the per-block hashes under the prefix's tag (block times in one hash).
+      let moved = 0
+      for (const [family, old] of [['txi', 'txi'], ['ptok', 'ptok'], ['bt', 'blocktime']] as const) {
+        for (const key of (await keysPerMaster(`${partitionGlob(prefix)}:${family}:*`)).flat()) {
+          const bucket = key.slice(key.lastIndexOf(':') + 1)
+          const fields = await client.hgetallBuffer(key)
+          await client.hset(family === 'bt' ? `${prefix}:${old}` : `${prefix}:${old}:${bucket}`, fields)
+          await client.del(key)
+          moved++
+        }
+      }
+      expect(moved).toBeGreaterThan(2)
+      expect((await keysPerMaster(`${prefix}:ptok:*`)).flat().length, 'waiting token transfers to move').toBeGreaterThan(0)
+      await client.hset(`${prefix}:meta`, 'format', '3')
+      const refused = await runCli(['--prefix', prefix, 'check', '--file', addressesFile], { REDIS_CLUSTER_NODES: cluster.nodes.join(',') })
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toMatch(/'exposure migrate' brings it to this version in place/)
+      expect(await on('cluster', prefix, ['migrate'])).toMatch(/migrated from format 3 to 4/)
+      expect([...(await keysPerMaster(`${prefix}:txi:*`)), ...(await keysPerMaster(`${prefix}:ptok:*`)), ...(await keysPerMaster(`${prefix}:blocktime`))].flat()).toEqual([])
+      expect(await answers('cluster', prefix)).toEqual(before)
+      // The waiting token transfers join their transactions from the migrated store.
+      await on('cluster', prefix, ['import', second])
+      expect((await keysPerMaster(`${partitionGlob(prefix)}:ptok:*`)).flat()).toEqual([])
+    } finally {
+      client.disconnect()
+    }
+  }, 120_000)
+
   it('imports through ingest jobs on the cluster as a plain import does on one server', async () => {
     const prefixes = { server: testPrefix('plain'), cluster: testPrefix('jobs') }
     await on('server', prefixes.server, ['import', first, second])
