@@ -27,8 +27,8 @@ import type { Redis } from 'ioredis'
 import { BaseError } from '../errors.ts'
 import type { Address } from '../types.ts'
 import { describeHolder, isHolderAlive, parseHolder, type Holder } from './holder.ts'
-import { readBlockTimes } from './block-times.ts'
-import { BLOCK_BUCKET_BITS, STORE_FORMAT, type StoreKeys } from './keys.ts'
+import { readBlockFields, readBlockTimes } from './block-times.ts'
+import { STORE_FORMAT, type StoreKeys } from './keys.ts'
 import { acquireLock, inspectLock, type LockHandle } from './locks.ts'
 import { failpoint } from '../failpoints.ts'
 import { bulkLimit, checkHeadroom, formatBytes } from './memory.ts'
@@ -40,7 +40,7 @@ import { PENDING_TOKEN, TX_ENTRY, decodePendingToken, lookupTx, mergePendingToke
 
 /** Staging partitions per import (by the address's first byte): the store's partitions (partitions.ts). */
 export { PARTITIONS, partitionOfHex } from './partitions.ts'
-import { PARTITIONS } from './partitions.ts'
+import { BLOCK_BUCKET_BITS, PARTITIONS } from './partitions.ts'
 /** Addresses merged per journal part. */
 const CHUNK = 1_000
 /** Bytes of node strings per journal part, at most: a part is written by one HSET. */
@@ -333,28 +333,6 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return out
   }
 
-  /** HMGET of per-block fields grouped by bucket key. */
-  async function readBlockFields(keyOf: (block: number) => string, blocks: readonly number[]): Promise<Map<number, Buffer>> {
-    const byKey = new Map<string, number[]>()
-    for (const b of blocks) push(byKey, keyOf(b), b)
-    const out = new Map<number, Buffer>()
-    const entries = [...byKey]
-    for (let i = 0; i < entries.length; i += 200) {
-      const pipeline = redis.pipeline()
-      const chunk = entries.slice(i, i + 200)
-      for (const [key, list] of chunk) pipeline.hmgetBuffer(key, ...list.map(String))
-      const replies = (await pipeline.exec()) ?? []
-      chunk.forEach(([, list], k) => {
-        const [error, values] = replies[k]!
-        if (error) throw error
-        ;(values as (Buffer | null)[]).forEach((v, j) => {
-          if (v !== null && v.length > 0) out.set(list[j]!, v)
-        })
-      })
-    }
-    return out
-  }
-
   /**
    * Token transfers: this import's unresolved ones against its own and the stored tx maps, and the
    * stored waiting ones of every block this import brings transactions for. Resolved ones are
@@ -363,8 +341,8 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
   async function resolveTokens(importId: string, extras: ReturnType<typeof parseExtras>) {
     const journal = new Map<string, Buffer | string>()
     const blocks = [...new Set([...extras.txByBlock.keys(), ...extras.tokensByBlock.keys()])]
-    const storedMaps = await readBlockFields(keys.txIndex, blocks)
-    const storedPending = await readBlockFields(keys.pendingTokens, [...extras.txByBlock.keys()])
+    const storedMaps = await readBlockFields(redis, keys.txIndex, blocks)
+    const storedPending = await readBlockFields(redis, keys.pendingTokens, extras.txByBlock.keys())
     const resolved: (PendingToken & { blockNumber: number; transactionIndex: number })[] = []
     let pending = 0
     let ambiguous = 0
@@ -860,7 +838,7 @@ export function createImports(redis: Redis, keys: StoreKeys, holder: () => Promi
     return waiting
   }
 
-  return { register, adopt, unregister, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal, prepareForAttempt }
+  return { register, adopt, unregister, setState, list, drop, commit, recover, lockWriter, writeJournalPart, commitPoint, finishDeadCommits, dropJournal, prepareForAttempt, currentBulkLimit }
 }
 
 export type Imports = ReturnType<typeof createImports>

@@ -7,7 +7,7 @@ import { createHolder, defaultActor, type Holder } from './holder.ts'
 import { writeBlockTimes } from './block-times.ts'
 import { STORE_FORMAT, storeKeys, type StoreKeys } from './keys.ts'
 import { partitionOfBlock } from './partitions.ts'
-import { DEFAULT_BULK_LIMIT, bulkLimit, storeError } from './memory.ts'
+import { DEFAULT_BULK_LIMIT, storeError } from './memory.ts'
 import { IN_SIZE, MAX_AMOUNT, OUT_SIZE, decodeRecord, splitNode, writeInRecord, writeOutRecord } from './records.ts'
 import { callScript, defineScripts } from './scripts.ts'
 import { encodePendingToken, txEntry, type PendingToken } from './tx-index.ts'
@@ -161,8 +161,6 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     await appendStaged(importId, writes)
   }
 
-  /** The server's cap on one value, read once (memory.ts bulkLimit). */
-  let limit: Promise<number> | undefined
   /**
    * Appends staged bytes to an import's staging keys, unless the import was dropped meanwhile
    * (append-many.lua). One server: one call for the whole batch, guarded by the import's record.
@@ -173,7 +171,7 @@ export function createGraphStore(redis: Redis, prefix: string, storeOptions: Gra
     try {
       // No argument larger than Redis takes in one bulk (proto-max-bulk-len): a blob goes in
       // consecutive pieces, appended in order, which is the same staging string.
-      const piece = Math.min(MAX_PIECE, Math.floor((await (limit ??= bulkLimit(redis).catch(() => DEFAULT_BULK_LIMIT))) / 2))
+      const piece = Math.min(MAX_PIECE, Math.floor((await imports.currentBulkLimit().catch(() => DEFAULT_BULK_LIMIT)) / 2))
       const writes = whole.flatMap((w) => Array.from({ length: Math.max(1, Math.ceil(w.blob.length / piece)) }, (_, i) => ({ ...w, blob: w.blob.subarray(i * piece, (i + 1) * piece) })))
       if (!isCluster(redis)) {
         await callScript(redis, 'append-many', [keys.importRecord(importId), ...writes.map((w) => w.key)], writes.map((w) => w.blob))

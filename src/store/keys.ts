@@ -1,5 +1,5 @@
 import type { Address, Direction } from '../types.ts'
-import { BLOCK_BUCKET_BITS, PARTITIONS, bucketOfBlock, partitionGlob, partitionName, partitionOfBlock, partitionOfHex, partitionTag } from './partitions.ts'
+import { PARTITIONS, bucketOfBlock, partitionGlob, partitionName, partitionOfBlock, partitionOfHex, partitionTag } from './partitions.ts'
 
 /**
  * The Redis key layout of one graph store. Small global state starts with the store's prefix, which
@@ -56,6 +56,8 @@ import { BLOCK_BUCKET_BITS, PARTITIONS, bucketOfBlock, partitionGlob, partitionN
  *                                   applied after the commit point, so each partition's commit work is in one slot
  *                                   (imports: <q>.<chunk>, or <q>.<chunk>.<attempt> from ingest workers; rollbacks: <q>.r<chunk>)
  *                                   and per-block state (<q>.x<k>: tx index, waiting tokens, block times; rollbacks' <q>.b<k>)
+ *   Q:journal:<id>:<q>.v<hex40>[.<attempt>]  string  a node of 64 KiB or more, whole: a part of its own that
+ *                                   the part naming it (field v<hex40>) RENAMEs onto the node at the apply
  *   P:journal:<id>:<part>   hash    the commit's other writes (parts x.…: amounts)
  *   P:journal:<id>:parts    list    the keys of all the import's journal parts
  *   P:lock:write            string  held by whoever writes the graph (a commit, a rollback): store/locks.ts
@@ -213,9 +215,6 @@ export interface StoreKeys {
  * ones are re-imported into a new prefix.
  */
 export const STORE_FORMAT = 4
-
-/** Blocks per per-block hash (partitions.ts): small hashes stay compact, and a block's entry is one field. */
-export { BLOCK_BUCKET_BITS }
 
 export function storeKeys(prefix: string): StoreKeys {
   const hex = (address: Address) => address.slice(2)

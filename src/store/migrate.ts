@@ -28,17 +28,28 @@ export interface MigrationResult {
 /** Fields per HSCAN step and per write. */
 const STEP = 2_000
 
-export async function migrateStore(store: GraphStore, onProgress?: (message: string) => void): Promise<MigrationResult> {
+export async function migrateStore(store: GraphStore, options: { onProgress?: (message: string) => void; signal?: AbortSignal } = {}): Promise<MigrationResult> {
   const { redis, keys } = store
-  const [format, transfers] = await redis.hmget(keys.meta, 'format', 'transfers')
-  const found = format === null ? (Number(transfers ?? 0) > 0 ? 1 : STORE_FORMAT) : Number(format)
+  const { onProgress, signal } = options
+  const formatOf = async () => {
+    const [format, transfers] = await redis.hmget(keys.meta, 'format', 'transfers')
+    return format === null ? (Number(transfers ?? 0) > 0 ? 1 : STORE_FORMAT) : Number(format)
+  }
+  const found = await formatOf()
   const done: MigrationResult = { from: found, to: STORE_FORMAT, txIndexBlocks: 0, pendingTokenBlocks: 0, blockTimes: 0 }
   if (found === STORE_FORMAT) return done
   if (found !== 3) {
     throw new InputError('INVALID_CONFIG', `store ${keys.prefix} is of format ${found}; only format 3 can be migrated to ${STORE_FORMAT} in place (older stores keep their nodes under other key names): re-import into a new store (--prefix)`, { field: 'prefix', value: keys.prefix })
   }
-  const lock = await store.imports.lockWriter({})
+  const lock = await store.imports.lockWriter(signal ? { signal } : {})
+  // Between the steps: still ours, and not interrupted (what is moved stays moved; run it again).
+  const step = () => {
+    lock.assertHeld()
+    if (signal?.aborted) throw new BaseError('INTERRUPTED', `interrupted: store ${keys.prefix} is still format 3, part of its per-block state moved; 'exposure migrate' again finishes it`, { value: keys.prefix })
+  }
   try {
+    // Another migrate may have finished while this one waited for the lock.
+    if ((await formatOf()) === STORE_FORMAT) return { ...done, from: STORE_FORMAT }
     const unfinished = await redis.zrange(keys.imports, 0, -1)
     if (unfinished.length > 0) {
       throw new BaseError('STORE_BUSY', `store ${keys.prefix} has unfinished imports (${unfinished.join(', ')}), staged in format 3's layout: finish them ('exposure import --resume <id>') or drop them ('--abort <id>') with the version that staged them, then migrate`, { field: 'imports', value: unfinished.join(',') })
@@ -50,15 +61,14 @@ export async function migrateStore(store: GraphStore, onProgress?: (message: str
     ] as const) {
       for await (const batch of scanKeyBatches(redis, `${old(family).replace(/[*?[\]\\]/g, '\\$&')}:*`)) {
         for (const key of batch) {
-          done[count] += await moveHash(store, key, newKey)
-          lock.assertHeld()
+          done[count] += await moveHash(store, key, newKey, step)
         }
       }
       onProgress?.(`${family}: ${done[count]} blocks moved`)
     }
-    done.blockTimes = await moveHash(store, old('blocktime'), keys.blockTime, () => lock.assertHeld())
+    done.blockTimes = await moveHash(store, old('blocktime'), keys.blockTime, step)
     onProgress?.(`block times: ${done.blockTimes} blocks moved`)
-    lock.assertHeld()
+    step()
     await redis.hset(keys.meta, 'format', String(STORE_FORMAT))
     return done
   } finally {
@@ -71,7 +81,7 @@ export async function migrateStore(store: GraphStore, onProgress?: (message: str
  * what it copied: step by step (HSCAN), so a large hash (format 3's block times: one field per
  * block of the chain) is moved in bounded memory and an interrupted move resumes where it was.
  */
-async function moveHash(store: GraphStore, from: string, to: (block: number) => string, heartbeat?: () => void): Promise<number> {
+async function moveHash(store: GraphStore, from: string, to: (block: number) => string, between?: () => void): Promise<number> {
   const { redis } = store
   let moved = 0
   // HSCAN returns every field present for the whole scan, deleted ones or not; a field it missed
@@ -82,7 +92,7 @@ async function moveHash(store: GraphStore, from: string, to: (block: number) => 
       const [next, flat] = await redis.hscanBuffer(from, cursor, 'COUNT', STEP)
       cursor = String(next)
       if (flat.length > 0) moved += await copyAndDelete(store, from, flat, to)
-      heartbeat?.()
+      between?.()
     } while (cursor !== '0')
   }
   return moved

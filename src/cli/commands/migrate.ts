@@ -16,7 +16,7 @@ export function registerMigrate(program: Command): void {
       await withContext(
         command.optsWithGlobals(),
         async (ctx) => {
-          const result = await migrateStore(ctx.store, flags.json ? undefined : (message) => ctx.note(message))
+          const result = await migrateStore(ctx.store, { signal: ctx.signal, ...(flags.json ? {} : { onProgress: (message: string) => ctx.note(message) }) })
           if (flags.json) return printJson(result)
           process.stdout.write(result.from === result.to ? `store ${ctx.store.keys.prefix} is at format ${result.to}: nothing to migrate\n` : `store ${ctx.store.keys.prefix} migrated from format ${result.from} to ${result.to}: ${result.txIndexBlocks} blocks of tx index, ${result.pendingTokenBlocks} of waiting token transfers and ${result.blockTimes} block times moved under the partition tags\n`)
         },
