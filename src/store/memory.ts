@@ -62,16 +62,26 @@ export async function checkHeadroom(redis: Redis, estimate: () => Promise<number
   return info
 }
 
-/** True for Redis' "OOM command not allowed when used memory > 'maxmemory'" reply (also inside EXECABORT). */
-export function isOutOfMemory(error: unknown): boolean {
+/**
+ * True when `error`, or a command error behind it, matches `pattern`. A MULTI whose command Redis
+ * refused fails as "EXECABORT Transaction discarded because of previous errors", and ioredis
+ * keeps the refusals themselves in the error's previousErrors.
+ */
+function refusedWith(error: unknown, pattern: RegExp): boolean {
   const message = error instanceof Error ? error.message : String(error)
-  return /\bOOM\b|used memory > 'maxmemory'/.test(message)
+  if (pattern.test(message)) return true
+  const previous = (error as { previousErrors?: unknown } | null)?.previousErrors
+  return Array.isArray(previous) && previous.some((e) => refusedWith(e, pattern))
+}
+
+/** True for Redis' "OOM command not allowed when used memory > 'maxmemory'" reply, alone or behind an EXECABORT. */
+export function isOutOfMemory(error: unknown): boolean {
+  return refusedWith(error, /\bOOM\b|used memory > 'maxmemory'/)
 }
 
 /** Redis' reply to an APPEND or SETRANGE past proto-max-bulk-len: "string exceeds maximum allowed size". */
 export function isOverBulkLimit(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error)
-  return /exceeds maximum allowed size/.test(message)
+  return refusedWith(error, /exceeds maximum allowed size/)
 }
 
 /** Redis' default cap on one value (a string, a hash field's value): 512 MiB. */

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest'
 import { createGraphStore } from '../../src/store/graph-store.ts'
 import { importEtl } from '../../src/sources/etl-import.ts'
 import { isExposureError } from '../../src/errors.ts'
+import { isOutOfMemory, storeError } from '../../src/store/memory.ts'
 import type { Address } from '../../src/types.ts'
 import { BIN, runCli } from '../support/cli.ts'
 import { TOKEN_COLUMNS, TX_COLUMNS, toCsv } from '../support/etl-rows.ts'
@@ -297,6 +298,25 @@ describe('imports commit exactly once', () => {
       await server.stop()
     }
   }, 120_000)
+
+  it('a MULTI that Redis refuses for memory reads as out of memory: its EXECABORT keeps the OOM behind it', async () => {
+    const server = await startRedis()
+    const redis = new Redis(server.url)
+    try {
+      const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1])
+      await redis.config('SET', 'maxmemory', String(used - 10_000))
+      const error = (await redis.multi().rpush('{t}:parts', 'p').set('{t}:part', 'x'.repeat(100_000)).exec().catch((e: unknown) => e)) as Error
+      await redis.config('SET', 'maxmemory', '0')
+      expect(error.message).toMatch(/EXECABORT/)
+      expect(error.message).not.toMatch(/OOM/)
+      expect(isOutOfMemory(error)).toBe(true)
+      expect(storeError(error, 'commit of import etlx')).toMatchObject({ code: 'STORE_FULL', message: expect.stringMatching(/out of memory .*the commit of import etlx was refused/) })
+      expect(await redis.exists('{t}:parts', '{t}:part')).toBe(0)
+    } finally {
+      redis.disconnect()
+      await server.stop()
+    }
+  })
 
   it('a no-op re-import changes nothing: same version, same last import time', async () => {
     const { folder, listed } = await folderOf(109, 'noop')
